@@ -1,1 +1,118 @@
-"""pytest plugin: `pytest --claims quick|full` collects one item per claim (filled in by the framework)."""
+"""pytest plugin: ``pytest --claims quick|full`` adds one item per claim and known-false variant.
+
+Items are named by claim id (node id ``scoreclaims::<id>``) and marked ``claim`` (select them alone
+with ``-m claim``). A claim expected to hold passes when its verdict is pass; a known-false variant
+is a strict xfail that only a fail verdict satisfies (an unexpected pass fails as XPASS(strict); an
+error or inconclusive fails outright). Without ``--claims`` the plugin adds nothing. The results
+cache is used unless ``--claims-no-cache``; CI runs are derandomised as with ``scoreclaims verify``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from claims.evidence import ClaimResult
+    from claims.model import Claim
+
+
+class ClaimRefuted(AssertionError):
+    """The claim's verdict is fail (what a known-false variant must produce)."""
+
+
+class ClaimNotVerified(AssertionError):
+    """The claim's verdict is error or inconclusive (never what anybody expects)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scoreclaims", "scoreclaims claim verification")
+    group.addoption(
+        "--claims",
+        choices=("quick", "full"),
+        default=None,
+        metavar="PROFILE",
+        help="also collect one item per scoreclaims claim and known-false variant (quick|full)",
+    )
+    group.addoption(
+        "--claims-no-cache",
+        action="store_true",
+        default=False,
+        help="recompute every claim instance (bypass the results cache)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "claim: a scoreclaims claim verification item")
+
+
+class ClaimItem(pytest.Item):
+    """One claim, verified with the chosen profile."""
+
+    def __init__(self, *, claim: Claim, profile: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.claim = claim
+        self.profile = profile
+        self.add_marker("claim")
+        if claim.is_variant:
+            self.add_marker(
+                pytest.mark.xfail(
+                    strict=True,
+                    raises=ClaimRefuted,
+                    reason=f"known-false variant of {claim.variant_of}: must be rejected",
+                )
+            )
+
+    def runtest(self) -> None:
+        from claims.cache import ResultsCache
+        from claims.runner import RunOptions, ci_requested, verify_claim
+        from claims.verdict import Verdict
+
+        no_cache = self.config.getoption("claims_no_cache")
+        options = RunOptions(
+            profile=self.profile,
+            cache=None if no_cache else ResultsCache(),
+            derandomize=ci_requested(),
+        )
+        result: ClaimResult = verify_claim(self.claim, options)
+        self.user_properties += [("verdict", result.verdict.value), ("reason", result.reason)]
+        if result.verdict is Verdict.FAIL:
+            raise ClaimRefuted(f"{self.claim.id}: fail: {result.reason}")
+        if result.verdict is not Verdict.PASS:
+            message = f"{self.claim.id}: {result.verdict.value}: {result.reason}"
+            crashed = [r.traceback for r in result.inside if r.traceback]
+            raise ClaimNotVerified(message + ("\n" + crashed[0] if crashed else ""))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (ClaimRefuted, ClaimNotVerified)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"claim {self.claim.id} [{self.profile}]"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    profile = config.getoption("claims")
+    if not profile:
+        return
+    from claims import registry
+
+    collector = _ClaimsCollector.from_parent(
+        session, name="scoreclaims", nodeid="scoreclaims", path=session.path
+    )
+    items.extend(
+        ClaimItem.from_parent(collector, name=claim.id, claim=claim, profile=profile)
+        for claim in registry.load()
+    )
+
+
+class _ClaimsCollector(pytest.Collector):
+    """Parent node of the claim items (they are made directly, not by walking files)."""
+
+    def collect(self) -> list[pytest.Item]:
+        return []

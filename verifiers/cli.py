@@ -1,4 +1,4 @@
-"""The `scoreclaims` command: one entry point, subcommands registered by the modules that own them."""
+"""The `scoreclaims` command: one entry point; the modules that own subcommands register them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,190 @@
+"""``scoreclaims list`` and ``scoreclaims verify``.
+
+Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
+pass; a known-false variant must fail; error and inconclusive never match), 1 otherwise, 2 for a
+usage error (unknown id or profile, unwritable output), detected before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from claims import registry
+from claims.cache import ResultsCache
+from claims.evidence import ClaimResult, jsonable
+from claims.model import PROFILE_BUDGET_S, PROFILES, Claim
+from claims.progress import Progress
+from claims.results import environment, results_document, write_results
+from claims.runner import RunOptions, ci_requested, verify
+from claims.verdict import Verdict, exit_status
+from verifiers.atomic import check_writable
+from verifiers.errors import UsageError
+
+REPORT_MODULE = "reports.render"  # provides write_report(results_json_path, out_dir)
+NO_CLAIMS = (
+    "No claims are registered yet (claims/registry.py lists no claim modules): nothing to {what}."
+)
+
+
+def register(subparsers: Any) -> None:
+    lister = subparsers.add_parser(
+        "list", help="list the registered claims and known-false variants"
+    )
+    lister.add_argument("--json", action="store_true", help="print the list as JSON")
+    lister.set_defaults(func=cmd_list)
+
+    verifier = subparsers.add_parser(
+        "verify",
+        help="verify claims; exit 0 when every verdict matches its expectation, else 1",
+        description="Verify claims. A claim id also selects its known-false variants. Exit status: "
+        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail; error "
+        "and inconclusive never match), 1 otherwise, 2 for a usage error.",
+    )
+    verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
+    verifier.add_argument("--json", dest="json_path", metavar="FILE", help="write the results JSON")
+    verifier.add_argument("--no-cache", action="store_true", help="recompute every instance")
+    verifier.add_argument("--report", metavar="DIR", help="render a report into DIR")
+    verifier.add_argument(
+        "--derandomize",
+        action="store_true",
+        help="fixed hypothesis seeds, no example database (the default when $CI is set)",
+    )
+    verifier.add_argument(
+        "--seed",
+        type=int,
+        help="hypothesis seed for reproducible generation (no example database); default: random, "
+        "with failures saved to and replayed from .scoreclaims/examples",
+    )
+    verifier.set_defaults(func=cmd_verify)
+
+
+def describe(claim: Claim) -> dict[str, Any]:
+    """A claim's static description (what ``list --json`` prints)."""
+    domain = claim.hypotheses
+    return {
+        "id": claim.id,
+        "paper_ref": claim.paper_ref,
+        "regime": claim.regime,
+        "expected": claim.expectation.value,
+        "variant_of": claim.variant_of,
+        "statement_md": claim.statement_md,
+        "hypotheses": domain.description,
+        "conclusions": {p.name: p.description for p in claim.conclusions},
+        "parameters": jsonable(claim.parameters),
+        "profile_parameters": jsonable(claim.profile_parameters),
+        "grid_instances": {p: len(domain.grid(p)) for p in PROFILES},
+        "search_examples": {p: domain.examples(p) for p in PROFILES},
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    claims = list(registry.load())
+    if args.json:
+        print(json.dumps({"claims": [describe(c) for c in claims]}, indent=1))
+        return 0
+    if not claims:
+        print(NO_CLAIMS.format(what="list"))
+        return 0
+    width = max(len(c.id) for c in claims)
+    print(
+        f"{'ID':<{width}}  {'EXPECTED':<11}  {'PAPER':<14}  {'REGIME':<12}  QUICK  FULL   STATEMENT"
+    )
+    for c in claims:
+        counts = [f"{len(c.hypotheses.grid(p))}+{c.hypotheses.examples(p)}" for p in PROFILES]
+        first = " ".join(c.statement_md.split())
+        first = first if len(first) <= 60 else first[:57] + "..."
+        print(
+            f"{c.id:<{width}}  {c.expectation.value:<11}  {c.paper_ref:<14}  {c.regime:<12}  "
+            f"{counts[0]:<5}  {counts[1]:<5}  {first}"
+        )
+    print("(instances: grid + hypothesis search examples)")
+    return 0
+
+
+def _reports_available() -> bool:
+    try:
+        return importlib.util.find_spec(REPORT_MODULE) is not None
+    except ModuleNotFoundError:  # the parent package is missing too
+        return False
+
+
+def _check_report_dir(path: str) -> Path:
+    if not _reports_available():
+        raise UsageError(
+            f"reports are not available yet (no {REPORT_MODULE}); run without --report"
+        )
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"report path {path!r} exists and is not a directory")
+    check_writable(out / "results.json" if out.is_dir() else out)
+    return out
+
+
+def _line(result: ClaimResult) -> str:
+    claim = result.claim
+    status = "ok" if result.matches_expectation else "MISMATCH"
+    beyond = ""
+    if result.beyond:
+        beyond = f", {len(result.beyond)} beyond (exploration: {result.exploration_verdict})"
+    line = (
+        f"{status:<8}  {claim.id:<18}  {result.verdict.value:<12}  "
+        f"expected {claim.expectation.expected_verdict.value:<4}  "
+        f"{len(result.inside)} inside{beyond}  {result.wall_time_s:.1f} s"
+    )
+    if not result.matches_expectation or result.verdict is not Verdict.PASS:
+        line += f"\n          {result.reason}"
+    return line
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    claims = registry.load().select(args.ids)
+    json_path = check_writable(args.json_path) if args.json_path else None
+    report_dir = _check_report_dir(args.report) if args.report else None
+
+    options = RunOptions(
+        profile=args.profile,
+        cache=None if args.no_cache else ResultsCache(),
+        derandomize=bool(args.derandomize or ci_requested()),
+        seed=args.seed,
+    )
+    env = environment(options)
+    start = time.perf_counter()
+    if not claims:
+        print(NO_CLAIMS.format(what="verify"))
+        results: list[ClaimResult] = []
+    else:
+        with Progress(len(claims)) as progress:
+            options.progress = progress
+            results = verify(claims, options, on_result=lambda r: progress.message(_line(r)))
+        mismatched = [r.claim.id for r in results if not r.matches_expectation]
+        tail = f"; mismatched: {', '.join(mismatched)}" if mismatched else ""
+        print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}")
+    elapsed = time.perf_counter() - start
+    budget = PROFILE_BUDGET_S[options.profile]
+    if elapsed > budget:
+        print(
+            f"scoreclaims: warning: the {options.profile} profile took {elapsed:.0f} s, "
+            f"over its {budget:.0f} s budget",
+            file=sys.stderr,
+        )
+    document = results_document(results, env, elapsed)
+
+    if report_dir is not None and json_path is None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        json_path = report_dir / "results.json"
+    if json_path is not None:
+        write_results(json_path, document)
+    if report_dir is not None:
+        render = importlib.import_module(REPORT_MODULE)
+        render.write_report(os.fspath(json_path), os.fspath(report_dir))
+    sys.stdout.flush()
+    return exit_status(r.matches_expectation for r in results)

@@ -1,0 +1,215 @@
+"""What a claim is: statement, hypotheses, conclusions, parameters, expectation and a `run` hook.
+
+A claim module (for example ``claims/large_noise.py``) builds `Claim` objects and lists them in a
+module-level ``CLAIMS`` tuple; ``claims/registry.py`` names the module. A claim's `run(instance,
+params)` does the computation for one instance and returns an `InstanceOutcome` (metrics, optional
+trajectory, fitted rates); the claim's `conclusions` (named `Predicate`s) then judge that outcome.
+Sketch::
+
+    def run(instance, params):
+        traj = run_gd(np.array(instance["means"]), params["eta"], params["steps"])
+        final = float(traj.frame["loss"].iloc[-1])
+        return InstanceOutcome(metrics={"final_loss": final}, trajectory=traj.frame)
+
+    T2_1 = Claim(
+        id="T2.1", paper_ref="Thm 2.1", regime="large noise",
+        statement_md="... every mean converges (reported) ...",
+        hypotheses=Domain("every ||m_i(0)|| <= 1/(3n)", contains=inside_ball,
+                          instances={"quick": [...], "full": [...]}, strategy=small_means()),
+        conclusions=(Predicate("loss_vanishes", "final loss <= tol",
+                               lambda o, p: o.metrics["final_loss"] <= p["tol"]),),
+        run=run, parameters={"eta": 1e-3, "steps": 5000, "tol": 1e-6},
+    )
+    CLAIMS = (T2_1, T2_1.variant("fast-rate", "... linear rate (reported) ...", conclusions=...))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from claims.verdict import Expectation
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from hypothesis.strategies import SearchStrategy
+
+PROFILES = ("quick", "full")
+# Wall-time budget of a whole run per profile (quick gates CI), in seconds on the 2-core machine.
+PROFILE_BUDGET_S = {"quick": 300.0, "full": 3600.0}
+PROVENANCE_MARKS = ("(reported)", "(derived)")
+
+Instance = Mapping[str, Any]
+"""One instance: a JSON-able mapping (numbers, strings, lists, nested mappings)."""
+
+Params = Mapping[str, Any]
+"""A claim's parameters for one profile: horizon, step, tolerances, ... (never buried literals)."""
+
+
+@dataclass
+class InstanceOutcome:
+    """What `Claim.run` returns for one instance; the predicates judge it.
+
+    `metrics` and `rates` are named figures (JSON-able); `trajectory` is a DataFrame (one row per
+    recorded step) or None; `data` holds transient values for the predicates only (never
+    serialised, never cached).
+    """
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    trajectory: pd.DataFrame | None = None
+    rates: dict[str, float] = field(default_factory=dict)
+    notes: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """Result of one predicate on one instance: holds True, False (violated) or None (undecided)."""
+
+    name: str
+    holds: bool | None
+    detail: str = ""
+
+
+PredicateResult = bool | None | tuple[bool | None, str]
+
+
+@dataclass(frozen=True, eq=False)
+class Predicate:
+    """A named conclusion: `test(outcome, params)` gives True/False/None, optionally with a detail.
+
+    Return None when the evidence cannot decide (horizon too short, precision too low): that makes
+    the instance inconclusive rather than failed.
+    """
+
+    name: str
+    description: str
+    test: Callable[[InstanceOutcome, Params], PredicateResult]
+
+    def check(self, outcome: InstanceOutcome, params: Params) -> Check:
+        result = self.test(outcome, params)
+        holds, detail = result if isinstance(result, tuple) else (result, "")
+        return Check(self.name, None if holds is None else bool(holds), str(detail))
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, eq=False)
+class Domain:
+    """A claim's hypotheses as a set of instances.
+
+    `contains(instance)` says whether an instance satisfies the hypotheses; `instances` gives the
+    deterministic grid per profile (it may include instances beyond the hypotheses, which are then
+    reported as exploration); `strategy` optionally draws instances for a hypothesis search for
+    counterexamples (only instances inside the hypotheses are searched), `search_examples[profile]`
+    examples per run; shrinking a counterexample evaluates at most `max_shrinks` more instances
+    (past that the best one found so far is reported, flagged as possibly not minimal).
+    """
+
+    description: str
+    contains: Callable[[Instance], bool]
+    instances: Mapping[str, Sequence[Instance]]
+    strategy: SearchStrategy[Any] | None = None
+    search_examples: Mapping[str, int] = field(default_factory=lambda: {"quick": 10, "full": 100})
+    max_shrinks: int = 100
+
+    def __post_init__(self) -> None:
+        unknown = (set(self.instances) | set(self.search_examples)) - set(PROFILES)
+        if unknown:
+            raise ValueError(f"unknown profile(s) {sorted(unknown)}; profiles are {PROFILES}")
+        object.__setattr__(
+            self, "instances", _frozen({k: tuple(v) for k, v in self.instances.items()})
+        )
+        object.__setattr__(self, "search_examples", _frozen(self.search_examples))
+
+    def grid(self, profile: str) -> list[Instance]:
+        """The deterministic instances of `profile` (empty when the claim declares none)."""
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; profiles are {PROFILES}")
+        return list(self.instances.get(profile, ()))
+
+    def examples(self, profile: str) -> int:
+        """How many hypothesis examples to search in `profile` (0 without a strategy)."""
+        return 0 if self.strategy is None else int(self.search_examples.get(profile, 0))
+
+
+RunHook = Callable[[Instance, Params], InstanceOutcome]
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~+-]*$")
+
+
+@dataclass(frozen=True, eq=False)
+class Claim:
+    """One checkable statement of the paper (or a deliberately false variant of one).
+
+    `parameters` are the claim's explicit constants (horizon, step, tolerances);
+    `profile_parameters` overrides some of them per profile. A known-false variant names its claim
+    in `variant_of`; build one with `Claim.variant`. `summarize(results)` adds claim metrics.
+    """
+
+    id: str
+    paper_ref: str
+    regime: str
+    statement_md: str
+    hypotheses: Domain
+    conclusions: tuple[Predicate, ...]
+    run: RunHook
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    profile_parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    expectation: Expectation = Expectation.HOLDS
+    variant_of: str | None = None
+    summarize: Callable[[Sequence[Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"claim id {self.id!r} must be one word of letters, digits, ._~+-")
+        if not any(mark in self.statement_md for mark in PROVENANCE_MARKS):
+            raise ValueError(
+                f"claim {self.id}: statement_md must carry its provenance marks {PROVENANCE_MARKS}"
+            )
+        object.__setattr__(self, "conclusions", tuple(self.conclusions))
+        names = [p.name for p in self.conclusions]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"claim {self.id}: needs one or more conclusions with distinct names")
+        object.__setattr__(self, "expectation", Expectation(self.expectation))
+        if (self.expectation is Expectation.KNOWN_FALSE) != (self.variant_of is not None):
+            raise ValueError(
+                f"claim {self.id}: a known-false claim is a variant (set variant_of) and vice versa"
+            )
+        unknown = set(self.profile_parameters) - set(PROFILES)
+        if unknown:
+            raise ValueError(f"claim {self.id}: unknown profile(s) {sorted(unknown)}")
+        object.__setattr__(self, "parameters", _frozen(self.parameters))
+        object.__setattr__(
+            self,
+            "profile_parameters",
+            _frozen({k: _frozen(v) for k, v in self.profile_parameters.items()}),
+        )
+
+    def params(self, profile: str) -> dict[str, Any]:
+        """The parameters used in `profile`: the defaults with that profile's overrides."""
+        return {**self.parameters, **self.profile_parameters.get(profile, {})}
+
+    @property
+    def is_variant(self) -> bool:
+        return self.variant_of is not None
+
+    def variant(self, name: str, statement_md: str, **changes: Any) -> Claim:
+        """Known-false variant ``<id>~<name>``: this claim with `changes` (conclusions, parameters).
+
+        Choose it so that a broken verifier would accept it (a wrong rate, a wrong threshold, a
+        swapped regime); the run must reject it.
+        """
+        return replace(
+            self,
+            id=f"{self.id}~{name}",
+            statement_md=statement_md,
+            expectation=Expectation.KNOWN_FALSE,
+            variant_of=self.id,
+            **changes,
+        )

@@ -1,0 +1,77 @@
+"""The claim registry: the modules listed in `CLAIM_MODULES`, each exposing a ``CLAIMS`` tuple.
+
+To register claims, write a module (say ``claims/large_noise.py``) that defines
+``CLAIMS = (T2_1, T2_1.variant("wrong-rate", ...), ...)`` and add its name here. Order is kept: a
+module's claims in their order, modules in the order listed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator, Sequence
+
+from claims.model import Claim
+from verifiers.errors import UsageError
+
+CLAIM_MODULES: tuple[str, ...] = ()
+
+
+class Registry:
+    """Ordered claims with unique ids; every known-false variant names a registered claim."""
+
+    def __init__(self, claims: Iterable[Claim]) -> None:
+        self._claims: dict[str, Claim] = {}
+        for claim in claims:
+            if claim.id in self._claims:
+                raise ValueError(f"claim id {claim.id!r} is registered twice")
+            self._claims[claim.id] = claim
+        for claim in self._claims.values():
+            parent = self._claims.get(claim.variant_of or "")
+            if claim.variant_of is not None and (parent is None or parent.is_variant):
+                raise ValueError(
+                    f"{claim.id} is a variant of {claim.variant_of!r}, not a registered claim"
+                )
+
+    def __iter__(self) -> Iterator[Claim]:
+        return iter(self._claims.values())
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def __contains__(self, claim_id: object) -> bool:
+        return claim_id in self._claims
+
+    def get(self, claim_id: str) -> Claim:
+        try:
+            return self._claims[claim_id]
+        except KeyError:
+            raise UsageError(self._unknown(claim_id)) from None
+
+    def variants_of(self, claim_id: str) -> list[Claim]:
+        return [c for c in self if c.variant_of == claim_id]
+
+    def select(self, ids: Sequence[str] = ()) -> list[Claim]:
+        """The claims to run: all of them when `ids` is empty; a claim id brings its variants along.
+
+        Unknown ids are a usage error (raised before anything runs).
+        """
+        if not ids:
+            return list(self)
+        unknown = [i for i in ids if i not in self._claims]
+        if unknown:
+            raise UsageError(self._unknown(*unknown))
+        chosen = set(ids) | {v.id for i in ids for v in self.variants_of(i)}
+        return [c for c in self if c.id in chosen]
+
+    def _unknown(self, *ids: str) -> str:
+        known = ", ".join(self._claims) or "none registered yet"
+        names = ", ".join(repr(i) for i in ids)
+        return f"unknown claim id {names} (known: {known})"
+
+
+def load(modules: Sequence[str] | None = None) -> Registry:
+    """Import each claim module (default: `CLAIM_MODULES`) and collect its ``CLAIMS``."""
+    claims: list[Claim] = []
+    for name in CLAIM_MODULES if modules is None else modules:
+        claims.extend(importlib.import_module(name).CLAIMS)
+    return Registry(claims)

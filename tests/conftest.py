@@ -1,0 +1,3 @@
+"""Shared test configuration: pytester runs the scoreclaims pytest plugin in-process."""
+
+pytest_plugins = ["pytester"]

@@ -1,0 +1,96 @@
+"""Coordinates: data space (means, truth, noise level t) <-> canonical m, and the reduction of m
+to the span of the mean differences, where every population expectation actually lives.
+
+Canonical coordinates (PAPER.md sec. 1): m_i = e^{-t} (mu_tilde_i - mu_tilde_star), x ~ N(0, I_d).
+Reduction: with S = span{m_i - m_j} (dimension k <= min(d, n-1)), orthonormal basis Q (d x k),
+every m_i = Q p_i + c_perp with one common c_perp orthogonal to S. The softmax weights depend on x
+only through y = Q^T x ~ N(0, I_k), so the d-dimensional problem is the k-dimensional problem with
+means p_i plus the constant offset c_perp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from verifiers.errors import UsageError
+
+
+def as_means(means: object, *, name: str = "means") -> np.ndarray:
+    """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1."""
+    try:
+        arr = np.asarray(means, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{name} must be a list of n lists of d numbers") from exc
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise UsageError(f"{name} must be a list of n lists of d numbers, got shape {arr.shape}")
+    if arr.shape[0] < 2:
+        raise UsageError(f"{name}: the student needs n >= 2 means, got n = {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        raise UsageError(f"{name} contain NaN or infinite values")
+    return arr
+
+
+def as_truth(truth: object | None, d: int) -> np.ndarray:
+    """Validate the truth mean (defaults to the origin) against the dimension d of the means."""
+    if truth is None:
+        return np.zeros(d)
+    try:
+        arr = np.asarray(truth, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise UsageError("truth must be a list of d numbers") from exc
+    if arr.ndim != 1 or arr.shape[0] != d:
+        raise UsageError(f"truth must be a list of d = {d} numbers, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise UsageError("truth contains NaN or infinite values")
+    return arr
+
+
+def as_noise_level(t: float) -> float:
+    t = float(t)
+    if not np.isfinite(t) or t < 0:
+        raise UsageError(f"noise level t must be a finite number >= 0, got {t}")
+    return t
+
+
+def to_canonical(means: np.ndarray, truth: np.ndarray, t: float) -> np.ndarray:
+    return np.exp(-t) * (means - truth)
+
+
+def from_canonical(m: np.ndarray, truth: np.ndarray, t: float) -> np.ndarray:
+    return truth + np.exp(t) * m
+
+
+@dataclass(frozen=True)
+class Reduction:
+    basis: np.ndarray  # Q, (d, k), orthonormal columns spanning the mean differences
+    coords: np.ndarray  # P, (n, k), coordinates of the means in that basis
+    perp: np.ndarray  # c_perp, (d,), the component every mean shares outside the span
+
+    @property
+    def k(self) -> int:
+        return self.coords.shape[1]
+
+    def lift(self, grad_span: np.ndarray, grad_perp: np.ndarray) -> np.ndarray:
+        """Gradient in R^d from its span part (n, k) and the coefficient (n,) of c_perp."""
+        return grad_span @ self.basis.T + np.outer(grad_perp, self.perp)
+
+
+def reduce_means(m: np.ndarray, rank_tol: float = 64 * np.finfo(float).eps) -> Reduction:
+    """Orthonormal basis of span{m_i - m_0} by SVD; singular values below rank_tol * max|m_i|
+    (differences the float64 coordinates cannot resolve) are dropped."""
+    n, d = m.shape
+    diffs = m[1:] - m[0]
+    scale = max(float(np.max(np.abs(m))), 1e-300)
+    if not np.any(diffs):
+        basis = np.zeros((d, 0))
+    elif d == 1:
+        basis = np.ones((1, 1))
+    else:
+        _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
+        k = int(np.sum(sing > rank_tol * scale))
+        basis = vt[:k].T.copy()
+    coords = m @ basis
+    perp = np.mean(m - coords @ basis.T, axis=0)
+    return Reduction(basis=basis, coords=coords, perp=perp)
