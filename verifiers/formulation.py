@@ -41,8 +41,9 @@ def score_integrands(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np
     then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient."""
     w = softmax_weights(y, coords, exp)
     u = w @ coords
-    pairwise = coords[:, None, :] - coords[None, :, :]  # p_j - p_l, (n, n, k)
-    gap = np.sum(w[:, None, :, None] * pairwise[None], axis=2)  # p_j - u, (N, n, k)
+    n, k = coords.shape
+    pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
+    gap = (w @ pairwise.reshape(n, n * k)).reshape(len(y), n, k)  # p_j - u, as one matmul
     s = np.sum(gap * u[:, None, :], axis=2)
     g = 2 * w[:, :, None] * (u[:, None, :] + s[:, :, None] * (y[:, None, :] - coords[None]))
     gamma = 2 * w * (1 - s)

@@ -16,7 +16,13 @@ from verifiers.quadrature import (
     GaussianCubature,
 )
 
-DEFAULT_TOL = 1e-11
+DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
+DEFAULT_TOL_K3 = 1e-9  # k = 3: target 1e-8
+ROUNDING = 64 * np.finfo(float).eps
+
+
+def default_tol(k: int) -> float:
+    return DEFAULT_TOL if k <= 2 else DEFAULT_TOL_K3
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,18 @@ def integrand_bound(red: Reduction) -> np.ndarray:
     return np.concatenate([[big**2], np.full(n * k, g_max), np.full(n, 2 * (1 + s_max))])
 
 
+def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
+    """Express the reduction in a basis as close as possible to the one `rule` was built in
+    (orthogonal Procrustes), so that a GD step does not flip or spin the reduced frame."""
+    if rule is None or rule.basis is None or rule.basis.shape != red.basis.shape:
+        return red
+    if red.basis.shape == (1, 1):  # d = 1: the basis is fixed
+        return red
+    u, _, vt = np.linalg.svd(red.basis.T @ rule.basis)
+    rot = u @ vt
+    return Reduction(basis=red.basis @ rot, coords=red.coords @ rot, perp=red.perp)
+
+
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None
              ) -> CubatureResult:
     n, k = red.coords.shape
@@ -67,13 +85,14 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None =
     coords = red.coords
     quad = GaussianCubature(coords, lambda y: score_integrands(y, coords), n_components(n, k),
                             error_groups(n, k, perp_norm), integrand_bound(red), tol=tol)
-    return quad.run(rule)
+    return quad.run(rule, red.basis)
 
 
-def evaluate(m: np.ndarray, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None
+def evaluate(m: np.ndarray, tol: float | None = None, rule: FrozenRule | None = None
              ) -> Evaluation:
     """L(m) and grad_m L for canonical means m (n, d). `rule`: the `Evaluation.rule` of a
-    nearby configuration, reused when its own error estimate still meets `tol` (GD speed)."""
+    nearby configuration, reused when its own error estimate still meets `tol` (GD speed).
+    `tol` defaults to `default_tol(k)`."""
     m = np.asarray(m, dtype=float)
     n = m.shape[0]
     red = reduce_means(m)
@@ -81,10 +100,14 @@ def evaluate(m: np.ndarray, tol: float = DEFAULT_TOL, rule: FrozenRule | None = 
     perp_sq = float(red.perp @ red.perp)
     if k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
         return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True)
-    res = cubature(red, tol, rule)
+    red = align(red, rule)
+    res = cubature(red, default_tol(k) if tol is None else tol, rule)
     loss_u, g, gamma = split_components(res.value, n, k)
-    _, g_err, gamma_err = split_components(res.error, n, k)
+    # Floating-point rounding of the node sums (not in the Gauss-Kronrod estimates), with a
+    # margin: 64 eps times the integral of |f|.
+    error = res.error + ROUNDING * res.abs_value
+    _, g_err, gamma_err = split_components(error, n, k)
     grad = red.lift(g, gamma)
     grad_error = float(np.sqrt(np.sum(g_err**2) + np.sum(gamma_err**2) * perp_sq))
-    return Evaluation(float(loss_u) + perp_sq, grad, float(res.error[0]), grad_error,
+    return Evaluation(float(loss_u) + perp_sq, grad, float(error[0]), grad_error,
                       res.evaluations, res.converged, res.rule)

@@ -17,7 +17,7 @@ smallest subnormal, so nothing representable is dropped. Reported errors are sum
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
@@ -27,8 +27,10 @@ from verifiers.gauss_kronrod import rule
 Y_MAX = 38.5
 HERMITE_MAX_SPREAD = 0.3  # Gauss-Hermite is tried only for means this close (measured: beyond ~0.5
 HERMITE_ORDERS = (12, 16)  # 48 nodes per axis are needed for 1e-7)
-_GRADING = np.array([0.0, 1.0, -1.0, 4.0, -4.0, 16.0, -16.0])
+_GRADING = np.array([0.0, 1.0, -1.0, 4.0, -4.0])  # (measured: a +-16 ring only cost nodes)
 _BULK = np.array([0.0, 3.0, -3.0, 8.0, -8.0])  # breakpoints for the Gaussian itself
+_NK = 21  # nodes per panel (Kronrod 21)
+MAX_FROZEN_NODES = 400_000  # larger rules are not kept (memory; reuse would not pay)
 _CHUNK = 4096  # inner owners integrated together (bounds memory for k = 3)
 _RELEVANT_GAP = 40.0  # a crossing more than e^40 below the leading weight is invisible at 1e-17
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -45,15 +47,30 @@ class ErrorGroup:
 
 
 @dataclass(frozen=True)
-class FrozenRule:
-    """The final panels of a k = 1 adaptive run, with the seeds they were graded around.
-    Reusable for a nearby configuration while no seed has moved by more than a quarter of its
-    scale; the Kronrod error estimate is recomputed on every reuse."""
+class PanelTree:
+    """Final panels of one level: [a, b] for the owner rows `owner` (the nodes of the level
+    above, numbered panel * 21 + node there; 0 at level 0); `child` the next level over this
+    level's nodes, `skipped` (nodes,) the nodes whose inner integral was bounded, not computed."""
 
     a: np.ndarray
     b: np.ndarray
-    centres: np.ndarray
-    scales: np.ndarray
+    owner: np.ndarray
+    child: PanelTree | None = None
+    skipped: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FrozenRule:
+    """The final panels of an adaptive run, reusable for nearby configurations (GD steps):
+    the integrand is evaluated at all innermost nodes in one call and reduced level by level
+    with the same Gauss-Kronrod error estimates, which must again meet the tolerance. `coords`
+    and `basis` are the reduced means and the basis of R^d they were computed in."""
+
+    tree: PanelTree
+    coords: np.ndarray
+    basis: np.ndarray | None = None
+    points: np.ndarray | None = None  # innermost nodes (N, k), filled by `compile_rule`
+    levels: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +117,69 @@ def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
     return np.sqrt((x * x) @ sq_weights)
 
 
+def _tree_select(tree: PanelTree, keep: np.ndarray) -> PanelTree:
+    """The panels `keep` of a tree (with their subtrees); owners stay as they are."""
+    child, skipped = None, None
+    if tree.child is not None and tree.skipped is not None:
+        node_keep = np.repeat(keep, _NK)
+        renumber = np.cumsum(node_keep) - 1
+        child = _tree_select(tree.child, node_keep[tree.child.owner])
+        child = replace(child, owner=renumber[child.owner])
+        skipped = tree.skipped[node_keep]
+    return PanelTree(tree.a[keep], tree.b[keep], tree.owner[keep], child, skipped)
+
+
+def _tree_concat(trees: Sequence[PanelTree]) -> PanelTree:
+    """One tree from trees over consecutive panel lists (child owners shifted accordingly)."""
+    trees = [t for t in trees if len(t.a)] or list(trees[:1])
+    cat = np.concatenate
+    if trees[0].child is None:
+        return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
+                         cat([t.owner for t in trees]))
+    shift = np.cumsum([0] + [_NK * len(t.a) for t in trees[:-1]])
+    children = [replace(t.child, owner=t.child.owner + o)
+                for t, o in zip(trees, shift, strict=True) if t.child is not None]
+    return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
+                     cat([t.owner for t in trees]), _tree_concat(children),
+                     cat([t.skipped for t in trees if t.skipped is not None]))
+
+
+def _empty_tree(inner: bool) -> PanelTree:
+    e = np.zeros(0)
+    o = np.zeros(0, dtype=int)
+    if not inner:
+        return PanelTree(e, e, o)
+    return PanelTree(e, e, o, PanelTree(e, e, o), np.zeros(0, dtype=bool))
+
+
+def compile_rule(rule: FrozenRule, k: int) -> FrozenRule:
+    """Precompute the innermost nodes and each level's panel data for fast reuse."""
+    nodes = rule_nodes()
+    levels = []
+    prefix = np.zeros((1, 0))
+    tree: PanelTree | None = rule.tree
+    while tree is not None:
+        half = 0.5 * (tree.b - tree.a)
+        t = ((0.5 * (tree.a + tree.b))[:, None] + half[:, None] * nodes).reshape(-1)
+        dens = (np.exp(-0.5 * t**2) * _INV_SQRT_2PI)[:, None]
+        levels.append((half, t, tree.owner, tree.skipped, dens))
+        prefix = np.concatenate([prefix[np.repeat(tree.owner, _NK)], t[:, None]], axis=1)
+        tree = tree.child
+    if len(levels) != k:
+        raise ValueError("rule depth does not match k")
+    return replace(rule, points=prefix, levels=tuple(levels))
+
+
+def _count_nodes(tree: PanelTree) -> int:
+    while tree.child is not None:
+        tree = tree.child
+    return _NK * len(tree.a)
+
+
+def rule_nodes() -> np.ndarray:
+    return rule()[0]
+
+
 class GaussianCubature:
     """E f(y) for y ~ N(0, I_k), with the transition structure given by the means `coords`."""
 
@@ -126,11 +206,13 @@ class GaussianCubature:
         self.evaluations = 0
         self.converged = True
 
-    def run(self, rule: FrozenRule | None = None) -> CubatureResult:
-        """The integrals; with a `rule` from a nearby configuration (k = 1), try it first."""
+    def run(self, rule: FrozenRule | None = None, basis: np.ndarray | None = None
+            ) -> CubatureResult:
+        """The integrals; with a `rule` from a nearby configuration, try it first. `basis` is
+        only stored in the rule produced here."""
         if self.k == 0:
             raise ValueError("k = 0 needs no cubature")
-        if rule is not None and self.k == 1:
+        if rule is not None and rule.coords.shape == self.coords.shape:
             reused = self._reuse(rule)
             if reused is not None:
                 return reused
@@ -146,30 +228,45 @@ class GaussianCubature:
         floor = self.tol * pilot
         for _ in range(3):
             self.converged = True
-            val, absval, err = self._level(0, np.zeros((1, 0)), floor[None, :])
+            val, absval, err, tree = self._level(0, np.zeros((1, 0)), floor[None, :])
             scale = _group_norms(absval[0], self.gmat)
             if np.all(scale >= 0.5 * floor / self.tol):
                 break
             floor = self.tol * scale
-        rule = None
-        if self.k == 1 and self.converged:
-            centre, scl = self._seeds(0, np.zeros((1, 0)))
-            rule = FrozenRule(*self._final_panels, centre[0], scl[0])
-        return CubatureResult(val[0], absval[0], err[0], self.evaluations, self.converged, rule)
+        frozen = None
+        if self.converged and _count_nodes(tree) <= MAX_FROZEN_NODES:
+            frozen = compile_rule(FrozenRule(tree, self.coords.copy(), basis), self.k)
+        return CubatureResult(val[0], absval[0], err[0], self.evaluations, self.converged, frozen)
+
+    def _drifted(self, rule: FrozenRule) -> bool:
+        """Has any crossing hyperplane y.delta = offset moved, within the region where it
+        matters (|y| up to its distance from the origin + 4), by more than a quarter of a
+        logit unit since the rule was built? Then the seeded panels may no longer fit."""
+        half_sq = 0.5 * np.sum(rule.coords**2, axis=1)
+        delta = rule.coords[self.pair_j] - rule.coords[self.pair_l]
+        offset = half_sq[self.pair_j] - half_sq[self.pair_l]
+        norm = np.maximum(np.sqrt(np.sum(delta * delta, axis=1)), 1e-300)
+        reach = np.minimum(np.abs(offset) / norm + 4.0, Y_MAX)
+        moved = self.delta - delta
+        shift = np.abs(self.offset - offset) + reach * np.sqrt(np.sum(moved * moved, axis=1))
+        return bool(np.any(shift > 0.25))
 
     def _reuse(self, rule: FrozenRule) -> CubatureResult | None:
-        centre, scale = self._seeds(0, np.zeros((1, 0)))
-        live = np.isfinite(centre[0])
-        if not np.array_equal(live, np.isfinite(rule.centres)):
+        if rule.points is None or self._drifted(rule):
             return None
-        if np.any(np.abs(centre[0, live] - rule.centres[live]) > 0.25 * rule.scales[live]):
-            return None
-        owner = np.zeros(len(rule.a), dtype=int)
-        kval, kabs, perr = self._panel_estimates(0, np.zeros((1, 0)), rule.a, rule.b, owner,
-                                                 np.zeros((1, len(self.gmat))))
-        val, absval, err = kval.sum(0), kabs.sum(0), perr.sum(0)
-        budget = self.tol * _group_norms(absval, self.gmat)
-        if np.any(_group_norms(err, self.gmat) > budget):
+        f = self.integrand(rule.points)
+        self.evaluations += len(f)
+        fabs, ferr = np.abs(f), None
+        for lev in range(self.k - 1, -1, -1):
+            half, t, owner, _, dens = rule.levels[lev]
+            kval, kabs, perr = self._reduce(f, fabs, ferr, t, half, dens)
+            skipped = rule.levels[lev - 1][3] if lev > 0 else None  # nodes of the level above
+            n_above = 1 if skipped is None else len(skipped)
+            f, fabs, ferr = (_sum_by(x, owner, n_above) for x in (kval, kabs, perr))
+            if skipped is not None:
+                ferr[skipped] = self.bound
+        val, absval, err = f[0], fabs[0], ferr[0]
+        if np.any(_group_norms(err, self.gmat) > self.tol * _group_norms(absval, self.gmat)):
             return None
         return CubatureResult(val, absval, err, self.evaluations, True, rule)
 
@@ -241,28 +338,36 @@ class GaussianCubature:
 
     # -- one adaptive level --------------------------------------------------------------
     def _panel_estimates(self, level: int, fixed: np.ndarray, a: np.ndarray, b: np.ndarray,
-                         owner: np.ndarray, floor: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """K21 values, K21 integrals of |f| and error estimates (P, C) of the panels [a, b]."""
-        x, wk = self.nodes, self.kweights
+                         owner: np.ndarray, floor: np.ndarray):
+        """K21 values, K21 integrals of |f| and error estimates (P, C) of the panels [a, b],
+        and the tree of the inner levels over their nodes (None at the innermost level)."""
         half = 0.5 * (b - a)
-        flat_t = ((0.5 * (a + b))[:, None] + half[:, None] * x).reshape(-1)
-        points = np.concatenate([fixed[np.repeat(owner, len(x))], flat_t[:, None]], axis=1)
+        flat_t = ((0.5 * (a + b))[:, None] + half[:, None] * self.nodes).reshape(-1)
+        points = np.concatenate([fixed[np.repeat(owner, _NK)], flat_t[:, None]], axis=1)
+        child = None
         if level == self.k - 1:
             f = self.integrand(points)
             self.evaluations += len(points)
             fabs, ferr = np.abs(f), None
         else:
-            f, fabs, ferr = self._inner(level, points, flat_t, floor[np.repeat(owner, len(x))])
-        dens = (np.exp(-0.5 * flat_t**2) * _INV_SQRT_2PI)[:, None]
-        shape = (len(a), len(x), self.ncomp)
+            f, fabs, ferr, child = self._inner(level, points, flat_t,
+                                               floor[np.repeat(owner, _NK)])
+        return (*self._reduce(f, fabs, ferr, flat_t, half), child)
+
+    def _reduce(self, f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
+                flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
+        """Per-panel K21 value, K21 of |f| and calibrated error from node values (P * 21, C)."""
+        wk = self.kweights
+        if dens is None:
+            dens = (np.exp(-0.5 * flat_t**2) * _INV_SQRT_2PI)[:, None]
+        shape = (len(half), _NK, self.ncomp)
         weighted = (f * dens).reshape(shape)
         kg = _kg_weights() @ weighted  # (P, 2, C)
         kval = half[:, None] * kg[:, 0]
         perr = np.abs(kval - half[:, None] * kg[:, 1])
         kabs = half[:, None] * (wk @ (fabs * dens).reshape(shape))
         # QUADPACK's calibration of |K21 - G10| into an estimate of the K21 error, using the
-        # integral of |f - mean| (resasc); tests check it against mpmath references.
+        # integral of |f - mean| (resasc); tests check it against reference values.
         mean = kval / np.maximum(2 * half, 1e-300)[:, None]
         resasc = half[:, None] * (wk @ np.abs(weighted - mean[:, None, :]))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -285,23 +390,26 @@ class GaussianCubature:
         f, fabs, ferr = (np.zeros((len(t), c)) for _ in range(3))
         ferr[skip] = self.bound
         live = np.nonzero(~skip)[0]
+        trees = [_empty_tree(level + 1 < self.k - 1)]
         for start in range(0, len(live), _CHUNK):
             idx = live[start : start + _CHUNK]
-            f[idx], fabs[idx], ferr[idx] = self._level(level + 1, points[idx], inner_floor[idx])
-        return f, fabs, ferr
+            f[idx], fabs[idx], ferr[idx], sub = self._level(level + 1, points[idx],
+                                                            inner_floor[idx])
+            trees.append(replace(sub, owner=idx[sub.owner]))
+        return f, fabs, ferr, replace(_tree_concat(trees), skipped=skip)
 
-    def _level(self, level: int, fixed: np.ndarray, floor: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _level(self, level: int, fixed: np.ndarray, floor: np.ndarray):
         """(value, |value|, error), each (O, C), of the integral over coordinate `level` and all
-        deeper ones, for every owner row of fixed outer coordinates. An owner is finished when
-        its error is within tol times its integral of |f|, or within its absolute `floor` (O, G)."""
+        deeper ones, for every owner row of fixed outer coordinates, and the tree of final
+        panels. An owner is finished when its error is within tol times its integral of |f|,
+        or within its absolute `floor` (O, G)."""
         n_owner = fixed.shape[0]
         acc = np.zeros((3, n_owner, self.ncomp))  # value, |value|, error of finished panels
         a, b, owner = self._initial_panels(level, fixed)
-        finished_a: list[np.ndarray] = []
-        finished_b: list[np.ndarray] = []
+        finished: list[PanelTree] = []
         for _ in range(self.max_rounds):
-            est = self._panel_estimates(level, fixed, a, b, owner, floor)
+            *est, child = self._panel_estimates(level, fixed, a, b, owner, floor)
+            tree = PanelTree(a, b, owner, child, None if child is None else child.skipped)
             tot = acc.copy()
             for i in range(3):
                 np.add.at(tot[i], owner, est[i])
@@ -313,14 +421,9 @@ class GaussianCubature:
             split = ~owner_ok[owner] & np.any(_group_norms(est[2], self.gmat) > threshold[owner],
                                               axis=1)
             if not np.any(split):
-                if level == 0:
-                    self._final_panels = (np.concatenate([*finished_a, a]),
-                                          np.concatenate([*finished_b, b]))
-                return tot[0], tot[1], tot[2]
+                return tot[0], tot[1], tot[2], _tree_concat([*finished, tree])
             done = ~split
-            if level == 0:
-                finished_a.append(a[done])
-                finished_b.append(b[done])
+            finished.append(_tree_select(tree, done))
             for i in range(3):
                 np.add.at(acc[i], owner[done], est[i][done])
             mid = 0.5 * (a[split] + b[split])
@@ -328,7 +431,17 @@ class GaussianCubature:
             owner = np.concatenate([owner[split], owner[split]])
         # Out of rounds: keep the last estimates of the unfinished panels, flag the result.
         self.converged = False
-        est = self._panel_estimates(level, fixed, a, b, owner, floor)
+        *est, child = self._panel_estimates(level, fixed, a, b, owner, floor)
         for i in range(3):
             np.add.at(acc[i], owner, est[i])
-        return acc[0], acc[1], acc[2]
+        tree = PanelTree(a, b, owner, child, None if child is None else child.skipped)
+        return acc[0], acc[1], acc[2], _tree_concat([*finished, tree])
+
+
+def _sum_by(x: np.ndarray, owner: np.ndarray, n_owner: int) -> np.ndarray:
+    """Row sums of x grouped by owner, (n_owner, C)."""
+    if n_owner == 1:
+        return x.sum(axis=0, keepdims=True)
+    out = np.zeros((n_owner, x.shape[1]))
+    np.add.at(out, owner, x)
+    return out

@@ -1,0 +1,81 @@
+"""Accuracy of the float64 cubature against stored high-accuracy references.
+
+`tests/data/cubature_reference.json` holds loss and gradient computed by the original engine
+(nested adaptive Gauss-Kronrod, tol = 1e-13, error estimates ~1e-14) before the speed work;
+the mpmath reference of `tests/reference.py` is the independent check. Each case checks the
+issue-2 targets (1e-10 relative for k <= 2, 1e-8 for k = 3) and that the returned error
+estimate bounds the observed error (up to the reference's own error)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from verifiers.geometry import reduce_means
+from verifiers.population import evaluate
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "cubature_reference.json").read_text())
+TARGET = {1: 1e-10, 2: 1e-10, 3: 1e-8}
+SLOW = {"k2_n8_random", "k2_n3_far_tail", "k2_n5_d3_planar",
+        "k3_n4_near_e1"}  # 3-30 s each: SCORECLAIMS_SLOW=1
+
+
+def _errors(name: str) -> tuple[int, float, float, float, float, float, float]:
+    ref = REFERENCE[name]
+    m = np.array(ref["means"])
+    ev = evaluate(m)
+    gref = np.array(ref["grad"])
+    gnorm = float(np.linalg.norm(gref))
+    err_l = abs(ev.loss - ref["loss"]) / ref["loss"]
+    err_g = float(np.linalg.norm(ev.grad - gref)) / gnorm
+    ref_l = ref["loss_error"] / ref["loss"]
+    ref_g = ref["grad_error"] / gnorm
+    assert ev.converged
+    return reduce_means(m).k, err_l, err_g, ev.relative_loss_error, ev.relative_grad_error, \
+        ref_l, ref_g
+
+
+CASES = [n for n in REFERENCE if n not in SLOW or os.environ.get("SCORECLAIMS_SLOW") == "1"]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_against_reference(name: str) -> None:
+    k, err_l, err_g, est_l, est_g, ref_l, ref_g = _errors(name)
+    assert err_l <= TARGET[k] and err_g <= TARGET[k], (err_l, err_g)
+    assert est_l <= TARGET[k] and est_g <= TARGET[k], (est_l, est_g)
+    # the estimate bounds the error (the reference is itself only good to ref_*)
+    assert err_l <= est_l + ref_l + 4e-16 and err_g <= est_g + ref_g + 4e-16
+
+
+def test_gd_rule_reuse_matches_fresh_evaluation() -> None:
+    """Frozen rules (k = 1 and k = 2) along GD steps agree with fresh adaptive evaluations and
+    report estimates that bound the difference."""
+    for m in (np.array([[0.0], [14.0]]), np.array([[0.3], [-0.7], [1.2], [2.0], [-2.5]]),
+              np.array([[0.0, 0.0], [1.0, 0.5], [-0.4, 1.1]])):
+        ev = evaluate(m)
+        rule, reused = ev.rule, 0
+        assert rule is not None
+        for _ in range(15):
+            m = m - 0.02 * ev.grad
+            ev = evaluate(m, rule=rule)
+            reused += ev.rule is rule
+            rule = ev.rule
+            fresh = evaluate(m)
+            assert abs(ev.loss - fresh.loss) <= ev.loss_error + fresh.loss_error + 1e-300
+            diff = float(np.linalg.norm(ev.grad - fresh.grad))
+            assert diff <= ev.grad_error + fresh.grad_error + 1e-300
+            assert ev.relative_loss_error <= 1e-10 and ev.relative_grad_error <= 1e-10
+        assert reused >= 10
+
+
+def test_rule_rejected_far_away() -> None:
+    """A rule from a different configuration is not used blindly."""
+    rule = evaluate(np.array([[0.0], [14.0]])).rule
+    ev = evaluate(np.array([[0.0], [3.0]]), rule=rule)
+    ref = evaluate(np.array([[0.0], [3.0]]))
+    assert ev.rule is not rule
+    assert abs(ev.loss - ref.loss) <= 1e-12 * ref.loss

@@ -1,0 +1,182 @@
+"""The float64 engine against an independent mpmath reference, finite differences, the Stein
+form, and the invariances of PAPER.md sec. 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import population_reference
+from strategies import collinear_means, general_means
+
+from verifiers.dynamics import run_gd
+from verifiers.geometry import reduce_means, to_canonical
+from verifiers.population import evaluate
+from verifiers.stein import stein_gradient
+
+FIXTURE = Path(__file__).parent / "data" / "reference_k23.json"
+
+
+def _rel(a: np.ndarray | float, b: np.ndarray | float) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / np.linalg.norm(np.asarray(b)))
+
+
+def _check_against(m: np.ndarray, loss_ref: float, grad_ref: np.ndarray, tol: float,
+                   ref_rel_error: float) -> None:
+    assert ref_rel_error <= tol / 100, "the reference itself is not accurate enough"
+    ev = evaluate(m)
+    assert ev.converged
+    assert _rel(ev.loss, loss_ref) <= tol
+    assert _rel(ev.grad, grad_ref) <= tol
+    # The error estimate must cover the actual error (up to the reference's own accuracy).
+    assert abs(ev.loss - loss_ref) <= max(ev.loss_error, 1e-15 * loss_ref) * 10
+    assert np.linalg.norm(ev.grad - grad_ref) <= max(ev.grad_error,
+                                                     1e-15 * np.linalg.norm(grad_ref)) * 10
+
+
+@settings(max_examples=40)
+@given(collinear_means())
+def test_k1_against_mpmath(m: np.ndarray) -> None:
+    assert reduce_means(m).k == 1
+    loss, grad, err = population_reference(m.tolist(), dps=25)
+    _check_against(m, float(loss), np.array(grad, dtype=float), 1e-10, float(err))
+
+
+@pytest.mark.parametrize("m", [
+    [[0.0], [14.0]],  # the loss lives at x ~ 7, 1e-10 of the Gaussian mass
+    [[0.0], [30.0]],  # at x ~ 15, loss ~ 1e-48
+    [[-30.0], [30.0], [0.0]],
+    [[3.0, 4.0], [3.0, 4.0 + 1e-9]],  # nearly coinciding, in d = 2
+])
+def test_tail_and_cluster_cases_against_mpmath(m: list[list[float]]) -> None:
+    loss, grad, err = population_reference(m, dps=30)
+    _check_against(np.array(m), float(loss), np.array(grad, dtype=float), 1e-10, float(err))
+
+
+def _fixture() -> list[dict]:
+    return json.loads(FIXTURE.read_text())
+
+
+@pytest.mark.parametrize("case", _fixture(), ids=lambda c: f"k{c['k']}-{c['kind']}")
+def test_k2_k3_against_stored_reference(case: dict) -> None:
+    """References computed by `python tests/reference.py` (mpmath, 18 digits for k = 2; mpmath's
+    float context for k = 3, where 18 digits would take hours)."""
+    tol = 1e-10 if case["k"] == 2 else 1e-8
+    m = np.array(case["means"])
+    assert reduce_means(m).k == case["k"]
+    grad = np.array([[float(x) for x in row] for row in case["gradient"]])
+    _check_against(m, float(case["loss"]), grad, tol, case["quad_rel_error"])
+
+
+def test_k2_live_reference() -> None:
+    m = [[1.0, 0.5], [-1.0, 0.2], [0.3, 2.0]]
+    loss, grad, err = population_reference(m, maxdegree=6, method="gauss-legendre", fp=True)
+    _check_against(np.array(m), float(loss), np.array(grad, dtype=float), 1e-10, float(err))
+
+
+@settings(max_examples=25)
+@given(general_means(scale=3.0))
+def test_gradient_matches_central_differences(m: np.ndarray) -> None:
+    grad = evaluate(m).grad
+    h = 1e-5
+    fd = np.zeros_like(m)
+    for idx in np.ndindex(*m.shape):
+        e = np.zeros_like(m)
+        e[idx] = h
+        fd[idx] = (evaluate(m + e).loss - evaluate(m - e).loss) / (2 * h)
+    assert np.linalg.norm(fd - grad) <= 1e-6 * max(np.linalg.norm(grad), 1e-3)
+
+
+@settings(max_examples=25)
+@given(general_means(scale=3.0))
+def test_stein_form_equals_direct_form(m: np.ndarray) -> None:
+    stein, err = stein_gradient(m)
+    direct = evaluate(m).grad
+    assert np.linalg.norm(stein - direct) <= 1e-12 * max(np.linalg.norm(direct), 1e-12) + err
+
+
+@settings(max_examples=30)
+@given(general_means(scale=4.0), st.randoms(use_true_random=False))
+def test_permutation_permutes_gradient(m: np.ndarray, rnd) -> None:
+    perm = list(range(len(m)))
+    rnd.shuffle(perm)
+    a, b = evaluate(m), evaluate(m[perm])
+    assert b.loss == pytest.approx(a.loss, rel=1e-11, abs=1e-300)
+    np.testing.assert_allclose(b.grad, a.grad[perm], rtol=1e-9, atol=1e-11 * np.abs(a.grad).max())
+
+
+@settings(max_examples=30)
+@given(general_means(scale=4.0), st.integers(0, 2**32 - 1))
+def test_rotation_rotates_gradient(m: np.ndarray, seed: int) -> None:
+    d = m.shape[1]
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    a, b = evaluate(m), evaluate(m @ q.T)
+    assert b.loss == pytest.approx(a.loss, rel=1e-10)
+    np.testing.assert_allclose(b.grad, a.grad @ q.T, rtol=0, atol=1e-10 * np.linalg.norm(a.grad))
+
+
+@settings(max_examples=20)
+@given(general_means(scale=2.0), st.lists(st.floats(-5, 5), min_size=3, max_size=3),
+       st.floats(0, 2))
+def test_translation_of_truth_and_means_together(m: np.ndarray, shift: list[float],
+                                                  t: float) -> None:
+    d = m.shape[1]
+    s = np.array(shift[:d])
+    truth = np.zeros(d)
+    a = evaluate(to_canonical(m, truth, t))
+    b = evaluate(to_canonical(m + s, truth + s, t))
+    assert b.loss == pytest.approx(a.loss, rel=1e-12, abs=1e-300)
+    np.testing.assert_allclose(b.grad, a.grad, rtol=1e-10, atol=1e-14)
+
+
+@settings(max_examples=20)
+@given(st.integers(2, 8), st.lists(st.floats(-20, 20), min_size=1, max_size=5))
+def test_collapsed_configuration_gradient_is_2a_over_n(n: int, a: list[float]) -> None:
+    m = np.tile(np.array(a), (n, 1))
+    ev = evaluate(m)
+    assert ev.loss == pytest.approx(float(np.dot(a, a)), rel=1e-15, abs=0)
+    np.testing.assert_allclose(ev.grad, np.tile(2.0 / n * np.array(a), (n, 1)), rtol=1e-15)
+
+
+def test_collapsed_point_contracts_by_one_minus_two_eta_over_n() -> None:
+    n, eta, steps = 4, 0.05, 64
+    traj = run_gd([[3.0, -1.0]] * n, eta, steps)
+    ratio = traj.frame["dist_0"].iloc[-1] / traj.frame["dist_0"].iloc[0]
+    assert ratio == pytest.approx((1 - 2 * eta / n) ** steps, rel=1e-12)
+    assert ratio != pytest.approx((1 - eta / n) ** steps, rel=1e-3)  # the summary's convention
+
+
+def test_identical_means_stay_identical_along_gd() -> None:
+    traj = run_gd([[1.0, 2.0], [1.0, 2.0], [-2.0, 0.5]], 0.1, 200)
+    f = traj.frame
+    assert (f["mu_0_0"] == f["mu_1_0"]).all() and (f["mu_0_1"] == f["mu_1_1"]).all()
+    assert not (f["mu_0_0"] == f["mu_2_0"]).all()
+
+
+@settings(max_examples=40)
+@given(general_means(scale=6.0))
+def test_loss_is_nonnegative_and_zero_only_at_truth(m: np.ndarray) -> None:
+    ev = evaluate(m)
+    assert ev.loss >= 0
+    if np.any(m != 0):
+        assert ev.loss > 0
+    assert evaluate(np.zeros_like(m)).loss == 0.0
+
+
+def test_data_convention_is_canonical_step_times_exp_minus_2t() -> None:
+    means, truth, t, eta = [[1.0], [-0.5], [2.0]], [0.3], 0.7, 0.2
+    a = run_gd(means, eta, 50, truth=truth, t=t, convention="data")
+    b = run_gd(means, eta * np.exp(-2 * t), 50, truth=truth, t=t)
+    np.testing.assert_allclose(a.final_means, b.final_means, rtol=1e-13)
+
+
+def test_trajectory_records_powers_of_two_and_stride() -> None:
+    traj = run_gd([[0.5], [-1.0]], 0.1, 100, stride=25)
+    assert list(traj.frame["tau"]) == [0, 1, 2, 4, 8, 16, 25, 32, 50, 64, 75, 100]
+    assert {"loss", "loss_error", "grad_norm", "grad_error", "mu_1_0", "dist_1"} <= set(
+        traj.frame.columns)
+    assert traj.status == "ok"
