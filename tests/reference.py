@@ -75,16 +75,14 @@ def _reference(means_f: list[list[float]], dps: int, maxdegree: int, method: str
         k = len(basis)
         coords = [[ctx.fsum(a * b for a, b in zip(mi, q, strict=True)) for q in basis]
                   for mi in means]
-        errors: list = []
-
         def at(y: list) -> list:
             x = [ctx.fsum(y[i] * basis[i][c] for i in range(k)) for c in range(d)]
             return _integrand(ctx, x, means)
 
-        vals = at([]) if k == 0 else _nested(ctx, at, coords, k, [], errors, maxdegree, method)
+        vals = [*at([]), 0] if k == 0 else _nested(ctx, at, coords, k, [], None, maxdegree, method)
         loss = vals[0]
         grad = [[vals[1 + j * d + c] for c in range(d)] for j in range(n)]
-        return loss, grad, (max(errors) if errors else 0.0)
+        return loss, grad, vals[-1]
 
 
 def _crossings(ctx, coords: list[list], fixed: list, level: int) -> list:
@@ -108,6 +106,8 @@ def _crossings(ctx, coords: list[list], fixed: list, level: int) -> list:
 
 
 def _nested(ctx, at, coords, k, fixed, errors, maxdegree, method) -> list:
+    """Integrals over coordinates level.. of the integrand, plus a last entry bounding their
+    error: this level's quad errors plus the integral of the inner levels' error bounds."""
     level = len(fixed)
     pts = [ctx.ninf, *_crossings(ctx, coords, fixed, level), ctx.inf]
     cache: dict = {}
@@ -115,19 +115,22 @@ def _nested(ctx, at, coords, k, fixed, errors, maxdegree, method) -> list:
     def vec(t) -> list:
         if t not in cache:
             y = [*fixed, t]
-            inner = (at(y) if level == k - 1
-                     else _nested(ctx, at, coords, k, y, errors, maxdegree, method))
+            if level == k - 1:
+                inner = [*at(y), ctx.mpf(0)]
+            else:
+                inner = _nested(ctx, at, coords, k, y, errors, maxdegree, method)
             dens = ctx.exp(-t * t / 2) / ctx.sqrt(2 * ctx.pi)
             cache[t] = [dens * a for a in inner]
         return cache[t]
 
     size = len(vec(ctx.mpf(0)))
-    out = []
+    out, quad_err = [], ctx.mpf(0)
     for c in range(size):
         val, err = ctx.quad(lambda t, c=c: vec(t)[c], pts, error=True, maxdegree=maxdegree,
                             method=method)
-        errors.append(err)
         out.append(val)
+        quad_err = max(quad_err, err)
+    out[-1] = abs(out[-1]) + quad_err
     return out
 
 

@@ -43,9 +43,14 @@ def collinear_means(draw: st.DrawFn, max_n: int = 8, max_d: int = 5, max_norm: f
 @st.composite
 def general_means(draw: st.DrawFn, n: int | None = None, d: int | None = None,
                   scale: float = 3.0) -> np.ndarray:
-    """n in 2..4, d in 1..3 with k = min(d, n-1) <= 2 unless n and d are given (a separated
-    k = 3 evaluation takes seconds, too slow to draw by the dozen)."""
+    """n in 2..4, d in 1..3, three draws in four collinear (k = 1), the rest general with
+    k <= 2 (a separated k = 3 evaluation takes seconds, too slow to draw by the dozen)."""
     n = n or draw(st.integers(2, 4))
     d = d or draw(st.integers(1, 3 if n <= 3 else 2))
+    if draw(st.integers(0, 3)) > 0:  # mostly k = 1 (collinear), which is cheap
+        u = draw(unit_vector(d))
+        c = np.array(draw(st.lists(finite, min_size=d, max_size=d))) * scale
+        a = np.array(draw(st.lists(finite, min_size=n, max_size=n))) * scale
+        return c - (c @ u) * u + a[:, None] * u
     vals = draw(st.lists(finite, min_size=n * d, max_size=n * d))
     return np.array(vals).reshape(n, d) * scale

@@ -38,7 +38,7 @@ def _check_against(m: np.ndarray, loss_ref: float, grad_ref: np.ndarray, tol: fl
                                                      1e-15 * np.linalg.norm(grad_ref)) * 10
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(collinear_means())
 def test_k1_against_mpmath(m: np.ndarray) -> None:
     assert reduce_means(m).k == 1
@@ -78,7 +78,7 @@ def test_k2_live_reference() -> None:
     _check_against(np.array(m), float(loss), np.array(grad, dtype=float), 1e-10, float(err))
 
 
-@settings(max_examples=25)
+@settings(max_examples=12)
 @given(general_means(scale=3.0))
 def test_gradient_matches_central_differences(m: np.ndarray) -> None:
     grad = evaluate(m).grad
@@ -91,7 +91,7 @@ def test_gradient_matches_central_differences(m: np.ndarray) -> None:
     assert np.linalg.norm(fd - grad) <= 1e-6 * max(np.linalg.norm(grad), 1e-3)
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(general_means(scale=3.0))
 def test_stein_form_equals_direct_form(m: np.ndarray) -> None:
     stein, err = stein_gradient(m)
@@ -99,7 +99,7 @@ def test_stein_form_equals_direct_form(m: np.ndarray) -> None:
     assert np.linalg.norm(stein - direct) <= 1e-12 * max(np.linalg.norm(direct), 1e-12) + err
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(general_means(scale=4.0), st.randoms(use_true_random=False))
 def test_permutation_permutes_gradient(m: np.ndarray, rnd) -> None:
     perm = list(range(len(m)))
@@ -109,7 +109,7 @@ def test_permutation_permutes_gradient(m: np.ndarray, rnd) -> None:
     np.testing.assert_allclose(b.grad, a.grad[perm], rtol=1e-9, atol=1e-11 * np.abs(a.grad).max())
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(general_means(scale=4.0), st.integers(0, 2**32 - 1))
 def test_rotation_rotates_gradient(m: np.ndarray, seed: int) -> None:
     d = m.shape[1]
@@ -119,7 +119,7 @@ def test_rotation_rotates_gradient(m: np.ndarray, seed: int) -> None:
     np.testing.assert_allclose(b.grad, a.grad @ q.T, rtol=0, atol=1e-10 * np.linalg.norm(a.grad))
 
 
-@settings(max_examples=20)
+@settings(max_examples=15)
 @given(general_means(scale=2.0), st.lists(st.floats(-5, 5), min_size=3, max_size=3),
        st.floats(0, 2))
 def test_translation_of_truth_and_means_together(m: np.ndarray, shift: list[float],
@@ -157,7 +157,7 @@ def test_identical_means_stay_identical_along_gd() -> None:
     assert not (f["mu_0_0"] == f["mu_2_0"]).all()
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(general_means(scale=6.0))
 def test_loss_is_nonnegative_and_zero_only_at_truth(m: np.ndarray) -> None:
     ev = evaluate(m)

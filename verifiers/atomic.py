@@ -30,6 +30,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are ordinary files
     tmp_path = Path(tmp)
     try:
         yield tmp_path

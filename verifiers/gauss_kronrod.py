@@ -51,9 +51,9 @@ def derive_rule(n: int, dps: int = 60) -> tuple[list, list, list]:
             rhs[k] = -moment(k + n + 1)
         coeffs = mpmath.lu_solve(mat, rhs)
         stieltjes = [mpmath.mpf(1)] + [coeffs[i] for i in range(n, -1, -1)]  # highest degree first
-        roots = mpmath.polyroots(stieltjes, maxsteps=400, extraprec=4 * dps)
+        roots = mpmath.polyroots(stieltjes[::-1], maxsteps=400, extraprec=4 * dps, asc=True)
         new_nodes = [mpmath.re(r) for r in roots]
-        roots = mpmath.polyroots(legendre[::-1], maxsteps=400, extraprec=4 * dps)
+        roots = mpmath.polyroots(legendre, maxsteps=400, extraprec=4 * dps, asc=True)
         gauss_nodes = [mpmath.re(r) for r in roots]
         nodes = sorted(gauss_nodes + new_nodes)
         m = len(nodes)
@@ -65,7 +65,7 @@ def derive_rule(n: int, dps: int = 60) -> tuple[list, list, list]:
             moments[j] = _monomial_integral(j)
         kweights = mpmath.lu_solve(vander, moments)
         dlegendre = [i * c for i, c in enumerate(legendre)][1:]
-        dp = lambda x: mpmath.polyval(dlegendre[::-1], x)  # noqa: E731
+        dp = lambda x: mpmath.polyval(dlegendre, x, asc=True)  # noqa: E731
         gweights = []
         for x in nodes:
             if any(abs(x - g) < mpmath.mpf(10) ** (-dps // 2) for g in gauss_nodes):

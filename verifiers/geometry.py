@@ -67,6 +67,7 @@ class Reduction:
     basis: np.ndarray  # Q, (d, k), orthonormal columns spanning the mean differences
     coords: np.ndarray  # P, (n, k), coordinates of the means in that basis
     perp: np.ndarray  # c_perp, (d,), the component every mean shares outside the span
+    perp_rounding: float = 0.0  # bound on the float64 error of perp (0 when k = d: perp is 0)
 
     @property
     def k(self) -> int:
@@ -77,20 +78,52 @@ class Reduction:
         return grad_span @ self.basis.T + np.outer(grad_perp, self.perp)
 
 
-def reduce_means(m: np.ndarray, rank_tol: float = 64 * np.finfo(float).eps) -> Reduction:
+def _gram_schmidt(diffs: np.ndarray, tol: object) -> np.ndarray:
+    """Orthonormal basis (d, k) of the rows of an object array of mpmath numbers: Gram-Schmidt
+    with pivoting on the largest remaining row (projected twice); rows below `tol` are dropped."""
+    import mpmath
+
+    rest = [row.copy() for row in diffs]
+    basis: list[np.ndarray] = []
+    while rest:
+        norms = [mpmath.sqrt(mpmath.fsum(x * x for x in row)) for row in rest]
+        top = max(range(len(rest)), key=lambda i: norms[i])
+        if norms[top] <= tol:
+            break
+        q = rest.pop(top) / norms[top]
+        basis.append(q)
+        for _ in range(2):
+            rest = [row - mpmath.fsum(a * b for a, b in zip(row, q, strict=True)) * q
+                    for row in rest]
+    return np.array(basis, dtype=object).T.reshape(diffs.shape[1], len(basis))
+
+
+def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
     """Orthonormal basis of span{m_i - m_0} by SVD; singular values below rank_tol * max|m_i|
-    (differences the float64 coordinates cannot resolve) are dropped."""
+    (differences the float64 coordinates cannot resolve) are dropped. An object array of
+    mpmath numbers (`highprec`) is reduced in its own precision, by Gram-Schmidt; `rank_tol`
+    defaults to 64 units of roundoff of the number type."""
     n, d = m.shape
     diffs = m[1:] - m[0]
-    scale = max(float(np.max(np.abs(m))), 1e-300)
+    exact = m.dtype == object
+    if rank_tol is None:
+        import mpmath
+
+        rank_tol = 64 * (mpmath.mp.eps if exact else np.finfo(float).eps)
+    scale = np.max(np.abs(m)) if exact else max(float(np.max(np.abs(m))), 1e-300)
     if not np.any(diffs):
         basis = np.zeros((d, 0))
     elif d == 1:
         basis = np.ones((1, 1))
+    elif exact:
+        basis = _gram_schmidt(diffs, rank_tol * scale)
     else:
         _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
         k = int(np.sum(sing > rank_tol * scale))
         basis = vt[:k].T.copy()
     coords = m @ basis
+    if basis.shape[1] == d:  # the span is all of R^d: no offset (not rounding noise posing as one)
+        return Reduction(basis=basis, coords=coords, perp=np.zeros(d))
     perp = np.mean(m - coords @ basis.T, axis=0)
-    return Reduction(basis=basis, coords=coords, perp=perp)
+    return Reduction(basis=basis, coords=coords, perp=perp,
+                     perp_rounding=float(16 * d * np.finfo(float).eps * scale))

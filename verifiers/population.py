@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -75,7 +75,7 @@ def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
         return red
     u, _, vt = np.linalg.svd(red.basis.T @ rule.basis)
     rot = u @ vt
-    return Reduction(basis=red.basis @ rot, coords=red.coords @ rot, perp=red.perp)
+    return replace(red, basis=red.basis @ rot, coords=red.coords @ rot)
 
 
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None
@@ -108,6 +108,9 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: FrozenRule | None = 
     error = res.error + ROUNDING * res.abs_value
     _, g_err, gamma_err = split_components(error, n, k)
     grad = red.lift(g, gamma)
-    grad_error = float(np.sqrt(np.sum(g_err**2) + np.sum(gamma_err**2) * perp_sq))
+    # gamma_j multiplies c_perp, itself known only to its rounding error when k < d.
+    gamma_abs = np.abs(gamma) + gamma_err
+    grad_error = float(np.sqrt(np.sum(g_err**2) + np.sum(gamma_err**2) * perp_sq)
+                       + np.linalg.norm(gamma_abs) * red.perp_rounding)
     return Evaluation(float(loss_u) + perp_sq, grad, float(error[0]), grad_error,
                       res.evaluations, res.converged, res.rule)

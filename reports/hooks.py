@@ -1,0 +1,144 @@
+"""Claim-specific additions to a report: key figures, findings and extra sections by claim id.
+
+The generic report covers every claim (statement, checks, instance tables, rate and distance
+figures, counterexample trajectories). A claim that needs more (a phase-boundary plot, a table of
+stationary points) registers `ClaimHooks` under its id, either with `register` or by listing a
+module in `SECTION_MODULES` that defines ``HOOKS = {"T3.1": ClaimHooks(section=...)}``. A
+known-false variant without hooks of its own uses its claim's. Sketch::
+
+    def stationary_points(ctx: ClaimContext) -> str:
+        rows = [(n, inst["instance"]["n"], inst["metrics"]["s_star"]) for n, inst in ctx.numbered()]
+        fig, ax = new_figure()          # from reports.figures, build inside @styled
+        ...
+        return "#### Stationary points\\n\\n" + table(["#", "n", "s*"], rows) + "\\n\\n" + \\
+            ctx.figure("phase-boundary", fig, "Phase boundary")
+
+Hooks read only the claim's entry of the results JSON (`ctx.claim`), so a report stays a
+function of the results file.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reports.markdown import file_stem
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# Modules defining HOOKS: Mapping[str, ClaimHooks], imported when a report is rendered.
+SECTION_MODULES: tuple[str, ...] = ()
+
+FIGURES_DIR = "figures"
+TRAJECTORIES_DIR = "trajectories"
+
+
+@dataclass
+class ClaimContext:
+    """One claim's entry of the results JSON, numbered instances, and a sink for its files.
+
+    `assets` maps a path relative to the report directory to the file's bytes; it is shared by
+    the whole report and written only once every section has rendered.
+    """
+
+    claim: Mapping[str, Any]
+    assets: dict[str, bytes] = field(default_factory=dict)
+    drawn: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (path, claim id)
+
+    @property
+    def stem(self) -> str:
+        return file_stem(str(self.claim["id"]))
+
+    def numbered(self, inside: bool | None = None) -> Iterator[tuple[int, Mapping[str, Any]]]:
+        """(number, instance entry) in results order, numbers from 1; `inside` filters."""
+        for number, entry in enumerate(self.claim.get("instances") or [], 1):
+            if inside is None or bool(entry.get("in_hypotheses")) == inside:
+                yield number, entry
+
+    def add_file(self, path: str, data: bytes) -> str:
+        if path in self.assets:
+            raise ValueError(f"report file {path!r} is written twice")
+        self.assets[path] = data
+        return path
+
+    def save_figure(self, name: str, fig: Figure, tight: bool = True) -> str:
+        """Save `fig` as figures/<claim>-<name>.png (closing it); returns the path.
+
+        `tight` crops the PNG to its content, so a hook's figure needs no layout of its own.
+        """
+        from reports.figures import png_bytes
+
+        return self.add_file(f"{FIGURES_DIR}/{self.stem}-{name}.png", png_bytes(fig, tight))
+
+    def figure(self, name: str, fig: Figure, alt: str) -> str:
+        """Save `fig` as figures/<claim>-<name>.png; returns the markdown image."""
+        return f"![{alt}]({self.save_figure(name, fig)})"
+
+    def figure_once(self, name: str, key: Any, build: Callable[[], Figure], alt: str,
+                    caption: str = "") -> str:
+        """`figure` plus `caption`, unless a figure with the same inputs `key` (JSON-able) was
+        drawn earlier in this report (a variant running its claim's instances): then a one-line
+        link to that figure."""
+        digest = json.dumps(key, sort_keys=True, separators=(",", ":"))
+        if digest in self.drawn:
+            path, owner = self.drawn[digest]
+            return f"Same figure as for `{owner}`: [{alt}]({path})."
+        path = self.save_figure(name, build(), tight=False)
+        self.drawn[digest] = (path, str(self.claim["id"]))
+        return f"![{alt}]({path})" + (f"\n\n{caption}" if caption else "")
+
+    def csv(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+        """Save rows as trajectories/<claim>-<name>.csv (floats exactly, via repr); its path."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([[_csv_value(v) for v in row] for row in rows])
+        return self.add_file(f"{TRAJECTORIES_DIR}/{self.stem}-{name}.csv", buf.getvalue().encode())
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, float):
+        return repr(v)
+    if v is None:
+        return ""
+    return v
+
+
+@dataclass(frozen=True)
+class ClaimHooks:
+    """What a claim adds: a summary-table cell, findings bullets, a markdown section."""
+
+    key_figures: Callable[[Mapping[str, Any]], str] | None = None
+    findings: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
+    section: Callable[[ClaimContext], str] | None = None
+
+
+REGISTRY: dict[str, ClaimHooks] = {}
+
+
+def register(claim_id: str, hooks: ClaimHooks) -> ClaimHooks:
+    """Register `hooks` for `claim_id` (replacing any earlier ones)."""
+    REGISTRY[claim_id] = hooks
+    return hooks
+
+
+def load_modules(modules: Sequence[str] | None = None) -> None:
+    """Import the section modules and register their HOOKS."""
+    for name in SECTION_MODULES if modules is None else modules:
+        for claim_id, hooks in importlib.import_module(name).HOOKS.items():
+            register(claim_id, hooks)
+
+
+def hooks_for(claim: Mapping[str, Any]) -> ClaimHooks:
+    """The hooks of a claim entry: its own, else its claim's (for a variant), else none."""
+    own = REGISTRY.get(str(claim.get("id")))
+    if own is not None:
+        return own
+    parent = claim.get("variant_of")
+    return REGISTRY.get(str(parent), ClaimHooks()) if parent else ClaimHooks()

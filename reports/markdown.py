@@ -1,0 +1,130 @@
+"""Small, deterministic markdown helpers: number formatting, escaping, tables, slugs."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+NON_FINITE = {"nan": "NaN", "inf": "∞", "-inf": "-∞"}
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    """A number as short text: ints as they are, floats to `digits` significant figures.
+
+    The strict-JSON spellings of non-finite floats ("nan", "inf", "-inf") and None are shown
+    as NaN, ∞, -∞ and an en dash.
+    """
+    if x is None:
+        return "–"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "∞" if x > 0 else "-∞"
+        return f"{x:.{digits}g}"
+    if isinstance(x, str) and x in NON_FINITE:
+        return NON_FINITE[x]
+    if isinstance(x, (list, tuple)) and len(x) <= 4 and all(_is_number(v) for v in x):
+        return "[" + ", ".join(fmt(v, digits) for v in x) + "]"
+    return compact(x)
+
+
+def _is_number(x: Any) -> bool:
+    return (isinstance(x, (int, float)) and not isinstance(x, bool)) or x in NON_FINITE
+
+
+def as_float(x: Any) -> float | None:
+    """A JSON number (or "nan"/"inf"/"-inf") as float; None for anything else."""
+    if isinstance(x, bool) or x is None:
+        return None
+    if isinstance(x, (int, float)):
+        return float(x)
+    if isinstance(x, str) and x in NON_FINITE:
+        return float(x)
+    return None
+
+
+def with_ci(value: Any, ci: Any = None, se: Any = None, digits: int = 4) -> str:
+    """`value [lo, hi]` or `value ± se` (whichever is given)."""
+    text = fmt(value, digits)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        text += f" [{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+    elif se is not None:
+        text += f" ± {fmt(se, 2)}"
+    return text
+
+
+def compact(obj: Any, limit: int | None = None) -> str:
+    """Compact JSON with sorted keys and floats to 6 significant figures, optionally truncated."""
+    text = json.dumps(_round(obj), sort_keys=True, separators=(", ", ": "), ensure_ascii=False)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _round(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isfinite(obj):
+        return float(f"{obj:.6g}")
+    if isinstance(obj, dict):
+        return {k: _round(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v) for v in obj]
+    return obj
+
+
+def cell(text: Any) -> str:
+    """Text safe for one table cell: no newlines, pipes escaped."""
+    s = text if isinstance(text, str) else fmt(text)
+    return " ".join(s.split()).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    """An inline code span that survives backticks in `text`."""
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
+    """A GitHub table; `align` has one letter per column (l, r, c), default left."""
+    rows = [[cell(c) for c in row] for row in rows]
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    rule = [marks[align[i]] if i < len(align) else "---" for i in range(len(headers))]
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def blockquote(text: str) -> str:
+    return "\n".join("> " + line if line.strip() else ">" for line in text.strip().splitlines())
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading (before de-duplication)."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def file_stem(claim_id: str) -> str:
+    """A claim id as a portable file name stem (`T2.1~fast` -> `T2.1-fast`)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", claim_id)
+
+
+class Slugs:
+    """GitHub heading anchors with its de-duplication rule (second `x` becomes `x-1`)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def __call__(self, heading: str) -> str:
+        base = github_slug(heading)
+        count = self._seen.get(base, 0)
+        self._seen[base] = count + 1
+        return base if count == 0 else f"{base}-{count}"
