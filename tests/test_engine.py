@@ -18,7 +18,7 @@ from verifiers.geometry import reduce_means, to_canonical
 from verifiers.population import evaluate
 from verifiers.stein import stein_gradient
 
-FIXTURE = Path(__file__).parent / "data" / "reference_k23.json"
+FIXTURE = Path(__file__).parent / "data" / "reference_k2.json"
 
 
 def _rel(a: np.ndarray | float, b: np.ndarray | float) -> float:
@@ -26,8 +26,11 @@ def _rel(a: np.ndarray | float, b: np.ndarray | float) -> float:
 
 
 def _check_against(m: np.ndarray, loss_ref: float, grad_ref: np.ndarray, tol: float,
-                   ref_rel_error: float) -> None:
-    assert ref_rel_error <= tol / 100, "the reference itself is not accurate enough"
+                   ref_rel_error: float | None) -> None:
+    """`ref_rel_error` None: the stored reference has no trustworthy error bound, and agreement
+    of the two independent computations is the evidence."""
+    if ref_rel_error is not None:
+        assert ref_rel_error <= tol / 100, "the reference itself is not accurate enough"
     ev = evaluate(m)
     assert ev.converged
     assert _rel(ev.loss, loss_ref) <= tol
@@ -62,10 +65,11 @@ def _fixture() -> list[dict]:
 
 
 @pytest.mark.parametrize("case", _fixture(), ids=lambda c: f"k{c['k']}-{c['kind']}")
-def test_k2_k3_against_stored_reference(case: dict) -> None:
-    """References computed by `python tests/reference.py` (mpmath, 18 digits for k = 2; mpmath's
-    float context for k = 3, where 18 digits would take hours)."""
-    tol = 1e-10 if case["k"] == 2 else 1e-8
+def test_k2_against_stored_reference(case: dict) -> None:
+    """References computed by `python tests/reference.py OUT.json` (mpmath at 18 digits, nested
+    Gauss-Legendre with breakpoints at the crossings; 2 to 10 minutes each). These k = 2 values
+    were stored before the reference propagated inner errors, so they carry no error bound."""
+    tol = 1e-10
     m = np.array(case["means"])
     assert reduce_means(m).k == case["k"]
     grad = np.array([[float(x) for x in row] for row in case["gradient"]])

@@ -26,7 +26,10 @@ def softmax_weights(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.
     """w (N, n) at points y (N, k) for means coords (n, k)."""
     half_sq = 0.5 * np.sum(coords * coords, axis=1)
     logits = y @ coords.T - half_sq
-    logits = logits - np.max(logits, axis=1, keepdims=True)
+    try:  # shift by the row maximum against overflow (the softmax is shift-invariant)
+        logits = logits - np.max(logits, axis=1, keepdims=True)
+    except TypeError:  # complex balls (python-flint acb, certified integrals): no ordering,
+        pass  # and no overflow either
     e = exp(logits)
     return e / np.sum(e, axis=1, keepdims=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import numpy as np
 
 from verifiers.errors import UsageError
@@ -106,10 +107,9 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
     n, d = m.shape
     diffs = m[1:] - m[0]
     exact = m.dtype == object
+    unit = mpmath.mp.eps if exact else np.finfo(float).eps
     if rank_tol is None:
-        import mpmath
-
-        rank_tol = 64 * (mpmath.mp.eps if exact else np.finfo(float).eps)
+        rank_tol = 64 * unit
     scale = np.max(np.abs(m)) if exact else max(float(np.max(np.abs(m))), 1e-300)
     if not np.any(diffs):
         basis = np.zeros((d, 0))
@@ -126,4 +126,4 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
         return Reduction(basis=basis, coords=coords, perp=np.zeros(d))
     perp = np.mean(m - coords @ basis.T, axis=0)
     return Reduction(basis=basis, coords=coords, perp=perp,
-                     perp_rounding=float(16 * d * np.finfo(float).eps * scale))
+                     perp_rounding=float(16 * d * unit * scale))

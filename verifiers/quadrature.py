@@ -315,7 +315,8 @@ class GaussianCubature:
         min_s max(h_s, |y - y_s| / 3) demands."""
         n_owner = len(fixed)
         centre, scale = self._seeds(level, fixed)
-        graded = (centre[:, :, None] + scale[:, :, None] * _GRADING).reshape(n_owner, -1)
+        with np.errstate(invalid="ignore"):  # inf scale of a parallel pair times 0: NaN, dropped
+            graded = (centre[:, :, None] + scale[:, :, None] * _GRADING).reshape(n_owner, -1)
         fixed_pts = np.concatenate([[-Y_MAX], _BULK, [Y_MAX]])
         pts = np.concatenate([np.broadcast_to(fixed_pts, (n_owner, len(fixed_pts))), graded], 1)
         pts = np.sort(np.where(np.abs(pts) <= Y_MAX, pts, np.nan), axis=1)  # NaN sort last
@@ -340,19 +341,20 @@ class GaussianCubature:
     def _panel_estimates(self, level: int, fixed: np.ndarray, a: np.ndarray, b: np.ndarray,
                          owner: np.ndarray, floor: np.ndarray):
         """K21 values, K21 integrals of |f| and error estimates (P, C) of the panels [a, b],
-        and the tree of the inner levels over their nodes (None at the innermost level)."""
+        the tree of the inner levels over their nodes and the mask of the nodes whose inner
+        integral was skipped (both None at the innermost level)."""
         half = 0.5 * (b - a)
         flat_t = ((0.5 * (a + b))[:, None] + half[:, None] * self.nodes).reshape(-1)
         points = np.concatenate([fixed[np.repeat(owner, _NK)], flat_t[:, None]], axis=1)
-        child = None
+        child, skip = None, None
         if level == self.k - 1:
             f = self.integrand(points)
             self.evaluations += len(points)
             fabs, ferr = np.abs(f), None
         else:
-            f, fabs, ferr, child = self._inner(level, points, flat_t,
-                                               floor[np.repeat(owner, _NK)])
-        return (*self._reduce(f, fabs, ferr, flat_t, half), child)
+            f, fabs, ferr, child, skip = self._inner(level, points, flat_t,
+                                                     floor[np.repeat(owner, _NK)])
+        return (*self._reduce(f, fabs, ferr, flat_t, half), child, skip)
 
     def _reduce(self, f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
                 flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
@@ -396,7 +398,7 @@ class GaussianCubature:
             f[idx], fabs[idx], ferr[idx], sub = self._level(level + 1, points[idx],
                                                             inner_floor[idx])
             trees.append(replace(sub, owner=idx[sub.owner]))
-        return f, fabs, ferr, replace(_tree_concat(trees), skipped=skip)
+        return f, fabs, ferr, _tree_concat(trees), skip
 
     def _level(self, level: int, fixed: np.ndarray, floor: np.ndarray):
         """(value, |value|, error), each (O, C), of the integral over coordinate `level` and all
@@ -408,8 +410,8 @@ class GaussianCubature:
         a, b, owner = self._initial_panels(level, fixed)
         finished: list[PanelTree] = []
         for _ in range(self.max_rounds):
-            *est, child = self._panel_estimates(level, fixed, a, b, owner, floor)
-            tree = PanelTree(a, b, owner, child, None if child is None else child.skipped)
+            *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
+            tree = PanelTree(a, b, owner, child, skip)
             tot = acc.copy()
             for i in range(3):
                 np.add.at(tot[i], owner, est[i])
@@ -431,10 +433,10 @@ class GaussianCubature:
             owner = np.concatenate([owner[split], owner[split]])
         # Out of rounds: keep the last estimates of the unfinished panels, flag the result.
         self.converged = False
-        *est, child = self._panel_estimates(level, fixed, a, b, owner, floor)
+        *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
         for i in range(3):
             np.add.at(acc[i], owner, est[i])
-        tree = PanelTree(a, b, owner, child, None if child is None else child.skipped)
+        tree = PanelTree(a, b, owner, child, skip)
         return acc[0], acc[1], acc[2], _tree_concat([*finished, tree])
 
 

@@ -1,0 +1,667 @@
+"""Claims of the large-noise regime: Theorem 2.1 (T2.1) and Lemma 2.2 (L2.2), with known-false
+variants (issue 6).
+
+T2.1 instances are data-space initialisations {"means", "truth", "t"} (optionally "steps", "eta"
+and a "family" name for the exploration ladders). GD runs on the exact population loss
+(`verifiers.dynamics.run_gd`, canonical step convention by default). The step is
+eta = step_fraction * n unless the instance gives "eta": at the origin the Hessian of L is
+(2/n^2) 1 1^T (x) I (derived), top eigenvalue 2/n, so GD is stable for eta < n; the theorem only
+says eta <= O(1/(n^4 d^2)) with an unknown constant, and each instance reports its implied constant
+C_eta = eta n^4 d^2.
+
+What the dynamics do at large noise (derived, measured here): the mean of the means contracts
+geometrically (factor 1 - 2 eta / n), while the spread of the means obeys a cubic law
+delta' ~ -c eta delta^3 (c = 4 for n = 2), so the distances decay like tau^-1/2 after a transient
+T ~ delta(0)^-2 / (c eta) and the loss like tau^-2. Rates are fitted with `verifiers.rates` only;
+an algebraic transient needs about 1000 T steps before a power law describes the data within
+1e-3, which is why the rate instances run long (n = 2, where T is smallest).
+
+L2.2 instances are canonical base configurations {"m"}; the checks scale them by r.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from claims.large_noise_terms import em_terms, stein_vs_direct_mp
+from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+from verifiers.dynamics import run_gd
+from verifiers.population import evaluate
+from verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit, fit_rates
+from verifiers.stein import stein_gradient
+
+# ----------------------------------------------------------------------------- T2.1 instances
+
+
+def threshold(n: int, big_m: float) -> float:
+    """The hypothesis of T2.1 (reported): t > log n + log M + 2."""
+    return math.log(n) + math.log(big_m) + 2.0
+
+
+def _max_dist(instance: Instance) -> float:
+    mu = np.asarray(instance["means"], dtype=float)
+    return float(np.max(np.linalg.norm(mu - np.asarray(instance["truth"], dtype=float), axis=1)))
+
+
+def inside_t21(instance: Instance) -> bool:
+    n = len(instance["means"])
+    return float(instance["t"]) > threshold(n, _max_dist(instance))
+
+
+def t21_instance(shape: Sequence[Sequence[float]], truth: Sequence[float], big_m: float,
+                 margin: float, **extra: Any) -> dict[str, Any]:
+    """Data-space means truth + M * shape / max|shape| at t = threshold + margin."""
+    s = np.asarray(shape, dtype=float)
+    s = s / np.max(np.linalg.norm(s, axis=1))
+    mu = np.asarray(truth, dtype=float) + big_m * s
+    t = threshold(len(s), big_m) + margin
+    return {"means": np.round(mu, 12).tolist(), "truth": list(map(float, truth)),
+            "t": round(t, 12), **extra}
+
+
+LADDER_ETA = 0.1  # at low noise the Hessian is O(1): eta = n/2 overflows (seen at t = 0)
+
+
+def ladder(family: str, shape: Sequence[Sequence[float]], big_m: float,
+           ts: Sequence[float], steps: int, eta: float = LADDER_ETA) -> list[dict[str, Any]]:
+    """The same data-space initialisation at decreasing noise levels t (exploration), with one
+    step `eta` (canonical convention) small enough to be stable at every t of the ladder."""
+    mu = (big_m * np.asarray(shape, dtype=float)).tolist()
+    d = len(shape[0])
+    return [{"means": mu, "truth": [0.0] * d, "t": float(t), "steps": steps, "eta": eta,
+             "family": family} for t in ts]
+
+
+_SHAPES = {
+    (2, 1): [[1.0], [-1.0]],  # symmetric: the spread mode alone, the slowest case
+    (2, 2): [[1.0, 0.2], [-0.6, -0.7]],
+    (2, 3): [[0.6, -0.5, 0.4], [-0.3, 0.8, 0.1]],
+    (3, 1): [[1.0], [0.1], [-0.8]],
+    (3, 2): [[1.0, 0.0], [-0.5, 0.7], [-0.4, -0.8]],
+    (3, 3): [[0.9, 0.1, -0.3], [-0.2, 0.8, 0.4], [-0.5, -0.6, 0.2]],
+    (5, 1): [[1.0], [0.5], [0.0], [-0.4], [-0.9]],
+    (5, 2): [[1.0, 0.0], [0.3, 0.9], [-0.8, 0.5], [-0.7, -0.6], [0.2, -0.95]],
+    (5, 3): [[1.0, 0.0, 0.1], [0.2, 0.9, -0.3], [-0.7, 0.4, 0.5], [-0.4, -0.8, 0.2],
+             [0.1, -0.2, -0.9]],
+}
+
+
+def _grid(n: int, d: int, margin: float, steps: int, **extra: Any) -> dict[str, Any]:
+    truth = [0.5, -1.0, 2.0][:d]
+    return t21_instance(_SHAPES[(n, d)], truth, 3.0, margin, steps=steps, **extra)
+
+
+RATE_STEPS = {"quick": 1 << 16, "full": 1 << 18}
+
+
+def _rate_instance(profile: str) -> dict[str, Any]:
+    """n = 2, d = 1, symmetric, just inside the hypotheses: the shortest transient available."""
+    return t21_instance([[1.0], [-1.0]], [0.5], 1.0, 0.01, steps=RATE_STEPS[profile],
+                        role="rate")
+
+
+T21_INSIDE = {
+    "quick": [_rate_instance("quick"), _grid(3, 2, 0.05, 1 << 12), _grid(5, 1, 0.05, 1 << 13)],
+    "full": [
+        _rate_instance("full"),
+        t21_instance([[1.0], [0.1], [-0.8]], [0.0], 2.0, 0.01, steps=1 << 18, role="rate"),
+        t21_instance([[1.0, 0.2], [-0.6, -0.7]], [0.5, -1.0], 1.0, 0.01, steps=1 << 17,
+                     role="rate"),
+        *[_grid(n, d, 0.05, {2: 1 << 12, 3: 1 << 13, 5: 1 << 14}[n])
+          for n in (2, 3, 5) for d in (1, 2, 3) if (n, d) != (5, 3)],
+        _grid(5, 3, 0.05, 1 << 12),  # k = 3: 5 ms per step; its mean dominates its distance
+        # the theorem's own step scale, C_eta = eta n^4 d^2 = 1
+        _grid(2, 1, 0.05, 1 << 15, eta=1.0 / 16),
+        # far above the threshold: the spread decays on a time scale ~ e^{2 margin}
+        _grid(3, 1, 1.0, 1 << 14),
+    ],
+}
+_LADDER_SHAPE = [[1.0], [0.95], [0.9]]  # n = 3, d = 1, clustered far on one side, M = 8
+T21_BEYOND = {
+    "quick": ladder("clustered-n3", _LADDER_SHAPE, 8.0, [1.25, 1.0], 1 << 12),
+    "full": ladder("clustered-n3", _LADDER_SHAPE, 8.0,
+                   [4.0, 3.0, 2.0, 1.5, 1.25, 1.125, 1.0, 0.75, 0.5, 0.25, 0.0], 1 << 13)
+    + ladder("spread-n3", [[1.0], [-0.5], [0.2]], 8.0,
+             [3.0, 2.0, 1.5, 1.25, 1.125, 1.0, 0.5, 0.0], 1 << 13),
+}
+
+
+# the spread's transient grows like n^4.6 (measured): horizons per n
+SEARCH_STEPS = {2: 1 << 12, 3: 1 << 13, 5: 1 << 14}
+
+
+@st.composite
+def large_noise_instances(draw: st.DrawFn, margin_max: float = 0.5,
+                          steps: Mapping[int, int] | None = None) -> dict[str, Any]:
+    """n in {2, 3, 5}, d in {1, 2, 3} with k = min(d, n - 1) <= 2 (a separated k = 3 GD run is
+    too slow to draw), means truth + M u_i (|u_i| <= 1), t in (threshold, threshold + margin]."""
+    n = draw(st.sampled_from([2, 3, 5]))
+    d = draw(st.sampled_from([1, 2] if n == 5 else [1, 2, 3]))
+    unit = st.floats(-1.0, 1.0, allow_nan=False)
+    u = np.array(draw(st.lists(unit, min_size=n * d, max_size=n * d))).reshape(n, d)
+    if np.max(np.linalg.norm(u, axis=1)) < 1e-3:
+        u[0, 0] = 1.0
+    truth = draw(st.lists(st.floats(-3.0, 3.0, allow_nan=False), min_size=d, max_size=d))
+    big_m = draw(st.floats(0.1, 20.0))
+    margin = draw(st.floats(0.01, margin_max))
+    horizon = (steps or SEARCH_STEPS)[n]
+    return t21_instance(u.tolist(), truth, big_m, margin, steps=horizon)
+
+
+# ------------------------------------------------------------------------------ T2.1 run
+
+_MEMO: dict[str, InstanceOutcome] = {}  # shared by a claim and its variants within one process
+
+
+def _memo_key(tag: str, instance: Instance, params: Params) -> str:
+    return json.dumps([tag, instance, {k: params[k] for k in sorted(params)}], sort_keys=True,
+                      default=str)
+
+
+def _fit(tau: np.ndarray, value: np.ndarray, params: Params) -> RateFit:
+    return fit_rates(tau, value, rtol=params["rate_rtol"])
+
+
+def _fit_summary(fit: RateFit) -> dict[str, Any]:
+    local = fit.local.exponent if fit.local is not None else ()
+    return {"classification": fit.classification, "exponent": fit.exponent,
+            "exponent_ci": fit.exponent_ci, "log_power": fit.log_power, "ratio": fit.ratio,
+            "window": [fit.window.tau_start, fit.window.tau_end],
+            "last_local_exponent": local[-1] if local else None, "reason": fit.reason}
+
+
+def run_t21(instance: Instance, params: Params) -> InstanceOutcome:
+    key = _memo_key("T2.1", instance, params)
+    if key in _MEMO:
+        return _MEMO[key]
+    mu = np.asarray(instance["means"], dtype=float)
+    n, d = mu.shape
+    eta = float(instance.get("eta", params["step_fraction"] * n))
+    steps = int(instance.get("steps", params["steps"]))
+    traj = run_gd(mu, eta, steps, truth=instance["truth"], t=float(instance["t"]),
+                  convention=params["convention"], stride=max(1, steps // params["rows"]))
+    f = traj.frame
+    tau = f["tau"].to_numpy(dtype=float)
+    dist = f[[f"dist_{i}" for i in range(n)]].to_numpy()
+    loss = f["loss"].to_numpy()
+    step_m = eta if params["convention"] == "canonical" else eta * math.exp(-2 * instance["t"])
+    with np.errstate(divide="ignore"):
+        const = loss * np.sqrt(step_m * tau) / (n**3 * d**2)
+    loss_fit = _fit(tau, loss, params)
+    dist_fit = _fit(tau, dist.max(axis=1), params)
+    rates: dict[str, float] = {}
+    for name, fit in (("loss", loss_fit), ("distance", dist_fit)):
+        if fit.exponent is not None:
+            rates[f"{name}_exponent"] = fit.exponent
+        if fit.ratio is not None:
+            rates[f"{name}_ratio"] = fit.ratio
+    outcome = InstanceOutcome(
+        metrics={
+            "n": n, "d": d, "eta": eta, "step_constant_C_eta": eta * n**4 * d**2,
+            "step_in_m": step_m, "steps": steps, "status": traj.status,
+            "canonical_max_norm_0": float(np.max(np.linalg.norm(mu - traj.truth, axis=1))
+                                          * math.exp(-float(instance["t"]))),
+            "initial_max_distance": float(dist[0].max()),
+            "final_max_distance": float(dist[-1].max()),
+            "final_loss": float(loss[-1]),
+            "empirical_constant": float(np.nanmax(const[1:])),
+            "empirical_constant_argmax_tau": float(tau[1:][np.nanargmax(const[1:])]),
+            "loss_fit": _fit_summary(loss_fit),
+            "distance_fit": _fit_summary(dist_fit),
+        },
+        trajectory=f.assign(empirical_constant=const),
+        rates=rates,
+        notes=f"status {traj.status}; eta = {eta:g} (C_eta = eta n^4 d^2 = {eta * n**4 * d**2:g})",
+        data={"tau": tau, "dist": dist, "const": const, "loss_fit": loss_fit,
+              "status": traj.status},
+    )
+    _MEMO[key] = outcome
+    return outcome
+
+
+# ------------------------------------------------------------------------ T2.1 predicates
+
+
+def _tail(tau: np.ndarray, decades: float) -> np.ndarray:
+    return tau >= tau[-1] / 10**decades
+
+
+def every_mean_converges(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    """Every distance non-increasing over the last decade (distances below `dist_floor` times the
+    initial largest one count as at the truth) and the largest one at most `dist_ratio` times its
+    initial value; increasing distances are a failure, a decrease that is
+    not yet far enough is undecided (horizon too short)."""
+    tau, dist = o.data["tau"], o.data["dist"]
+    tail = dist[_tail(tau, p["tail_decades"])]
+    rise = np.max(np.diff(tail, axis=0) - p["monotone_rtol"] * tail[:-1], axis=0)
+    at_truth = tail[-1] <= p["dist_floor"] * dist[0].max()  # round-off growth at the truth
+    growing = np.flatnonzero((rise > 0) & ~at_truth)
+    ratio = dist[-1].max() / dist[0].max()
+    detail = (f"max distance {dist[0].max():.3g} -> {dist[-1].max():.3g} (ratio {ratio:.3g}, "
+              f"needed <= {p['dist_ratio']:g})")
+    if len(growing):
+        return False, (f"mean(s) {growing.tolist()} move away from the truth over the last "
+                       f"{p['tail_decades']:g} decade: distance {tail[0, growing[0]]:.4g} -> "
+                       f"{tail[-1, growing[0]]:.4g}; " + detail)
+    if ratio > p["dist_ratio"]:
+        return None, "distances decrease but not yet far enough: " + detail
+    return True, "every distance decreases over the last decade; " + detail
+
+
+def loss_bound_bounded(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    """K(tau) = L sqrt(eta tau)/(n^3 d^2) peaks before the last decade and decreases through it."""
+    tau, const = o.data["tau"], o.data["const"]
+    tail = _tail(tau, p["tail_decades"]) & (tau > 0)
+    head = ~_tail(tau, p["tail_decades"]) & (tau > 0)
+    k_max = float(np.max(const[tau > 0]))
+    detail = (f"max K = {k_max:.3g} at tau = {o.metrics['empirical_constant_argmax_tau']:g}; "
+              f"K at the horizon {const[-1]:.3g}")
+    if head.any() and np.max(const[tail]) < np.max(const[head]) and const[-1] < const[tail][0]:
+        return True, "K peaks before the last decade and falls through it: " + detail
+    return None, "K still grows in the last decade (horizon too short to bound it): " + detail
+
+
+def _loss_exponent_check(o: InstanceOutcome, p: Params, target: float, at_least: bool
+                         ) -> tuple[bool | None, str]:
+    fit: RateFit = o.data["loss_fit"]
+    cls = fit.classification
+    if cls == GEOMETRIC:
+        return at_least, f"geometric decay (ratio {fit.ratio:.6g}): faster than any power"
+    if cls in (POWER, POWER_LOG):
+        lo, hi = fit.exponent_ci
+        text = (f"{cls} fit, exponent {fit.exponent:.4g} [{lo:.4g}, {hi:.4g}]"
+                + (f", log power {fit.log_power:.3g}" if fit.log_power is not None else "")
+                + f" over tau in [{fit.window.tau_start:g}, {fit.window.tau_end:g}]")
+        return hi >= target if at_least else lo <= target, text + f" vs {target:g}"
+    return None, f"rate undecided: {fit.reason[:200]}"
+
+
+def loss_rate_vs_bound(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    """The fitted loss decay is not slower than tau^-1/2; an undecided fit falls back on the
+    local exponent of the last half-decade."""
+    holds, text = _loss_exponent_check(o, p, p["bound_exponent"], True)
+    if holds is not None:
+        return holds, text
+    local = o.metrics["loss_fit"]["last_local_exponent"]
+    if local is not None and local >= p["bound_exponent"]:
+        return True, f"{text}; local exponent of the last half-decade {local:.3g} >= 1/2"
+    return None, text
+
+
+def engine_accurate(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    status = o.data["status"]
+    if status == "ok":
+        return True, "every cubature met its tolerance"
+    return (None if status == "inaccurate" else False), f"trajectory status {status}"
+
+
+CONVERGES = Predicate("every_mean_converges",
+                      "every distance to the truth decreases over the last decade, the largest "
+                      "falls to at most dist_ratio of its initial value", every_mean_converges)
+ACCURATE = Predicate("engine_accurate", "the trajectory's cubatures met their tolerance",
+                     engine_accurate)
+T21_CONCLUSIONS = (
+    ACCURATE,
+    CONVERGES,
+    Predicate("loss_bound_bounded", "K = L sqrt(eta tau)/(n^3 d^2) stays bounded (peaks before "
+              "the last decade, falls through it); max K reported", loss_bound_bounded),
+    Predicate("loss_rate_vs_bound", "fitted loss exponent not below the bound's 1/2 (geometric "
+              "counts as faster)", loss_rate_vs_bound),
+)
+
+
+def _worst_exponent(results: Sequence[Any], name: str) -> dict[str, Any]:
+    best = None
+    for r in results:
+        fit = r.metrics.get(f"{name}_fit") if r.in_hypotheses else None
+        if fit and fit["classification"] in (POWER, POWER_LOG):
+            if best is None or fit["exponent"] < best["exponent"]:
+                best = {**fit, "instance": r.instance}
+    if best is None:  # no decided fit (horizon too short): say so, give the local exponents
+        local = [r.metrics[f"{name}_fit"]["last_local_exponent"] for r in results
+                 if r.in_hypotheses and f"{name}_fit" in r.metrics
+                 and r.metrics[f"{name}_fit"]["last_local_exponent"] is not None]
+        return {f"{name}_exponent": None, f"{name}_exponent_ci": None,
+                f"{name}_classification": "undecided",
+                f"{name}_min_last_local_exponent": min(local, default=None)}
+    return {f"{name}_exponent": best["exponent"], f"{name}_exponent_ci": best["exponent_ci"],
+            f"{name}_classification": best["classification"],
+            f"{name}_log_power": best["log_power"],
+            f"{name}_exponent_vs_bound": best["exponent"] / 0.5}
+
+
+def summarize_t21(results: Sequence[Any]) -> dict[str, Any]:
+    inside = [r for r in results if r.in_hypotheses and "empirical_constant" in r.metrics]
+    out: dict[str, Any] = {**_worst_exponent(results, "loss"),
+                           **_worst_exponent(results, "distance")}
+    out["empirical_constant"] = max((r.metrics["empirical_constant"] for r in inside),
+                                    default=None)
+    out["loss_classifications"] = sorted({r.metrics["loss_fit"]["classification"]
+                                          for r in inside})
+    families: dict[str, list[Any]] = {}
+    for r in results:
+        if not r.in_hypotheses and "family" in r.instance:
+            families.setdefault(r.instance["family"], []).append(r)
+    lost: dict[str, Any] = {}
+    for fam, rs in families.items():
+        rows = sorted(((float(r.instance["t"]), r.verdict.value,
+                        r.metrics.get("canonical_max_norm_0"),
+                        r.metrics.get("final_max_distance")) for r in rs), reverse=True)
+        fails = [t for t, v, *_ in rows if v == "fail"]
+        passes = [t for t, v, *_ in rows if v == "pass" and (not fails or t > max(fails))]
+        lost[fam] = {"ladder": [{"t": t, "verdict": v, "canonical_max_norm": c,
+                                 "final_max_distance": fd} for t, v, c, fd in rows],
+                     "convergence_lost_at_t": max(fails) if fails else None,
+                     "last_converged_t": min(passes) if passes else None}
+    out["beyond"] = lost
+    return out
+
+
+T21_PARAMS = {
+    "step_fraction": 0.5, "convention": "canonical", "steps": 1 << 12, "rows": 256,
+    "dist_ratio": 0.5, "tail_decades": 1.0, "monotone_rtol": 1e-9, "dist_floor": 1e-8,
+    "bound_exponent": 0.5, "rate_rtol": 1e-3,
+}
+
+T21_STATEMENT = (
+    "Large noise (Thm 2.1, **(reported)**): if t > log n + log M + 2, "
+    "M = max_i |mu_i(0) - mu*|, GD with a small enough step converges globally: every mean "
+    "converges to the truth and "
+    "L_t(tau) <= O(n^3 d^2 / sqrt(eta tau)) (step eta <= O(1/(n^4 d^2)), constants unknown). "
+    "Checked (**(derived)** set-up): canonical step convention, eta = step_fraction * n (half the "
+    "stability limit n at the origin by default; the implied C_eta = eta n^4 d^2 is reported, and "
+    "the full profile adds a run at C_eta = 1); every distance decreasing over the last decade "
+    "and at most dist_ratio of its start; K = L sqrt(eta tau)/(n^3 d^2) bounded; the fitted loss "
+    "and largest-distance exponents against the bound's 1/2. Expected (**(derived)**): distances "
+    "~ tau^-1/2, loss ~ tau^-2, i.e. four times the bound's exponent; a collapsed start decays "
+    "geometrically by (1 - 2 eta/n). Beyond the hypotheses: the same data-space start at smaller "
+    "t, with eta = 0.1 (eta = n/2 is unstable at low noise: it overflowed at t = 0).")
+
+T2_1 = Claim(
+    id="T2.1",
+    paper_ref="Thm 2.1",
+    regime="large noise",
+    statement_md=T21_STATEMENT,
+    hypotheses=Domain(
+        "t > log n + log M + 2 (so every canonical |m_i(0)| <= e^-2 / n < 1/(3n)); grid over "
+        "n in {2,3,5}, d in {1,2,3}; search: t within margin_max 0.5 of the threshold, k <= 2",
+        contains=inside_t21,
+        instances={p: T21_INSIDE[p] + T21_BEYOND[p] for p in ("quick", "full")},
+        strategy=large_noise_instances(),
+        search_examples={"quick": 2, "full": 12},
+        max_shrinks=10,
+    ),
+    conclusions=T21_CONCLUSIONS,
+    run=run_t21,
+    parameters=T21_PARAMS,
+    summarize=summarize_t21,
+)
+
+_RATE_DOMAIN = Domain(
+    "T2.1's hypotheses; the long-horizon rate instances only",
+    contains=inside_t21,
+    instances={p: [i for i in T21_INSIDE[p] if i.get("role") == "rate"] for p in ("quick", "full")},
+)
+
+T2_1_CUBIC = T2_1.variant(
+    "cubic-rate",
+    "Known false (**(derived)**): 'at large noise the loss decays at least as fast as tau^-3'. "
+    "Chosen because it over-reads the gap between the (reported) O(1/sqrt(tau)) bound and the "
+    "fast decay actually seen; it is genuinely false for a generic (non-collapsed) start, whose "
+    "loss decays like tau^-2 (the spread mode is cubic), and only a collapsed start, which decays "
+    "geometrically, would satisfy it, so the instances are non-collapsed.",
+    hypotheses=_RATE_DOMAIN,
+    conclusions=(Predicate("loss_at_least_tau^-3", "fitted loss exponent >= 3 (or geometric)",
+                           lambda o, p: _loss_exponent_check(o, p, 3.0, True)),),
+    summarize=None,
+)
+
+T2_1_LINEAR = T2_1.variant(
+    "linear-rate",
+    "Known false (**(derived)**): 'at large noise the loss converges linearly (geometrically), as "
+    "for exactly parameterised score matching'. True only for collapsed starts (factor "
+    "1 - 2 eta/n); a generic over-parameterised start converges sublinearly.",
+    hypotheses=_RATE_DOMAIN,
+    conclusions=(Predicate("loss_geometric", "the loss fit is classified geometric",
+                           lambda o, p: _geometric_check(o)),),
+    summarize=None,
+)
+
+
+def _geometric_check(o: InstanceOutcome) -> tuple[bool | None, str]:
+    fit: RateFit = o.data["loss_fit"]
+    if fit.classification == "undecided":
+        return None, f"rate undecided: {fit.reason[:200]}"
+    return fit.classification == GEOMETRIC, f"classified {fit.classification}"
+
+
+def inside_t0_ball(instance: Instance) -> bool:
+    return float(instance["t"]) == 0.0 and _max_dist(instance) <= 3.0
+
+
+T2_1_T0 = T2_1.variant(
+    "t0-any-init",
+    "Known false (**(derived)** counterexample): 'at t = 0 GD converges globally from any start "
+    "with every |m_i| <= 3' (T2.1 carried to low noise). Counterexample: T3.1's family "
+    "m = (s, -s, 0) with s = 3 beyond its stationary s* ~ 2.55 (measured here): the outer means "
+    "run away from the truth; a perturbed copy shows it is not a knife-edge. Step eta = 0.1, "
+    "stable there (eta = n/2 overflows, which would prove nothing).",
+    hypotheses=Domain(
+        "t = 0 and every |m_i(0)| <= 3",
+        contains=inside_t0_ball,
+        instances={p: [{"means": [[3.0], [-3.0], [0.0]], "truth": [0.0], "t": 0.0,
+                        "steps": 2048, "eta": LADDER_ETA},
+                       {"means": [[3.0], [-2.9], [0.1]], "truth": [0.0], "t": 0.0,
+                        "steps": 2048, "eta": LADDER_ETA}] for p in ("quick", "full")},
+    ),
+    conclusions=(ACCURATE, CONVERGES),
+    summarize=None,
+)
+
+# ------------------------------------------------------------------------------------ L2.2
+
+L22_BASES = {
+    "quick": [
+        {"m": [[1.0], [-0.4]], "mp50": True},
+        {"m": [[1.0, 0.0], [-0.3, 0.8], [0.2, -0.6]]},
+    ],
+    "full": [
+        {"m": [[1.0], [-0.4]], "mp50": True},
+        {"m": [[0.5, 0.3, -0.2], [0.1, 0.4, 0.3]], "mp50": True},
+        {"m": [[0.7], [-0.5], [0.1], [0.3], [-0.9]], "mp50": True},
+        {"m": [[1.0, 0.0], [-0.3, 0.8], [0.2, -0.6]]},
+        {"m": [[0.9, 0.1, -0.3], [-0.2, 0.8, 0.4], [-0.5, -0.6, 0.2]]},
+        # k = 3: only small scales (a separated k = 3 cubature takes tens of seconds)
+        {"m": [[0.35, 0.0, 0.03], [0.07, 0.3, -0.1], [-0.25, 0.14, 0.17], [-0.14, -0.28, 0.07],
+               [0.03, -0.07, -0.3]], "identity_scales": [0.3, 0.1]},
+    ],
+}
+
+
+def run_l22(instance: Instance, params: Params) -> InstanceOutcome:
+    key = _memo_key("L2.2", instance, params)
+    if key in _MEMO:
+        return _MEMO[key]
+    m0 = np.asarray(instance["m"], dtype=float)
+    tol = params["tol"]
+    rows = []
+    for s in instance.get("identity_scales", params["identity_scales"]):
+        m = s * m0
+        ev = evaluate(m, tol=tol)
+        stein, stein_err = stein_gradient(m, tol=tol)
+        lead, em, lead_err, em_err = em_terms(m, tol=tol)
+        gn, ln = float(np.linalg.norm(ev.grad)), float(np.linalg.norm(lead))
+        rows.append({"scale": s,
+                     "stein_rel": float(np.linalg.norm(stein - ev.grad)) / gn,
+                     "stein_err_rel": (stein_err + ev.grad_error) / gn,
+                     "em_identity_rel": float(np.linalg.norm(lead + 2 * em)) / ln,
+                     "em_plus_sign_rel": float(np.linalg.norm(lead - 2 * em)) / ln,
+                     "em_err_rel": (lead_err + 2 * em_err) / ln})
+    rs = np.geomspace(params["r_max"], params["r_min"],
+                      int(round(params["per_octave"] * math.log2(params["r_max"]
+                                                                 / params["r_min"]))) + 1)
+    rem, err = [], []
+    for r in rs:
+        ev = evaluate(r * m0, tol=tol)
+        lead, _, lead_err, _ = em_terms(r * m0, tol=tol)
+        rem.append(float(np.linalg.norm(ev.grad - lead)))
+        err.append(ev.grad_error + lead_err)
+    rem_a, err_a = np.array(rem), np.array(err)
+    fit = fit_rates(1.0 / rs, rem_a, floor=0.0, rtol=params["rate_rtol"])
+    metrics: dict[str, Any] = {
+        "identity_rows": rows,
+        "stein_max_rel": max(r["stein_rel"] for r in rows),
+        "em_identity_max_rel": max(r["em_identity_rel"] for r in rows),
+        "em_plus_sign_min_rel": min(r["em_plus_sign_rel"] for r in rows),
+        "remainder_fit": _fit_summary(fit),
+        "remainder_worst_resolution": float(np.max(err_a / rem_a)),
+        "remainder_r": rs.tolist(), "remainder": rem,
+    }
+    if instance.get("mp50"):
+        rel, qerr = stein_vs_direct_mp(m0, params["mp_dps"])
+        metrics.update(stein_mp_rel=rel, stein_mp_quad_err_rel=qerr)
+    outcome = InstanceOutcome(
+        metrics=metrics,
+        rates={"remainder_exponent": fit.exponent} if fit.exponent is not None else {},
+        notes="leading term 2E[w_k v] = -2 E[w_k (x - m_k)] (Stein): twice the gradient of the "
+              "negative log-likelihood, i.e. minus twice the gradient-EM update direction",
+        data={"fit": fit},
+    )
+    _MEMO[key] = outcome
+    return outcome
+
+
+def _rel_check(value: float, err: float, tol: float, what: str) -> tuple[bool | None, str]:
+    text = f"{what}: max relative discrepancy {value:.3g} (error estimate {err:.3g}, tol {tol:g})"
+    if value <= tol:
+        return True, text
+    return (False if err < value / 10 else None), text
+
+
+def stein_float64(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    rows = o.metrics["identity_rows"]
+    return _rel_check(o.metrics["stein_max_rel"], max(r["stein_err_rel"] for r in rows),
+                      p["stein_rtol"], "Stein form vs direct gradient (float64)")
+
+
+def stein_mp(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    if "stein_mp_rel" not in o.metrics:
+        return True, "not run here: the 50-digit check is carried by the k = 1 'mp50' instances"
+    return _rel_check(o.metrics["stein_mp_rel"], o.metrics["stein_mp_quad_err_rel"],
+                      p["stein_mp_rtol"], f"Stein form vs direct at {p['mp_dps']} digits")
+
+
+def em_identity(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    rows = o.metrics["identity_rows"]
+    return _rel_check(o.metrics["em_identity_max_rel"], max(r["em_err_rel"] for r in rows),
+                      p["em_rtol"], "2E[w_k v] = -2E[w_k (x - m_k)]")
+
+
+def _remainder_check(o: InstanceOutcome, p: Params, target: float) -> tuple[bool | None, str]:
+    fit: RateFit = o.data["fit"]
+    res = o.metrics["remainder_worst_resolution"]
+    if res > p["resolve_factor"]:
+        return None, f"remainder not resolved: error/remainder up to {res:.3g}"
+    if fit.classification not in (POWER, POWER_LOG) or fit.exponent is None:
+        return None, f"remainder scaling undecided ({fit.classification}): {fit.reason[:200]}"
+    lo, hi = fit.exponent_ci
+    ok = abs(fit.exponent - target) <= p["exponent_tol"] and fit.classification == POWER
+    return ok, (f"|grad L - 2E[w_k v]| ~ r^{fit.exponent:.4f} [{lo:.4f}, {hi:.4f}] "
+                f"({fit.classification}, r in [{1 / fit.window.tau_end:.3g}, "
+                f"{1 / fit.window.tau_start:.3g}]) vs r^{target:g} +- {p['exponent_tol']:g}")
+
+
+L22_CONCLUSIONS = (
+    Predicate("stein_equals_direct_float64", "Stein form = direct gradient to stein_rtol",
+              stein_float64),
+    Predicate("stein_equals_direct_50_digits", "the same at mp_dps digits (k = 1 instances)",
+              stein_mp),
+    Predicate("gradient_em_identity", "2E[w_k v] = -2E[w_k (x - m_k)], the gradient-EM step "
+              "computed independently", em_identity),
+    Predicate("remainder_cubic", "|grad L - 2E[w_k v]| ~ r^3 as the means scale by r -> 0 "
+              "(fitted power law)", lambda o, p: _remainder_check(o, p, 3.0)),
+)
+
+
+def summarize_l22(results: Sequence[Any]) -> dict[str, Any]:
+    fits = [(r.metrics["remainder_fit"], r.instance) for r in results
+            if "remainder_fit" in r.metrics and r.metrics["remainder_fit"]["exponent"] is not None]
+    out: dict[str, Any] = {"remainder_exponent": None, "remainder_exponent_ci": None}
+    if fits:
+        worst = max(fits, key=lambda f: abs(f[0]["exponent"] - 3.0))
+        out.update(remainder_exponent=worst[0]["exponent"],
+                   remainder_exponent_ci=worst[0]["exponent_ci"],
+                   remainder_exponents=[f["exponent"] for f, _ in fits])
+    for name in ("stein_max_rel", "em_identity_max_rel", "stein_mp_rel"):
+        vals = [r.metrics[name] for r in results if name in r.metrics]
+        out[name] = max(vals) if vals else None
+    return out
+
+
+L2_2 = Claim(
+    id="L2.2",
+    paper_ref="Lemma 2.2",
+    regime="any",
+    statement_md=(
+        "grad_{m_k} L = 2E[w_k v + w_k (x - m_k)((m_k - v).v)] (**(derived)**) equals the Stein "
+        "form 2E[w_k v + w_k sum_j w_j m_j m_j^T m_k - 2 w_k v v^T m_k - 2 w_k sum_j w_j (v.m_j) "
+        "m_j + 3 w_k |v|^2 v] (**(reported)**); its leading term 2E[w_k v] is "
+        "'twice the population gradient-EM direction' (**(reported)**) and the rest is "
+        "O(max|m_i|^3). Finding "
+        "(**(derived)**, Stein's lemma): E[w_k v] = -E[w_k (x - m_k)] exactly, so the leading term "
+        "is MINUS twice the gradient-EM update direction E[w_k (x - m_k)] (twice the gradient of "
+        "the negative log-likelihood): the paper's phrase holds with 'direction' read as the "
+        "descent gradient; a GD step eta on L is to leading order a gradient-EM step 2 eta."),
+    hypotheses=Domain("any canonical configuration; scaled by r for the remainder",
+                      contains=lambda i: True, instances=L22_BASES),
+    conclusions=L22_CONCLUSIONS,
+    run=run_l22,
+    parameters={"tol": 1e-12, "identity_scales": [1.0, 0.3, 0.1], "stein_rtol": 1e-12,
+                "mp_dps": 50, "stein_mp_rtol": 1e-40, "em_rtol": 1e-12, "r_max": 0.25,
+                "r_min": 1e-3, "per_octave": 4, "rate_rtol": 1e-3, "exponent_tol": 0.05,
+                "resolve_factor": 1e-4},
+    summarize=summarize_l22,
+)
+
+L2_2_QUADRATIC = L2_2.variant(
+    "quadratic-remainder",
+    "Known false (**(derived)**): 'the remainder grad L - 2E[w_k v] is of exact order r^2 (no "
+    "cubic term)'. The gradient is odd in m, so no even order can appear; a verifier that "
+    "accepted this could not measure exponents.",
+    conclusions=(Predicate("remainder_quadratic", "|grad L - 2E[w_k v]| ~ r^2",
+                           lambda o, p: _remainder_check(o, p, 2.0)),),
+    summarize=None,
+)
+
+
+def _plus_sign(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    rows = o.metrics["identity_rows"]
+    return _rel_check(o.metrics["em_plus_sign_min_rel"], max(r["em_err_rel"] for r in rows),
+                      p["em_rtol"], "2E[w_k v] = +2E[w_k (x - m_k)]")
+
+
+L2_2_SIGN = L2_2.variant(
+    "em-plus-sign",
+    "Known false (**(derived)**): 'the leading term 2E[w_k v] equals +2 E[w_k (x - m_k)], "
+    "twice the gradient-EM update direction' (the literal reading of the reported phrase; "
+    "off by a sign).",
+    conclusions=(Predicate("em_plus_sign", "2E[w_k v] = +2E[w_k (x - m_k)]", _plus_sign),),
+    summarize=None,
+)
+
+CLAIMS: tuple[Claim, ...] = (T2_1, T2_1_CUBIC, T2_1_LINEAR, T2_1_T0, L2_2, L2_2_QUADRATIC,
+                             L2_2_SIGN)
+
+
+def clear_memo() -> None:
+    """Forget the in-process outcomes shared between a claim and its variants."""
+    _MEMO.clear()
+
+
+__all__ = ["CLAIMS", "clear_memo", "em_terms", "inside_t21", "threshold", "t21_instance"]

@@ -1,0 +1,169 @@
+"""The large-noise claims (T2.1, L2.2): the verifiers accept the true statements and reject the
+known-false variants on small instances, and catch deliberately broken inputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+import claims.large_noise as ln
+from claims import registry
+from claims.large_noise_terms import em_terms, stein_vs_direct_mp
+from claims.model import InstanceOutcome
+from claims.runner import evaluate
+from claims.verdict import Verdict
+from verifiers.rates import fit_rates
+
+SMALL_L22 = {"identity_scales": [0.3], "r_max": 0.1, "r_min": 0.002, "per_octave": 4}
+
+
+@pytest.fixture(autouse=True)
+def fresh_memo() -> Iterator[None]:
+    ln.clear_memo()
+    yield
+    ln.clear_memo()
+
+
+def by_id(claim_id: str) -> Any:
+    return next(c for c in ln.CLAIMS if c.id == claim_id)
+
+
+def params(claim_id: str, **changes: Any) -> dict[str, Any]:
+    return {**by_id(claim_id).params("quick"), **changes}
+
+
+def test_registered_with_variants() -> None:
+    reg = registry.load()
+    assert {"T2.1", "L2.2"} <= {c.id for c in reg}
+    assert {v.id for v in reg.variants_of("T2.1")} == {
+        "T2.1~cubic-rate", "T2.1~linear-rate", "T2.1~t0-any-init"}
+    assert {v.id for v in reg.variants_of("L2.2")} == {
+        "L2.2~quadratic-remainder", "L2.2~em-plus-sign"}
+
+
+def test_hypothesis_threshold() -> None:
+    inst = ln.t21_instance([[1.0], [-1.0]], [0.5], 2.0, 0.01)
+    assert ln.inside_t21(inst)
+    canonical = math.exp(-inst["t"]) * 2.0
+    assert canonical <= 1 / (3 * 2)
+    assert not ln.inside_t21({**inst, "t": ln.threshold(2, 2.0) - 0.01})
+
+
+# ---------------------------------------------------------------------------- L2.2
+
+
+def test_gradient_em_identity_has_a_minus_sign() -> None:
+    m = np.array([[0.8, 0.1], [-0.3, 0.5], [0.2, -0.7]])
+    lead, step, lead_err, step_err = em_terms(m)
+    assert np.linalg.norm(lead + 2 * step) <= 1e-12 * np.linalg.norm(lead)
+    assert np.linalg.norm(lead - 2 * step) > 0.5 * np.linalg.norm(lead)
+    assert lead_err < 1e-12 and step_err < 1e-12
+
+
+def test_collapsed_leading_term() -> None:
+    a = np.array([0.3, -0.2])
+    lead, step, _, _ = em_terms(np.tile(a, (3, 1)))
+    np.testing.assert_allclose(lead, np.tile(2 * a / 3, (3, 1)), rtol=1e-15)
+    np.testing.assert_allclose(step, -lead / 2, rtol=1e-15)
+
+
+def test_stein_form_at_high_precision() -> None:
+    rel, qerr = stein_vs_direct_mp(np.array([[0.6], [-0.3]]), dps=30)
+    assert rel <= 1e-25 and qerr <= 1e-25
+
+
+@pytest.mark.parametrize("inst", [{"m": [[1.0], [-0.4]]},
+                                  {"m": [[1.0, 0.0], [-0.3, 0.8], [0.2, -0.6]]}])
+def test_l22_holds_and_variants_rejected(inst: dict[str, Any]) -> None:
+    p = params("L2.2", **SMALL_L22)
+    result = evaluate(by_id("L2.2"), inst, p)
+    assert result.verdict is Verdict.PASS, result.reason
+    assert abs(result.rates["remainder_exponent"] - 3.0) < 0.05
+    for variant in ("L2.2~quadratic-remainder", "L2.2~em-plus-sign"):
+        assert evaluate(by_id(variant), inst, p).verdict is Verdict.FAIL
+
+
+def test_broken_leading_term_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A leading term off by a factor leaves a first-order remainder: remainder_cubic fails."""
+    real = ln.em_terms
+
+    def broken(m: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, float, float]:
+        lead, step, e1, e2 = real(m, tol)
+        return 1.1 * lead, step, e1, e2
+
+    monkeypatch.setattr(ln, "em_terms", broken)
+    result = evaluate(by_id("L2.2"), {"m": [[1.0], [-0.4]]}, params("L2.2", **SMALL_L22))
+    checks = {c.name: c.holds for c in result.checks}
+    assert checks["remainder_cubic"] is False
+    assert checks["gradient_em_identity"] is False
+
+
+def test_broken_stein_form_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ln.stein_gradient
+
+    def broken(m: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, float]:
+        g, err = real(m, tol)
+        return g + 1e-9 * np.linalg.norm(g), err  # a tiny wrong term must not pass at 1e-12
+
+    monkeypatch.setattr(ln, "stein_gradient", broken)
+    result = evaluate(by_id("L2.2"), {"m": [[1.0], [-0.4]]}, params("L2.2", **SMALL_L22))
+    assert {c.name: c.holds for c in result.checks}["stein_equals_direct_float64"] is False
+
+
+# ---------------------------------------------------------------------------- T2.1
+
+
+def test_t21_small_instance_passes() -> None:
+    inst = ln.t21_instance([[1.0, 0.3], [-0.5, -0.6], [0.1, 0.9]], [1.0, -1.0], 2.0, 0.05,
+                           steps=4096)
+    result = evaluate(by_id("T2.1"), inst, params("T2.1"))
+    assert result.in_hypotheses
+    assert result.verdict is Verdict.PASS, result.reason
+    assert 0 < result.metrics["empirical_constant"] < 1
+
+
+def test_t0_counterexample_rejected() -> None:
+    inst = {"means": [[3.0], [-3.0], [0.0]], "truth": [0.0], "t": 0.0, "steps": 512, "eta": 0.1}
+    result = evaluate(by_id("T2.1~t0-any-init"), inst, params("T2.1"))
+    assert result.in_hypotheses and result.verdict is Verdict.FAIL
+    assert "move away" in result.reason
+    assert result.metrics["status"] == "ok"  # a genuine run-away, not an overflow
+
+
+def _outcome(tau: np.ndarray, loss: np.ndarray) -> InstanceOutcome:
+    fit = fit_rates(tau, loss)
+    return InstanceOutcome(metrics={"loss_fit": ln._fit_summary(fit)}, data={"loss_fit": fit})
+
+
+TAU = np.unique(np.concatenate([2.0 ** np.arange(21), np.arange(0, 2**20 + 1, 4096)])).astype(float)
+
+
+def test_rate_predicates_on_known_series() -> None:
+    """tau^-2 passes T2.1's rate check and fails the tau^-3 and geometric variants; a geometric
+    series would pass 'at least tau^-3' (why the variant's instances are not collapsed)."""
+    p = params("T2.1")
+    cubic = by_id("T2.1~cubic-rate").conclusions[0]
+    linear = by_id("T2.1~linear-rate").conclusions[0]
+    rate = next(c for c in by_id("T2.1").conclusions if c.name == "loss_rate_vs_bound")
+    power = _outcome(TAU, (TAU + 5.0) ** -2.0)
+    assert rate.check(power, p).holds is True
+    assert cubic.check(power, p).holds is False
+    assert linear.check(power, p).holds is False
+    slow = _outcome(TAU, (TAU + 5.0) ** -0.3)
+    assert rate.check(slow, p).holds is False
+    geo = _outcome(TAU[TAU < 2000], 0.99 ** TAU[TAU < 2000])
+    assert cubic.check(geo, p).holds is True and linear.check(geo, p).holds is True
+
+
+def test_moving_away_is_a_failure_not_undecided() -> None:
+    tau = np.array([0.0, 1, 2, 4, 8, 16, 32, 64, 128])
+    dist = np.column_stack([np.geomspace(1, 0.1, 9), np.r_[np.geomspace(1, 0.1, 8), 0.2]])
+    outcome = InstanceOutcome(data={"tau": tau, "dist": dist})
+    holds, detail = ln.every_mean_converges(outcome, params("T2.1"))
+    assert holds is False and "[1]" in detail
+    slow = InstanceOutcome(data={"tau": tau, "dist": np.column_stack([np.linspace(1, 0.8, 9)])})
+    assert ln.every_mean_converges(slow, params("T2.1"))[0] is None
