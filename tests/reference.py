@@ -106,19 +106,23 @@ def _crossings(ctx, coords: list[list], fixed: list, level: int) -> list:
 
 
 def _nested(ctx, at, coords, k, fixed, errors, maxdegree, method) -> list:
-    """Integrals over coordinates level.. of the integrand, plus a last entry bounding their
-    error: this level's quad errors plus the integral of the inner levels' error bounds."""
+    """Integrals over coordinates level.. of the integrand, plus a last entry estimating their
+    error: this level's largest quad error plus the largest error of the inner integrals met
+    (the Gaussian density integrates to 1, so that bounds their integrated effect where the
+    inner errors were sampled)."""
     level = len(fixed)
     pts = [ctx.ninf, *_crossings(ctx, coords, fixed, level), ctx.inf]
     cache: dict = {}
+    inner_err = [ctx.mpf(0)]
 
     def vec(t) -> list:
         if t not in cache:
             y = [*fixed, t]
             if level == k - 1:
-                inner = [*at(y), ctx.mpf(0)]
+                inner = at(y)
             else:
-                inner = _nested(ctx, at, coords, k, y, errors, maxdegree, method)
+                *inner, err = _nested(ctx, at, coords, k, y, errors, maxdegree, method)
+                inner_err[0] = max(inner_err[0], err)
             dens = ctx.exp(-t * t / 2) / ctx.sqrt(2 * ctx.pi)
             cache[t] = [dens * a for a in inner]
         return cache[t]
@@ -130,8 +134,7 @@ def _nested(ctx, at, coords, k, fixed, errors, maxdegree, method) -> list:
                             method=method)
         out.append(val)
         quad_err = max(quad_err, err)
-    out[-1] = abs(out[-1]) + quad_err
-    return out
+    return [*out, quad_err + inner_err[0]]
 
 
 def fixture_configurations() -> list[dict]:

@@ -76,12 +76,6 @@ def test_k2_against_stored_reference(case: dict) -> None:
     _check_against(m, float(case["loss"]), grad, tol, case["quad_rel_error"])
 
 
-def test_k2_live_reference() -> None:
-    m = [[1.0, 0.5], [-1.0, 0.2], [0.3, 2.0]]
-    loss, grad, err = population_reference(m, maxdegree=6, method="gauss-legendre", fp=True)
-    _check_against(np.array(m), float(loss), np.array(grad, dtype=float), 1e-10, float(err))
-
-
 @settings(max_examples=12)
 @given(general_means(scale=3.0))
 def test_gradient_matches_central_differences(m: np.ndarray) -> None:
