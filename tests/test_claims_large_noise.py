@@ -45,12 +45,22 @@ def test_registered_with_variants() -> None:
         "L2.2~quadratic-remainder", "L2.2~em-plus-sign"}
 
 
-def test_hypothesis_threshold() -> None:
-    inst = ln.t21_instance([[1.0], [-1.0]], [0.5], 2.0, 0.01)
-    assert ln.inside_t21(inst)
+def test_hypothesis_threshold_and_step_condition() -> None:
+    inst = ln.t21_instance([[1.0], [-1.0]], [0.5], 2.0, 0.01, eta=ln.theorem_step(2, 1))
+    assert ln.inside_t21(inst) and ln.step_constant(inst) == pytest.approx(1.0)
     canonical = math.exp(-inst["t"]) * 2.0
     assert canonical <= 1 / (3 * 2)
     assert not ln.inside_t21({**inst, "t": ln.threshold(2, 2.0) - 0.01})
+    big_step = {**inst, "eta": 1.0}  # C_eta = 16: beyond the step condition, noise still inside
+    assert ln.inside_noise(big_step) and not ln.inside_t21(big_step)
+
+
+def test_grid_split_by_step_condition() -> None:
+    """Inside instances run at C_eta <= 1; the eta = n/2 runs are outside the hypotheses."""
+    for profile in ("quick", "full"):
+        assert all(ln.inside_t21(i) for i in ln.T21_INSIDE[profile])
+        assert not any(ln.inside_t21(i) for i in ln.T21_STEP_BEYOND[profile])
+        assert all(ln.inside_noise(i) for i in ln.T21_STEP_BEYOND[profile])
 
 
 # ---------------------------------------------------------------------------- L2.2
@@ -118,12 +128,22 @@ def test_broken_stein_form_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_t21_small_instance_passes() -> None:
-    inst = ln.t21_instance([[1.0, 0.3], [-0.5, -0.6], [0.1, 0.9]], [1.0, -1.0], 2.0, 0.05,
-                           steps=4096)
+    inst = ln.t21_instance([[1.0], [-0.3]], [1.0], 2.0, 0.05, steps=1 << 14,
+                           eta=ln.theorem_step(2, 1))
     result = evaluate(by_id("T2.1"), inst, params("T2.1"))
     assert result.in_hypotheses
     assert result.verdict is Verdict.PASS, result.reason
     assert 0 < result.metrics["empirical_constant"] < 1
+    assert result.metrics["final_max_canonical_distance"] < result.metrics["distance_tolerance"]
+
+
+def test_t21_beyond_step_is_exploration() -> None:
+    inst = ln.t21_instance([[1.0, 0.3], [-0.5, -0.6], [0.1, 0.9]], [1.0, -1.0], 2.0, 0.05,
+                           steps=4096, eta=1.5)
+    result = evaluate(by_id("T2.1"), inst, params("T2.1"))
+    assert not result.in_hypotheses
+    assert result.verdict is Verdict.PASS, result.reason
+    assert result.metrics["step_constant_C_eta"] == pytest.approx(1.5 * 81 * 4)
 
 
 def test_t0_counterexample_rejected() -> None:
@@ -159,11 +179,21 @@ def test_rate_predicates_on_known_series() -> None:
     assert cubic.check(geo, p).holds is True and linear.check(geo, p).holds is True
 
 
-def test_moving_away_is_a_failure_not_undecided() -> None:
+def test_convergence_predicate_outcomes() -> None:
+    """Canonical distances: growing -> False; decreasing but above 0.25/(3n) -> None;
+    below it -> True."""
     tau = np.array([0.0, 1, 2, 4, 8, 16, 32, 64, 128])
-    dist = np.column_stack([np.geomspace(1, 0.1, 9), np.r_[np.geomspace(1, 0.1, 8), 0.2]])
-    outcome = InstanceOutcome(data={"tau": tau, "dist": dist})
-    holds, detail = ln.every_mean_converges(outcome, params("T2.1"))
+    p = params("T2.1")
+    dist = np.column_stack([np.geomspace(0.1, 0.01, 9), np.r_[np.geomspace(0.1, 0.01, 8), 0.02]])
+    holds, detail = ln.every_mean_converges(InstanceOutcome(data={"tau": tau, "dist": dist,
+                                                                  "n": 2}), p)
     assert holds is False and "[1]" in detail
-    slow = InstanceOutcome(data={"tau": tau, "dist": np.column_stack([np.linspace(1, 0.8, 9)])})
-    assert ln.every_mean_converges(slow, params("T2.1"))[0] is None
+    slow = np.column_stack([np.linspace(0.1, 0.08, 9)] * 2)
+    assert ln.every_mean_converges(InstanceOutcome(data={"tau": tau, "dist": slow, "n": 2}),
+                                   p)[0] is None
+    near = np.column_stack([np.geomspace(0.1, 0.04, 9)] * 2)  # tolerance 0.25/6 = 0.0417
+    assert ln.every_mean_converges(InstanceOutcome(data={"tau": tau, "dist": near, "n": 2}),
+                                   p)[0] is True
+    # the same distances are not yet within the tolerance for n = 3 (0.0278)
+    assert ln.every_mean_converges(InstanceOutcome(data={"tau": tau, "dist": np.column_stack(
+        [np.geomspace(0.1, 0.04, 9)] * 3), "n": 3}), p)[0] is None
