@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from claims.model import Claim
 from verifiers.errors import UsageError
 
-CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise",)
+CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.random_init",
+                                   "claims.experiment_e1")
 
 
 class Registry:
