@@ -86,9 +86,9 @@ def growth(tau: np.ndarray, loss: np.ndarray, eps: float, start: float) -> dict[
 def escape_slopes(tau: np.ndarray, radius: np.ndarray, eta: float) -> dict[str, Any]:
     """R^2 against log(eta tau): the least-squares slope over the last two decades and the
     secant slope over each decade (the mechanism predicts slopes drifting down to 8)."""
-    x = np.log(eta * tau)
-    y = radius**2
     ok = eta * tau > 1
+    x = np.log(np.where(ok, eta * tau, 1.0))
+    y = radius**2
     out: dict[str, Any] = {"secant_by_decade": []}
     end = tau[-1]
     lo = end / 100

@@ -182,7 +182,9 @@ def wilson(k: int, total: int, z: float = 1.959963984540054) -> tuple[float, flo
     den = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / den
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == total else min(1.0, centre + half)
+    return lo, hi
 
 
 def proportion(k: int, decided: int, undecided: int) -> dict[str, Any]:

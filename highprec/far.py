@@ -84,35 +84,9 @@ class _Line:
         self.p = [_exact_arb(x) for x in p]
         self.big = max(abs(x) for x in p)
 
-    # ball arithmetic (acb) ---------------------------------------------------------------
-    def _exponent(self, m: int, k: int, y: acb) -> acb:
-        """logit_m - logit_k = (p_m - p_k)(y - (p_m + p_k)/2): radius ~ r |p_m - p_k|."""
-        return (self.p[m] - self.p[k]) * (y - (self.p[m] + self.p[k]) / 2)
-
-    def leader(self, y: acb) -> int:
-        """The mean with the largest logit at the real midpoint of the ball y."""
-        yr = acb(y.real.mid())
-        return max(range(self.n), key=lambda m: float(self._exponent(m, 0, yr).real.mid()))
-
-    def parts(self, y: acb, extra: dict[int, acb] | None = None
-              ) -> tuple[int, acb, list, list, acb]:
-        """(k, D, e, w, u) at y: k the leading mean, e_m = exp(logit_m - logit_k) (e_k = 1),
-        D = sum_m e_m, w_m = e_m / D, u = sum_m w_m p_m. Normalising by the leading logit keeps
-        D away from 0 on a ball except across a crossing (a complex ball of exp(x) with |x| large
-        and a wide phase would contain 0 and make every weight NaN). `extra[m]` is added to the
-        exponent of e_m (a Gaussian factor folded into one exp)."""
-        k = self.leader(y)
-        e = [acb(1) if m == k else self._exponent(m, k, y).exp() for m in range(self.n)]
-        den = sum(e, acb(0))
-        w = [x / den for x in e]
-        u = sum((wm * pm for wm, pm in zip(w, self.p, strict=True)), acb(0))
-        return k, den, e, w, u
-
-    def scaled_weight(self, j: int, y: acb, shift: acb) -> tuple[acb, list, acb]:
-        """(w_j(y) exp(shift), w, u), with exp(shift) folded into the exponent of e_j."""
-        k, den, _, w, u = self.parts(y)
-        x = shift if j == k else self._exponent(j, k, y) + shift
-        return x.exp() / den, w, u
+    # ball arithmetic (acb) around a centre y0 ------------------------------------------------
+    def centred(self, y0: arb) -> _Centred:
+        return _Centred(self, y0)
 
     def factor(self, component: str, j: int, y: acb, w: list, u: object) -> object:
         """h of the term: 2 (u + s_j (y - p_j)) for the gradient of mean j, p_j u for its
@@ -165,6 +139,52 @@ class _Line:
         return y0, 1 / mpmath.sqrt(1 + var)
 
 
+class _Centred:
+    """Weights at y = y0 + t for balls t, from constants computed once at the point y0.
+
+    With C[m][k] = logit_m(y0) - logit_k(y0) = (p_m - p_k)(y0 - (p_m + p_k)/2) (points),
+    logit_m(y) - logit_k(y) = (p_m - p_k) t + C[m][k]: a ball t of radius r gives the exponent a
+    radius r |p_m - p_k|, the true variation, and no large constant is ever exponentiated with
+    a radius. k is the leading mean at the ball's centre (every exponent <= 0 there), so the
+    normaliser D_k = sum_m exp(...) stays away from 0 except across a crossing (a complex exp
+    ball with a wide phase and a large modulus would contain 0 and make every weight NaN).
+    """
+
+    def __init__(self, line: _Line, y0: arb) -> None:
+        self.line = line
+        self.y0 = y0
+        n, p = line.n, line.p
+        self.c = [[(p[m] - p[k]) * (y0 - (p[m] + p[k]) / 2) for k in range(n)] for m in range(n)]
+        self.k0, self.d0, _, self.w0, self.u0 = self.parts(acb(0))
+
+    def leader(self, t: acb) -> int:
+        tm = t.real.mid()
+        p = self.line.p
+        return max(range(self.line.n),
+                   key=lambda m: float(((p[m] - p[0]) * tm + self.c[m][0]).mid()))
+
+    def parts(self, t: acb) -> tuple[int, acb, list, list, acb]:
+        """(k, D_k, e, w, u) at y0 + t: e_m = exp(logit_m - logit_k), w_m = e_m / D_k,
+        u = sum_m w_m p_m."""
+        line = self.line
+        k = self.leader(t)
+        e = [acb(1) if m == k else ((line.p[m] - line.p[k]) * t + self.c[m][k]).exp()
+             for m in range(line.n)]
+        den = sum(e, acb(0))
+        w = [x / den for x in e]
+        u = sum((wm * pm for wm, pm in zip(w, line.p, strict=True)), acb(0))
+        return k, den, e, w, u
+
+    def ratio(self, j: int, t: acb) -> tuple[acb, list, acb]:
+        """(G_j(y0 + t) / G_j(y0), w, u) with G_j = w_j phi: the exponent
+        (p_j - p_k - y0) t - t^2/2 + C[k0][k] is formed with its linear coefficient first, so
+        the weight's and the Gaussian's variations cancel in the coefficient, not in balls."""
+        line = self.line
+        k, den, _, w, u = self.parts(t)
+        x = (line.p[j] - line.p[k] - self.y0) * t - t * t / 2 + self.c[self.k0][k]
+        return x.exp() * self.d0 / den, w, u
+
+
 def _tail(a: arb, z: arb, big_a: arb, big_b: arb, y0: arb) -> arb:
     """Bound of int_{|t| > Z} exp(|a||t| - t^2/2) (A + B(|y0| + |t|)) dt."""
     a = abs(a)
@@ -188,7 +208,8 @@ def _pieces(sigma: float, z: float) -> list[float]:
 def _term(line: _Line, component: str, j: int, bits: int) -> Term:
     y0_mp, sigma_mp = line.mode(j)
     y0 = _exact_arb(y0_mp)
-    _, _, _, w0, u0 = line.parts(acb(y0))
+    frame = line.centred(y0)
+    w0, u0 = frame.w0, frame.u0
     wj0 = w0[j].real
     g0 = wj0 * (-(y0 * y0) / 2).exp() / (2 * arb.pi()).sqrt()  # G(y0) = w_j(y0) phi(y0)
     a = line.p[j] - u0.real - y0  # (log G)'(y0)
@@ -204,9 +225,8 @@ def _term(line: _Line, component: str, j: int, bits: int) -> Term:
     ay0 = acb(y0)
 
     def integrand(t: acb, _analytic: bool) -> acb:
-        y = ay0 + t
-        weight, w, u = line.scaled_weight(j, y, -(t * (y + ay0)) / 2)
-        return weight * line.factor(component, j, y, w, u) / wj0
+        ratio, w, u = frame.ratio(j, t)
+        return ratio * line.factor(component, j, ay0 + t, w, u)
 
     best = None
     for _ in range(MAX_PASSES):
