@@ -30,12 +30,19 @@ and |h| <= A + B|y| (|u| <= P, |s_j| <= 2P^2, P = max|p_m|):
     |E| <= 2 [(A + B|y0|) I0 + B I1],  I0 = e^{a^2/2} sqrt(pi/2) erfc((Z - a)/sqrt 2),
                                        I1 = e^{aZ - Z^2/2} + a I0      (a -> |a|).
 
-Every exponential is evaluated as exp((p_m - p_l)(y - midpoint)): a ball y of radius r costs a
-relative radius ~ r |p_m - p_l|, never r |p_m| (the raw logits y p_m - p_m^2/2 of
-`formulation.softmax_weights` would lose e^{r |p|} at |p| ~ 1e12). For that reason the integrand
-is written here rather than taken from `verifiers.formulation`; the tests check it against
-`formulation.score_integrands` point by point and the enclosures against
-`highprec.certified.enclose` where both apply.
+Every exponential is formed around the term's centre: with C[m][k] = logit_m(y0) - logit_k(y0)
+(points), logit_m(y0 + t) - logit_k(y0 + t) = (p_m - p_k) t + C[m][k], normalised by the mean k
+leading at the ball's centre, and the Gaussian's variation is folded into the same linear
+coefficient: a ball t of radius r costs a relative radius ~ r |p_m - p_k| (the true variation),
+never r |p_m| (the raw logits y p_m - p_m^2/2 of `formulation.softmax_weights` would lose
+e^{r |p|} at |p| ~ 1e12, and a complex exp ball of large modulus and wide phase would put 0 in
+the softmax denominator). For that reason the integrand is written here rather than taken from
+`verifiers.formulation`; the tests check it against `formulation.score_integrands` point by point
+and the enclosures against `highprec.certified.enclose` where both apply.
+
+Limitation: a term whose factor h nearly vanishes at the mode of G while its mass sits elsewhere
+(a mean exactly at the truth, whose u is 0 there, next to far means) is enclosed only to an
+absolute radius ~ G(y0) A e^{-Z^2/2}; `Enclosure.certified` then says False.
 """
 
 from __future__ import annotations
