@@ -4,6 +4,8 @@ point, and on the configurations of T3.5's hypotheses (means ~1e12 from the trut
 
 from __future__ import annotations
 
+from typing import Any
+
 import mpmath
 import numpy as np
 import pytest
@@ -81,3 +83,18 @@ def test_signs_at_the_scale_of_the_hypotheses() -> None:
 def test_rejects_means_off_a_line() -> None:
     with pytest.raises(UsageError):
         enclose_far([[0.0, 1.0], [2.0, 0.0]])
+
+
+@settings(max_examples=4)
+@given(st.lists(st.floats(-40.0, 40.0).map(lambda x: round(x, 3)), min_size=2, max_size=3,
+                unique=True), st.randoms(use_true_random=False))
+def test_reflection_and_permutation(points: list[float], rnd: Any) -> None:
+    """Negating every mean negates the gradient and keeps the loss; permuting the means permutes
+    the gradient: the balls of the transformed problem overlap the transformed balls."""
+    base = enclose_far([[x] for x in points], digits=12).enclosure
+    order = list(range(len(points)))
+    rnd.shuffle(order)
+    other = enclose_far([[-points[i]] for i in order], digits=12).enclosure
+    assert base.loss.overlaps(other.loss)
+    for new, old in enumerate(order):
+        assert (-base.grad[old, 0]).overlaps(other.grad[new, 0])
