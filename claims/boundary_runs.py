@@ -6,10 +6,12 @@ Start (canonical coordinates, truth at 0): m_i = M0 e_1 + delta z_i, z_i standar
 1. while float64 cannot separate the means (relative spread < 1e-6): the arbitrary-precision
    engine (`highprec.dynamics.run_gd`, mpmath, verified steps, hand-over to float64) when the
    mean differences span k <= 1 dimensions; for k >= 2 (n >= 3, d >= 2), where that engine runs
-   at ~1 step/s, the linearised map `highprec.collapsed.linear_phase` (exact to a relative 1e-6
-   there, checked against the arbitrary-precision engine);
-2. then float64 GD (`verifiers.dynamics.run_gd`) in chunks of `check_every` steps, classifying
-   after each chunk, so a run stops as soon as its outcome is settled.
+   at ~1 step/s, the linearised map `highprec.collapsed.linear_phase` (its deviations are off by
+   a relative few 1e-5 at the hand-over, checked against the arbitrary-precision engine);
+2. then float64 GD (`verifiers.dynamics.run_gd`) in chunks of check_fraction n/(2 eta) steps,
+   classifying after each chunk, so a run stops as soon as its outcome is settled.
+If the centroid comes within r_in while the spread is still below float64's resolution, the
+amplification is spent and every mean is within r_in and contracting: "all-converge".
 
 Classification rule (a priori). Two radii: r_in = 1 (well inside the escape radius) and
 R_out = 3 (beyond the escape radius: with the other means at the truth, a mean at distance R is
@@ -90,9 +92,10 @@ def start_means(n: int, d: int, big_m: float, log10_delta: float, seed: int) -> 
     return rows
 
 
-def _pre_phase(means: list[list[str]], eta: float, n: int, d: int
+def _pre_phase(means: list[list[str]], eta: float, n: int, d: int, r_in: float
                ) -> tuple[np.ndarray, int, str, str]:
-    """(float64 means at the hand-over, steps taken, engine label, status)."""
+    """(float64 means at the hand-over, steps taken, engine label, status). Status "collapsed":
+    the centroid came within r_in while the spread was still below float64's resolution."""
     with mpmath.workdps(max(30, len(means[0][0]) + 10)):
         if resolvable_in_float64(as_mp_means(means)):
             return np.array([[float(x) for x in row] for row in means]), 0, "float64", "ok"
@@ -101,14 +104,18 @@ def _pre_phase(means: list[list[str]], eta: float, n: int, d: int
         while True:
             traj = hp_run_gd(current, repr(eta), 32, stride=32)
             label = label or f"mp{traj.dps}"
+            taken += 32
             if traj.status != "ok":
                 return np.zeros((n, d)), taken, label, traj.status
+            final = np.asarray(traj.final_means)
             if traj.handover_tau is not None:
-                return (np.asarray(traj.final_means, dtype=float), taken + 32, label, "ok")
-            taken += 32
+                return final.astype(float), taken, label, "ok"
+            if max(float(mpmath.sqrt(mpmath.fsum(x * x for x in row))) for row in final) <= r_in:
+                return final.astype(float), taken, label, "collapsed"
             current = traj.final_means
-    c, f, steps = linear_phase(means, eta)
-    return c[None, :] + f, steps, "linearised", "ok"
+    c, f, steps = linear_phase(means, eta, stop_radius=r_in)
+    status = "collapsed" if float(np.linalg.norm(c)) <= r_in else "ok"
+    return c[None, :] + f, steps, "linearised", status
 
 
 def _classify(m: np.ndarray, prev: np.ndarray, rule: RunRule) -> tuple[str, int, str]:
@@ -132,7 +139,12 @@ def classified_run(n: int, d: int, big_m: float, log10_delta: float, eta: float,
                    rule: RunRule = RunRule()) -> BoundaryRun:
     """Run GD from M0 e_1 + delta z_i until its outcome is settled (or the cap)."""
     means = start_means(n, d, big_m, log10_delta, seed)
-    m, tau, label, status = _pre_phase(means, eta, n, d)
+    m, tau, label, status = _pre_phase(means, eta, n, d, rule.r_in)
+    if status == "collapsed":
+        return BoundaryRun(log10_delta, ALL, n, tau, label, tau, "ok",
+                           np.linalg.norm(m, axis=1).tolist(),
+                           "the centroid reached r_in with the spread still below float64's "
+                           "resolution: every mean within r_in, contracting")
     if status != "ok":
         return BoundaryRun(log10_delta, UNDECIDED, 0, tau, label, tau, status,
                            reason=f"arbitrary-precision phase status {status}")
