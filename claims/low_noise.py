@@ -69,7 +69,7 @@ def log10_radius(instance: Instance) -> float:
     if instance["radius"] == "bound":
         return log_t32_bound(int(instance["n"]), int(instance["d"]), float(instance["M0"])) \
             / math.log(10.0)
-    return math.log10(float(instance["radius"]))
+    return float(mpmath.log10(mpmath.mpf(instance["radius"])))  # strings below float64's range
 
 
 def inside_t32(instance: Instance) -> bool:
