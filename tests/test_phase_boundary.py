@@ -136,3 +136,24 @@ def test_fit_forms_choose_the_lowest_adequate_degree() -> None:
     quad = [{**p, "log10_delta_star": -(p["M0"] ** 2 / math.log(10) - 2)} for p in lin]
     assert pb.fit_forms(quad)["chosen"] == "quadratic"
     assert pb.fit_forms(quad)["flow_limit"]["max_abs_residual"] < 0.01
+
+
+def test_report_section_draws_the_boundary() -> None:
+    from reports.hooks import ClaimContext
+    from reports.low_noise_sections import pb_findings, pb_key_figures, pb_section
+
+    pts = _points([-2.19] * 5, [4.0, 6.0, 8.0, 10.0, 12.0])
+    fit = pb.fit_forms(pts)
+    entries = [{"n": 2, "d": 1, "M0": p["M0"], "eta": 0.01, "seed": 0,
+                "log10_delta_star": p["log10_delta_star"], "bracket": p["bracket"],
+                "upper_outcome": ONE, "slack_decades": p["slack_decades"],
+                "log10_t34_gap": -0.01} for p in pts]
+    entries.append({**entries[0], "eta": 0.001, "log10_delta_star": -5.0})
+    claim = {"id": "PB", "metrics": {"phase_boundary": entries, "boundary_fit": fit}}
+    ctx = ClaimContext(claim)
+    text = pb_section(ctx)
+    assert "figures/PB-phase-boundary.png" in text and "| 2 | 1 | 12 | 0.01 |" in text
+    assert list(ctx.assets) == ["figures/PB-phase-boundary.png"]
+    assert ctx.assets["figures/PB-phase-boundary.png"][:4] == b"\x89PNG"
+    assert "log10 A_GD" in pb_key_figures(claim)
+    assert any("GD amplification" in f for f in pb_findings(claim))
