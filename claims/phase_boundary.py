@@ -218,31 +218,44 @@ def _poly(x: np.ndarray, y: np.ndarray, degree: int) -> dict[str, Any]:
 
 
 def fit_forms(points: Sequence[dict[str, Any]], fit_tol: float = 0.1) -> dict[str, Any] | None:
-    """log10(1/delta*) against M0: linear, quadratic, cubic, and the derived one-offset model.
-    Rule (a priori): the lowest degree whose largest residual is within fit_tol (twice the
-    bisection resolution); if none, the one with the smallest largest residual, flagged."""
+    """log10(1/delta*) against M0: the derived GD-amplification model (one offset b), its
+    gradient-flow form (one offset), and linear, quadratic, cubic least squares. Rule (a priori):
+    the form with the fewest free parameters whose largest residual is within fit_tol (twice the
+    bisection resolution) is `chosen`; `polynomial` is the lowest polynomial degree within it
+    (None when none is); if no form is within, the smallest largest residual, flagged."""
     if len(points) < 3:
         return None
     x = np.array([p["M0"] for p in points])
     y = np.array([-p["log10_delta_star"] for p in points])
-    forms = [_poly(x, y, deg) for deg in (1, 2, 3) if len(x) > deg + 1]
-    within = [f for f in forms if f["max_abs_residual"] <= fit_tol]
-    chosen = within[0] if within else min(forms, key=lambda f: f["max_abs_residual"])
-    amp = np.array([p["log10_amplification"] for p in points])
-    flow = np.array([p["log10_flow_amplification"] for p in points])
-    derived = {"form": "log10(1/delta*) = log10 A_GD(M0, eta, n) + b",
-               "b": float(np.median(y - amp)),
-               "max_abs_residual": float(np.max(np.abs(y - amp - np.median(y - amp))))}
-    flow_form = {"form": "log10(1/delta*) = M0^2/ln 10 + b",
-                 "b": float(np.median(y - flow)),
-                 "max_abs_residual": float(np.max(np.abs(y - flow - np.median(y - flow))))}
     names = {1: "linear", 2: "quadratic", 3: "cubic"}
-    out = {"chosen": names[chosen["degree"]], "fits_within_tol": bool(within),
-           "fit_tol": fit_tol, "M0": x.tolist(), "log10_inv_delta_star": y.tolist(),
-           "forms": {names[f["degree"]]: f for f in forms}, "derived": derived,
-           "flow_limit": flow_form}
-    if chosen["degree"] == 1:
-        out["decades_per_unit_M0"] = chosen["coefficients_high_first"][0]
+    forms: dict[str, dict[str, Any]] = {}
+    for key, label, base in (("gd-amplification", "log10(1/delta*) = log10 A_GD(M0, eta, n) + b",
+                              "log10_amplification"),
+                             ("flow-limit", "log10(1/delta*) = M0^2/ln 10 + b",
+                              "log10_flow_amplification")):
+        shift = y - np.array([p[base] for p in points])
+        b = float(np.median(shift))
+        forms[key] = {"form": label, "parameters": 1, "coefficients": {"b": b},
+                      "max_abs_residual": float(np.max(np.abs(shift - b)))}
+    for deg in (1, 2, 3):
+        if len(x) > deg + 1:
+            coef = np.polyfit(x, y, deg)
+            res = y - np.polyval(coef, x)
+            forms[names[deg]] = {"form": f"polynomial of degree {deg} in M0",
+                                 "parameters": deg + 1,
+                                 "coefficients_high_first": coef.tolist(),
+                                 "max_abs_residual": float(np.max(np.abs(res)))}
+    order = sorted(forms, key=lambda k: (forms[k]["parameters"], k != "gd-amplification"))
+    within = [k for k in order if forms[k]["max_abs_residual"] <= fit_tol]
+    chosen = within[0] if within else min(forms, key=lambda k: forms[k]["max_abs_residual"])
+    poly = next((names[d] for d in (1, 2, 3) if names[d] in within), None)
+    out = {"chosen": chosen, "fits_within_tol": bool(within), "fit_tol": fit_tol,
+           "polynomial": poly, "M0": x.tolist(), "log10_inv_delta_star": y.tolist(),
+           "forms": forms}
+    if chosen == "linear":
+        out["decades_per_unit_M0"] = forms["linear"]["coefficients_high_first"][0]
+    if "linear" in forms:
+        out["linear_decades_per_unit_M0"] = forms["linear"]["coefficients_high_first"][0]
     return out
 
 

@@ -26,9 +26,11 @@ def pb_key_figures(claim: Mapping[str, Any]) -> str:
     pts = [p for p in _points(claim) if p.get("log10_delta_star") is not None]
     if not fit:
         return f"{len(pts)} boundary points"
-    return (f"{len(pts)} points; n = 2: log10(1/δ*) = log10 A_GD + {fmt(fit['derived']['b'], 3)} "
-            f"(max residual {fmt(fit['derived']['max_abs_residual'], 2)}); polynomial: "
-            f"{fit['chosen']}" + ("" if fit["fits_within_tol"] else " (none within tolerance)"))
+    gd = fit["forms"]["gd-amplification"]
+    return (f"{len(pts)} points; n = 2: log10(1/δ*) = log10 A_GD + "
+            f"{fmt(gd['coefficients']['b'], 3)} (max residual {fmt(gd['max_abs_residual'], 2)}); "
+            f"chosen form {fit['chosen']}; lowest polynomial within {fmt(fit['fit_tol'])}: "
+            f"{fit['polynomial'] or 'none'}")
 
 
 def pb_findings(claim: Mapping[str, Any]) -> list[str]:
@@ -36,13 +38,15 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
     pts = [p for p in _points(claim) if p.get("log10_delta_star") is not None]
     out = []
     if fit:
-        d, f = fit["derived"], fit["flow_limit"]
+        d, f = fit["forms"]["gd-amplification"], fit["forms"]["flow-limit"]
         out.append(
             f"the measured boundary follows the linearised GD amplification: log10(1/δ*) = "
-            f"log10 prod_t (1 + (4η/n)c_t²) + {fmt(d['b'], 3)} within "
+            f"log10 prod_t (1 + (4η/n)c_t²) + {fmt(d['coefficients']['b'], 3)} within "
             f"{fmt(d['max_abs_residual'], 2)} decades over M0 = {fmt(min(fit['M0']))}.."
             f"{fmt(max(fit['M0']))} (n = 2, d = 1, η = 0.01); the gradient-flow form "
-            f"M0²/ln 10 + b misses by up to {fmt(f['max_abs_residual'], 3)} decades at this step.")
+            f"M0²/ln 10 + b misses by up to {fmt(f['max_abs_residual'], 3)} decades at this step;"
+            f" lowest polynomial within {fmt(fit['fit_tol'])} decades: "
+            f"{fit['polynomial'] or 'none'}.")
     slack = [p["slack_decades"] for p in pts if p.get("slack_decades") is not None]
     if slack:
         out.append(f"T3.2's sufficient radius is loose by {fmt(min(slack), 3)} to "
@@ -74,14 +78,18 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) 
             ax.plot(xs, ys, "o", color=COLORS[k], ms=5, label=f"measured, n = {n}, d = {d}")
         if fit:
             xs = [2 + 0.1 * i for i in range(101)]
-            b = fit["derived"]["b"]
+            forms = fit["forms"]
+            b = forms["gd-amplification"]["coefficients"]["b"]
             ax.plot(xs, [log10_amplification(x, 0.01, 2) + b for x in xs], "-", color="k",
                     lw=1.2, label="GD amplification + b (n = 2, derived)")
-            ax.plot(xs, [log10_flow_amplification(x) + fit["flow_limit"]["b"] for x in xs],
-                    ":", color="k", lw=1.2, label="gradient flow M0²/ln10 + b")
-            coef = fit["forms"][fit["chosen"]]["coefficients_high_first"]
-            ax.plot(xs, [sum(c * x ** (len(coef) - 1 - i) for i, c in enumerate(coef))
-                         for x in xs], "--", color="grey", lw=1, label=f"{fit['chosen']} fit")
+            fb = forms["flow-limit"]["coefficients"]["b"]
+            ax.plot(xs, [log10_flow_amplification(x) + fb for x in xs], ":", color="k",
+                    lw=1.2, label="gradient flow M0²/ln10 + b")
+            if fit["polynomial"]:
+                coef = forms[fit["polynomial"]]["coefficients_high_first"]
+                ax.plot(xs, [sum(c * x ** (len(coef) - 1 - i) for i, c in enumerate(coef))
+                             for x in xs], "--", color="grey", lw=1,
+                        label=f"{fit['polynomial']} fit")
             ax.plot(xs, [106 * 2 * x**3 / math.log(10) + math.log10(216) for x in xs], "-.",
                     color="tab:red", lw=1.2, label="T3.2 bound (n = 2, d = 1)")
             ax.plot(xs, [x / (100 * math.log(10)) for x in xs], "-.", color="tab:green", lw=1.2,
@@ -110,8 +118,10 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) 
         bx.set_xlabel("step η")
         bx.set_ylabel("log10(1/δ*)")
         bx.set_title("Step dependence, n = 2, d = 1 (dotted: η → 0 limit)")
-        if by_m:
+        if bx.get_legend_handles_labels()[0]:
             bx.legend(fontsize=7, loc="lower left")
+        else:
+            bx.set_visible(False)
         fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.12, wspace=0.25)
         return fig
 
@@ -137,14 +147,12 @@ def pb_section(ctx: ClaimContext) -> str:
         "Right: δ* against the step, with the GD product's prediction from the η = 0.01 offset "
         "and its η → 0 limit (dotted).*"))
     if fit:
-        forms = fit["forms"]
-        out += ["", table(["form", "coefficients (highest power first)", "max |residual|"],
-                          [(name, fmt(f["coefficients_high_first"], 5), fmt(f["max_abs_residual"]))
-                           for name, f in forms.items()]
-                          + [(fit["derived"]["form"], f"b = {fmt(fit['derived']['b'], 5)}",
-                              fmt(fit["derived"]["max_abs_residual"])),
-                             (fit["flow_limit"]["form"], f"b = {fmt(fit['flow_limit']['b'], 5)}",
-                              fmt(fit["flow_limit"]["max_abs_residual"]))])]
+        rows = []
+        for name, f in fit["forms"].items():
+            coef = f.get("coefficients_high_first") or f.get("coefficients")
+            rows.append((name + (" (chosen)" if name == fit["chosen"] else ""), f["form"],
+                         fmt(coef, 5), f["parameters"], fmt(f["max_abs_residual"])))
+        out += ["", table(["form", "", "coefficients", "parameters", "max |residual|"], rows)]
     return "\n".join(out)
 
 
