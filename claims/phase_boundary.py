@@ -355,7 +355,32 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
     main = next((f for k, f in fits.items() if k == "n=2 d=1 eta=0.01"), None)
     return {"phase_boundary": entries,
             "boundary_fit": main if main is not None else next(iter(fits.values()), None),
-            "boundary_fits": fits}
+            "boundary_fits": fits, "step_dependence": step_dependence(points)}
+
+
+def step_dependence(points: Sequence[dict[str, Any]], reference: float = 0.01
+                    ) -> list[dict[str, Any]]:
+    """Per (n, d, M0) measured at several steps: log10(1/delta*) against the derived prediction
+    from the offset b measured at eta = `reference` (log10 A_GD(M0, eta, n) + b), and the
+    gradient-flow limit it tends to as eta -> 0 (M0^2/ln 10 + b)."""
+    groups: dict[tuple, dict[float, dict[str, Any]]] = {}
+    for p in points:
+        if p.get("log10_delta_star") is not None:
+            groups.setdefault((p["n"], p["d"], p["M0"], p["seed"]), {})[p["eta"]] = p
+    out = []
+    for (n, d, big_m, seed), by_eta in sorted(groups.items()):
+        ref = by_eta.get(reference)
+        if ref is None or len(by_eta) < 2:
+            continue
+        b = -ref["log10_delta_star"] - ref["log10_amplification"]
+        for eta, p in sorted(by_eta.items()):
+            predicted = log10_amplification(big_m, eta, n) + b
+            out.append({"n": n, "d": d, "M0": big_m, "seed": seed, "eta": eta,
+                        "log10_inv_delta_star": -p["log10_delta_star"],
+                        "predicted_gd": predicted,
+                        "residual": -p["log10_delta_star"] - predicted,
+                        "flow_limit": log10_flow_amplification(big_m) + b})
+    return out
 
 
 PB_STATEMENT = (

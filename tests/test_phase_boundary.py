@@ -160,3 +160,17 @@ def test_report_section_draws_the_boundary() -> None:
     assert ctx.assets["figures/PB-phase-boundary.png"][:4] == b"\x89PNG"
     assert "log10 A_GD" in pb_key_figures(claim)
     assert any("GD amplification" in f for f in pb_findings(claim))
+
+
+def test_step_dependence_against_the_gd_product() -> None:
+    from claims.low_noise_theory import log10_amplification
+
+    pts = []
+    for eta in (0.001, 0.01, 0.03):
+        amp = log10_amplification(6.0, eta, 2)
+        pts.append({"n": 2, "d": 1, "M0": 6.0, "seed": 0, "eta": eta,
+                    "log10_delta_star": -amp + 2.19, "log10_amplification": amp})
+    rows = pb.step_dependence(pts)
+    assert [r["eta"] for r in rows] == [0.001, 0.01, 0.03]
+    assert max(abs(r["residual"]) for r in rows) < 1e-12
+    assert rows[0]["flow_limit"] > rows[0]["log10_inv_delta_star"] > rows[1]["log10_inv_delta_star"]
