@@ -217,6 +217,7 @@ def _measure(traj: Any, frame: pd.DataFrame, instance: Instance, params: Params,
         "final_max_distance": float(final_max),
         "distance_rises": [list(x) for x in rises[:5]],
         "loss_fit": _fit_summary(fit),
+        "loss_ratio_derived": float(centroid_factor(float(instance["eta"]), n) ** 2),
         "contraction_factor_derived": float(centroid_factor(float(instance["eta"]), n)),
         "contraction_factor_reported": float(reported_factor(float(instance["eta"]), n)),
         "contraction_rel_dev_derived": float(derived_err),
@@ -271,7 +272,8 @@ def _rate_check(o: InstanceOutcome, p: Params, sqrt_only: bool) -> tuple[bool | 
     fit: RateFit = o.data["fit"]
     cls = fit.classification
     if cls == GEOMETRIC:
-        text = f"geometric decay, ratio {fit.ratio:.8g} per step"
+        text = (f"geometric decay, ratio {fit.ratio:.8g} per step (derived |A|^2 law: "
+                f"{o.metrics['loss_ratio_derived']:.8g}); faster than any power")
         return (False if sqrt_only else True), text
     if cls in (POWER, POWER_LOG):
         lo, hi = fit.exponent_ci

@@ -130,10 +130,12 @@ def boundary_point(item: dict[str, Any]) -> dict[str, Any]:
         gap = item.get("guess_gap") or 2 * item["half_width"]
         one = _bisect(run, first["star"] + gap, item["half_width"], *args,
                       low=lambda r: r.near >= 2)
-    radius, _ = z_scales(n, d, seed)
+    radius, along = z_scales(n, d, seed)
     return {
         "n": n, "d": d, "M0": big_m, "eta": eta, "seed": seed,
         "log10_delta_star": first["star"], "bracket": first["bracket"],
+        "log10_e1_spread_star": None if first["star"] is None
+        else first["star"] + math.log10(along),
         "decided": first["decided"], "lower_outcome": first["lower_outcome"],
         "upper_outcome": first["upper_outcome"],
         "log10_delta_one": one["star"], "bracket_one": one["bracket"],
@@ -332,6 +334,7 @@ PB_INSTANCES = {
         curve(5, 1, (3, 6, 9, 12)),
         curve(5, 3, (8, 10, 12)),
         curve(2, 1, (4, 6, 8), etas=(0.001, 0.003, 0.01, 0.03)),
+        curve(2, 1, (4, 8), seed=1),  # another z: the offset moves with its spread along e_1
     ],
 }
 
@@ -347,6 +350,8 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
         entries.append({"n": pt["n"], "d": pt["d"], "M0": pt["M0"], "eta": pt["eta"],
                         "log10_delta_star": pt["log10_delta_star"], "seed": pt["seed"],
                         "bracket": pt["bracket"], "upper_outcome": pt["upper_outcome"],
+                        "log10_delta_one": pt.get("log10_delta_one"),
+                        "log10_e1_spread_star": pt.get("log10_e1_spread_star"),
                         "slack_decades": pt.get("slack_decades"),
                         "log10_t34_gap": pt["log10_t34_gap"]})
     fits = {f"n={r.metrics['points'][0]['n']} d={r.metrics['points'][0]['d']} "
