@@ -22,6 +22,10 @@ where (4 eta/n) M0^2 is not small, amplify by less, and the curve bends towards 
 sufficient radius exp(-106 n d M0^3)/(108 n d) is cubic; T3.4's gap exp(-M0/100) is linear with
 a tiny slope.
 
+The offset b depends on z only through its spread along e_1, s_z = max_i |(z_i - mean z).e_1|:
+the summary reports K = delta* s_z A(M0) (`spread_times_amplification`), measured the same for
+every n, d and seed (the e_1-spread that the linear phase brings to K decides the outcome).
+
 Conclusions per curve: every point decided; no boundary below T3.2's radius (the largest initial
 |m_i - M0 e_1| at the lower bracket end must exceed the bound, else T3.2 would have a
 counterexample); and (derived) b(M0) = log10(1/delta*) - log10 A(M0, eta, n) constant within
@@ -196,6 +200,9 @@ def run_boundary(instance: Instance, params: Params) -> InstanceOutcome:
     points = [dict(_MEMO[_key(it)]) for it in items]
     for p in points:
         if p["decided"]:
+            _, along = z_scales(p["n"], p["d"], p["seed"])
+            p["log10_e1_spread_star"] = p["log10_delta_star"] + math.log10(along)
+            p["log10_K"] = p["log10_e1_spread_star"] + p["log10_amplification"]
             p["offset_b"] = -p["log10_delta_star"] - p["log10_amplification"]
             p["flow_offset"] = -p["log10_delta_star"] - p["log10_flow_amplification"]
             p["slack_decades"] = p["log10_radius_lower"] - p["log10_t32_bound"]
@@ -352,13 +359,22 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
                         "bracket": pt["bracket"], "upper_outcome": pt["upper_outcome"],
                         "log10_delta_one": pt.get("log10_delta_one"),
                         "log10_e1_spread_star": pt.get("log10_e1_spread_star"),
+                        "log10_K": pt.get("log10_K"),
                         "slack_decades": pt.get("slack_decades"),
                         "log10_t34_gap": pt["log10_t34_gap"]})
     fits = {f"n={r.metrics['points'][0]['n']} d={r.metrics['points'][0]['d']} "
             f"eta={r.metrics['points'][0]['eta']:g}": r.metrics["fits"]
             for r in results if r.metrics.get("fits")}
     main = next((f for k, f in fits.items() if k == "n=2 d=1 eta=0.01"), None)
-    return {"phase_boundary": entries,
+    ks = [(pt["n"], pt["d"], pt["seed"], pt["log10_K"]) for pt in points
+          if pt.get("log10_K") is not None and pt["M0"] >= PARAMS["linear_from"]]
+    universal = None
+    if ks:
+        vals = [k for *_, k in ks]
+        universal = {"median": float(np.median(vals)), "min": min(vals), "max": max(vals),
+                     "curves": sorted({(n, d, seed) for n, d, seed, _ in ks}),
+                     "points": len(vals)}
+    return {"phase_boundary": entries, "spread_times_amplification": universal,
             "boundary_fit": main if main is not None else next(iter(fits.values()), None),
             "boundary_fits": fits, "step_dependence": step_dependence(points)}
 

@@ -47,6 +47,14 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
             f"M0²/ln 10 + b misses by up to {fmt(f['max_abs_residual'], 3)} decades at this step;"
             f" lowest polynomial within {fmt(fit['fit_tol'])} decades: "
             f"{fit['polynomial'] or 'none'}.")
+    uni = (claim.get("metrics") or {}).get("spread_times_amplification")
+    if uni:
+        out.append(
+            f"the boundary is one number across n, d and seeds: the initial spread along e_1, "
+            f"s* = δ* max_i |(z_i - z̄).e_1|, times the GD amplification A(M0, η, n) is "
+            f"10^{fmt(uni['median'], 4)} (range {fmt(uni['min'], 4)}..{fmt(uni['max'], 4)} over "
+            f"{uni['points']} points with M0 >= 4, curves (n, d, seed) "
+            f"{', '.join(str(tuple(c)) for c in uni['curves'])}).")
     slack = [p["slack_decades"] for p in pts if p.get("slack_decades") is not None]
     if slack:
         out.append(f"T3.2's sufficient radius is loose by {fmt(min(slack), 3)} to "
