@@ -17,8 +17,9 @@ contracts by (1 - 2 eta) per step, so tau_H = ceil(ln(10 M0 / r_conv) / (2 eta))
 of r_conv = 0.1 (a tenth of the noise scale, far below the escape radius ~2.5 of the others).
 
 Checks, on the float64 trajectory (`verifiers.dynamics.run_gd`):
-- mu_1 converges: its distance to the truth never increases between recorded steps and ends
-  within r_conv (the far means' influence biases it by ~exp(-M0^2/8), so it is not geometric);
+- mu_1 converges: its distance to the truth never increases between recorded steps, its radial
+  gradient never points away, and it ends within r_conv (the far means' influence biases it by
+  ~exp(-M0^2/8), so it is not geometric);
 - every other mean moves away: its distance never decreases between recorded steps, and its
   radial gradient m_j . grad_j points away from the truth at every recorded step where its sign
   can be established: in float64 with an error bound per component (`claims.low_noise_signs`),
@@ -137,8 +138,12 @@ def mean_converges(o: InstanceOutcome, p: Params, i: int) -> tuple[bool | None, 
     if rise is not None:
         return False, (f"mean {i} moves away from the truth at tau = {tau[rise]} "
                        f"({dist[rise - 1]:.6g} -> {dist[rise]:.6g}); " + detail)
+    away = np.flatnonzero(o.data["signs"][:, i] == AWAY) if "signs" in o.data else []
+    if len(away):
+        return False, (f"mean {i}'s gradient points away from the truth at tau = "
+                       f"{tau[away[0]]} (its float64 distance does not move there); " + detail)
     if dist[-1] > p["r_conv"]:
-        return None, "distance decreases but is not yet within r_conv; " + detail
+        return None, "distance does not increase but is not yet within r_conv; " + detail
     return True, detail
 
 

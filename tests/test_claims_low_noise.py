@@ -148,6 +148,10 @@ def test_move_away_predicate_outcomes() -> None:
     open_end = _sign_outcome([[TOWARD, AWAY], [TOWARD, AWAY], [TOWARD, UNRESOLVED]],
                              [[5.0, 6.0], [3.0, 6.0], [1.0, 6.0]])
     assert nec.others_move_away(open_end, p)[0] is None
+    frozen = _sign_outcome([[AWAY, TOWARD]] * 3, [[100.0, 5.0], [100.0, 1.0], [100.0, 0.01]])
+    held, detail = nec.mean_converges(frozen, p, 0)  # constant in float64, pushed out exactly
+    assert held is False and "points away" in detail
+    assert nec.mean_converges(frozen, p, 1)[0] is True
 
 
 # ---------------------------------------------------------------------------- signs
