@@ -337,10 +337,13 @@ PB_INSTANCES = {
     "quick": [curve(2, 1, (4, 6))],
     "full": [
         curve(2, 1, range(2, 13)),
-        curve(3, 1, (2, 4, 6, 8, 10, 12)),
-        curve(5, 1, (3, 6, 9, 12)),
+        curve(3, 1, (2, 4, 8, 12)),
+        curve(5, 1, (4, 8, 12)),
+        # d = 3 only where delta* < ~1e-14 M0: the perpendicular spread is then below the float64
+        # engine's rank tolerance after the hand-over (k = 1); at M0 = 4, 6 it stays k = 3, where
+        # the float64 engine runs at ~1 step/s on near-collapsed means (measured)
         curve(5, 3, (8, 10, 12)),
-        curve(2, 1, (4, 6, 8), etas=(0.001, 0.003, 0.01, 0.03)),
+        curve(2, 1, (4, 8), etas=(0.001, 0.003, 0.01, 0.03)),
         curve(2, 1, (4, 8), seed=1),  # another z: the offset moves with its spread along e_1
     ],
 }
@@ -419,9 +422,10 @@ PB = Claim(
     paper_ref="beyond the paper (between Thm 3.2 and Thm 3.4)",
     regime="low noise",
     statement_md=PB_STATEMENT,
-    hypotheses=Domain("starts M0 e_1 + delta z_i, truth at 0; curves n = 2 (M0 2..12), n = 3, "
-                      "n = 5 in d = 1, n = 5 in d = 3; eta = 0.01 and, at n = 2, eta in "
-                      "{0.001, 0.003, 0.03}", contains=lambda i: True, instances=PB_INSTANCES),
+    hypotheses=Domain("starts M0 e_1 + delta z_i, truth at 0; curves n = 2 (M0 2..12), n = 3 "
+                      "(2, 4, 8, 12), n = 5 (4, 8, 12) in d = 1, n = 5 in d = 3 (8, 10, 12); "
+                      "eta = 0.01 and, at n = 2, M0 = 4, 8, eta in {0.001, 0.003, 0.03}; a "
+                      "second seed at n = 2", contains=lambda i: True, instances=PB_INSTANCES),
     conclusions=PB_CONCLUSIONS,
     run=run_boundary,
     parameters=PARAMS,
