@@ -126,11 +126,13 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) 
         ax.set_ylabel("log10(1/δ*)  (decades)")
         ax.set_title("Critical spread, η = 0.01")
         ax.legend(fontsize=7, loc="upper left")
-        by_m: dict[float, list[Mapping[str, Any]]] = {}
+        by_m: dict[tuple[float, int], list[Mapping[str, Any]]] = {}
         for p in pts:
             if p["n"] == 2 and p["d"] == 1 and p.get("log10_delta_star") is not None:
-                by_m.setdefault(p["M0"], []).append(p)
-        for k, (m, mps) in enumerate(sorted((m, v) for m, v in by_m.items() if len(v) > 1)):
+                by_m.setdefault((p["M0"], p["seed"]), []).append(p)
+        studies = sorted(((m, v) for (m, _), v in by_m.items()
+                          if len({p["eta"] for p in v}) > 1), key=lambda x: x[0])
+        for k, (m, mps) in enumerate(studies):
             mps = sorted(mps, key=lambda p: p["eta"])
             ref = next((p for p in mps if p["eta"] == 0.01), mps[0])
             b = -ref["log10_delta_star"] - log10_amplification(m, ref["eta"], 2)
