@@ -21,14 +21,18 @@ def _main_fit(claim: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return (claim.get("metrics") or {}).get("boundary_fit")
 
 
+def _signed(b: float) -> str:
+    return f"{'-' if b < 0 else '+'} {fmt(abs(b), 3)}"
+
+
 def pb_key_figures(claim: Mapping[str, Any]) -> str:
     fit = _main_fit(claim)
     pts = [p for p in _points(claim) if p.get("log10_delta_star") is not None]
     if not fit:
         return f"{len(pts)} boundary points"
     gd = fit["forms"]["gd-amplification"]
-    return (f"{len(pts)} points; n = 2: log10(1/δ*) = log10 A_GD + "
-            f"{fmt(gd['coefficients']['b'], 3)} (max residual {fmt(gd['max_abs_residual'], 2)}); "
+    return (f"{len(pts)} points; n = 2: log10(1/δ*) = log10 A_GD "
+            f"{_signed(gd['coefficients']['b'])} (max residual {fmt(gd['max_abs_residual'], 2)}); "
             f"chosen form {fit['chosen']}; lowest polynomial within {fmt(fit['fit_tol'])}: "
             f"{fit['polynomial'] or 'none'}")
 
@@ -41,7 +45,7 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
         d, f = fit["forms"]["gd-amplification"], fit["forms"]["flow-limit"]
         out.append(
             f"the measured boundary follows the linearised GD amplification: log10(1/δ*) = "
-            f"log10 prod_t (1 + (4η/n)c_t²) + {fmt(d['coefficients']['b'], 3)} within "
+            f"log10 prod_t (1 + (4η/n)c_t²) {_signed(d['coefficients']['b'])} within "
             f"{fmt(d['max_abs_residual'], 2)} decades over M0 = {fmt(min(fit['M0']))}.."
             f"{fmt(max(fit['M0']))} (n = 2, d = 1, η = 0.01); the gradient-flow form "
             f"M0²/ln 10 + b misses by up to {fmt(f['max_abs_residual'], 3)} decades at this step;"
@@ -62,7 +66,7 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
     steps = (claim.get("metrics") or {}).get("step_dependence") or []
     if steps:
         worst = max(abs(r["residual"]) for r in steps)
-        small = min(steps, key=lambda r: r["eta"])
+        small = min(steps, key=lambda r: (r["eta"], -r["M0"]))
         out.append(
             f"the step dependence follows the GD product: predicted from the η = 0.01 offset, "
             f"log10(1/δ*) is within {fmt(worst, 2)} decades at η = "
