@@ -22,16 +22,38 @@ import numpy as np
 Exp = Callable[[np.ndarray], np.ndarray]
 
 
+def _sum_first(x: np.ndarray) -> np.ndarray:
+    """Sum over the first axis; for float arrays as a product with ones (numpy's reductions
+    over short axes cost several times the arithmetic: this is the engine's hot path)."""
+    if x.dtype == object:
+        return x.sum(axis=0)
+    return np.ones(len(x)) @ x if x.ndim == 2 else np.tensordot(np.ones(len(x)), x, 1)
+
+
+def _logits_t(y: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """(n, N): y.p_j - |p_j|^2 / 2, shifted by the largest per point against overflow (the
+    softmax is shift-invariant); unshifted for numbers without an order (acb balls, which
+    cannot overflow)."""
+    logits = coords @ y.T - (0.5 * _sum_first((coords * coords).T))[:, None]
+    if logits.dtype == object:
+        try:
+            return logits - logits.max(axis=0)
+        except TypeError:
+            return logits
+    top = logits[0]
+    for row in logits[1:]:
+        top = np.maximum(top, row)
+    return logits - top
+
+
+def _softmax_t(y: np.ndarray, coords: np.ndarray, exp: Exp) -> np.ndarray:
+    e = exp(_logits_t(y, coords))
+    return e / _sum_first(e)
+
+
 def softmax_weights(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
     """w (N, n) at points y (N, k) for means coords (n, k)."""
-    half_sq = 0.5 * np.sum(coords * coords, axis=1)
-    logits = y @ coords.T - half_sq
-    try:  # shift by the row maximum against overflow (the softmax is shift-invariant)
-        logits = logits - np.max(logits, axis=1, keepdims=True)
-    except TypeError:  # complex balls (python-flint acb, certified integrals): no ordering,
-        pass  # and no overflow either
-    e = exp(logits)
-    return e / np.sum(e, axis=1, keepdims=True)
+    return _softmax_t(y, coords, exp).T
 
 
 def n_components(n: int, k: int) -> int:
@@ -41,17 +63,18 @@ def n_components(n: int, k: int) -> int:
 
 def score_integrands(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
     """(N, 1 + n k + n): columns |u|^2, then 2 w_j (u + s_j (y - p_j)) row-major in (j, axis),
-    then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient."""
-    w = softmax_weights(y, coords, exp)
-    u = w @ coords
+    then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient.
+    (Computed point-last, (component, N), which keeps numpy's loops long; returned transposed.)"""
     n, k = coords.shape
+    w = _softmax_t(y, coords, exp)  # (n, N)
+    u = coords.T @ w  # (k, N)
     pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
-    gap = (w @ pairwise.reshape(n, n * k)).reshape(len(y), n, k)  # p_j - u, as one matmul
-    s = np.sum(gap * u[:, None, :], axis=2)
-    g = 2 * w[:, :, None] * (u[:, None, :] + s[:, :, None] * (y[:, None, :] - coords[None]))
-    gamma = 2 * w * (1 - s)
-    loss = np.sum(u * u, axis=1)
-    return np.concatenate([loss[:, None], g.reshape(len(y), -1), gamma], axis=1)
+    gap = (pairwise.reshape(n, n * k).T @ w).reshape(n, k, -1)  # p_j - u, as one matmul
+    s = _sum_first((gap * u).transpose(1, 0, 2))  # (n, N)
+    w2 = 2 * w
+    g = w2[:, None, :] * (u + s[:, None, :] * (y.T - coords[:, :, None]))  # (n, k, N)
+    loss = _sum_first(u * u)
+    return np.concatenate([loss[None], g.reshape(n * k, -1), w2 - w2 * s], axis=0).T
 
 
 def split_components(values: np.ndarray, n: int, k: int) -> tuple[object, np.ndarray, np.ndarray]:
