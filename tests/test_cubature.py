@@ -79,3 +79,42 @@ def test_rule_rejected_far_away() -> None:
     ref = evaluate(np.array([[0.0], [3.0]]))
     assert ev.rule is not rule
     assert abs(ev.loss - ref.loss) <= 1e-12 * ref.loss
+
+
+def _gd_against_fresh(m: np.ndarray, steps: int, eta: float) -> int:
+    """GD with rule reuse; every step held against a fresh adaptive evaluation (the estimates
+    must cover the difference). Returns how many steps reused the previous rule."""
+    ev = evaluate(m)
+    reused = 0
+    for _ in range(steps):
+        m = m - eta * ev.grad
+        nxt = evaluate(m, rule=ev.rule)
+        reused += nxt.rule is ev.rule
+        fresh = evaluate(m)
+        assert abs(nxt.loss - fresh.loss) <= nxt.loss_error + fresh.loss_error + 1e-300
+        assert np.linalg.norm(nxt.grad - fresh.grad) <= nxt.grad_error + fresh.grad_error + 1e-300
+        assert nxt.relative_loss_error <= 1e-10 and nxt.relative_grad_error <= 1e-10
+        ev = nxt
+    return reused
+
+
+def test_k1_rules_in_higher_dimension_and_clustered() -> None:
+    """k = 1 line rules: a collinear configuration in d = 3 (the SVD may flip the line's sign
+    between steps: the rule must follow it), and clustered means (Gauss-Hermite pair)."""
+    u = np.array([1.0, 2.0, -2.0]) / 3.0
+    line = np.array([0.5, 0.5, 0.5]) + np.array([-1.5, 0.2, 2.0])[:, None] * u
+    assert reduce_means(line).k == 1
+    assert _gd_against_fresh(line, 12, 0.01) >= 9
+    clustered = np.array([[2.0], [2.0 + 1e-4], [2.0 - 3e-5]])
+    rule = evaluate(clustered).rule
+    assert rule is not None and rule.kind == "hermite"
+    assert _gd_against_fresh(clustered, 12, 0.05) >= 9
+
+
+def test_k1_rule_not_used_after_a_crossing_moved() -> None:
+    """The drift check: a crossing moved by more than a quarter of its width 1/|p_1 - p_0|
+    rebuilds the rule even where the old panels' estimate might still pass."""
+    ev = evaluate(np.array([[0.0], [14.0]]))
+    moved = np.array([[0.0], [14.0 + 0.6 / 14]])  # crossing 7 -> 7 + 0.3 / 14 (> h / 4)
+    assert evaluate(moved, rule=ev.rule).rule is not ev.rule
+    assert evaluate(np.array([[0.0], [14.0 + 0.1 / 14]]), rule=ev.rule).rule is ev.rule
