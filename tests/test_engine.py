@@ -178,3 +178,36 @@ def test_trajectory_records_powers_of_two_and_stride() -> None:
     assert {"loss", "loss_error", "grad_norm", "grad_error", "mu_1_0", "dist_1"} <= set(
         traj.frame.columns)
     assert traj.status == "ok"
+
+
+def test_batched_gd_matches_single_runs() -> None:
+    """`run_gd_batch` gives the trajectories `run_gd` gives: same rows and columns, losses
+    within the two error estimates, means equal to rounding (sums run in another order)."""
+    from verifiers.batch import run_gd_batch
+
+    rng = np.random.default_rng(3)
+    starts = [[[0.0], [14.0]], [[4.0], [4.1], [3.9]], [[2.0], [2.0], [-1.0]],
+              (rng.normal(size=(5, 1)) * 2).tolist(), (rng.normal(size=(3, 1)) * 0.01).tolist(),
+              [[1.0, 0.5], [-1.0, -0.5], [0.2, 0.1]]]  # the last, d = 2, runs alone
+    kwargs = {"truth": None, "t": 0.3, "stride": 40}
+    batch = run_gd_batch(starts, 0.05, 120, **kwargs)
+    for start, got in zip(starts, batch, strict=True):
+        want = run_gd(start, 0.05, 120, **kwargs)
+        assert got.status == want.status == "ok"
+        assert list(got.frame.columns) == list(want.frame.columns)
+        assert list(got.frame["tau"]) == list(want.frame["tau"])
+        gap = np.abs(got.frame["loss"] - want.frame["loss"])
+        assert np.all(gap <= got.frame["loss_error"] + want.frame["loss_error"] + 1e-300)
+        np.testing.assert_allclose(got.final_means, want.final_means, rtol=1e-11, atol=1e-300)
+    f = batch[2].frame  # identical means stay identical in the batch too
+    assert (f["mu_0_0"] == f["mu_1_0"]).all()
+
+
+def test_batched_gd_bad_input() -> None:
+    from verifiers.batch import run_gd_batch
+    from verifiers.errors import UsageError
+
+    with pytest.raises(UsageError):
+        run_gd_batch([[[0.0], [1.0]], [[0.0]]], 0.1, 10)
+    with pytest.raises(UsageError):
+        run_gd_batch([[[0.0], [1.0]]], -0.1, 10)

@@ -25,6 +25,7 @@ from verifiers.gauss_kronrod import rule as gk_rule
 from verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
     HERMITE_ORDERS,
+    Y_MAX,
     CubatureResult,
     FrozenRule,
     group_matrix,
@@ -56,6 +57,7 @@ class LineRule:
     kronrod: np.ndarray | None = None
     pair: np.ndarray | None = None
     ones: np.ndarray | None = None  # (panels,): sums over panels as products (faster)
+    edges: np.ndarray | None = None  # (2, panels): the panels [a, b]
 
     @property
     def n_nodes(self) -> int:
@@ -91,16 +93,45 @@ def fits(rule: LineRule, coords: np.ndarray) -> bool:
 
 def from_panels(frozen: FrozenRule, basis: np.ndarray | None) -> LineRule:
     """A LineRule from the panels of an adaptive one-dimensional run."""
+    return _panel_rule(frozen.tree.a, frozen.tree.b, frozen.coords[:, 0].copy(), basis)
+
+
+def _panel_rule(a: np.ndarray, b: np.ndarray, coords: np.ndarray, basis: np.ndarray | None
+                ) -> LineRule:
     x, wk, wg = gk_rule()
-    tree = frozen.tree
-    half = 0.5 * (tree.b - tree.a)
-    t = ((0.5 * (tree.a + tree.b))[:, None] + half[:, None] * x).reshape(-1)
+    half = 0.5 * (b - a)
+    t = ((0.5 * (a + b))[:, None] + half[:, None] * x).reshape(-1)
     scaled = np.repeat(half, len(x)) * np.exp(-0.5 * t * t) * _INV_SQRT_2PI
-    coords = frozen.coords[:, 0].copy()
     check, limit = drift_check(coords)
     return LineRule("panels", t[:, None], coords, basis, check, limit, scaled=scaled,
                     kg=np.stack([wk, wg]), kronrod=np.tile(wk, len(half)),
-                    ones=np.ones(len(half)))
+                    ones=np.ones(len(half)), edges=np.stack([a, b]))
+
+
+def transport(rule: LineRule, coords: np.ndarray) -> LineRule | None:
+    """The panels of `rule` carried along with the crossings (a piecewise-linear, monotone map
+    of the line taking each old crossing to the new one; the domain ends stay), for a
+    configuration whose crossings have drifted but whose gaps have not (beyond the drift
+    limit): each transition keeps its place among the panels fitted to it. None when the gaps
+    changed too much or the order of the means did. The caller re-checks the estimate."""
+    if rule.kind != "panels" or len(coords) != len(rule.coords) or len(coords) < 2:
+        return None
+    n = len(coords)
+    moved = rule.check @ (coords - rule.coords)
+    if np.any(np.abs(moved[n - 1 :]) > rule.limit[n - 1 :]):
+        return None
+    old = rule.check[: n - 1] @ rule.coords
+    new = old + moved[: n - 1]
+    if np.any(np.diff(new) <= 0) or not np.all(np.isfinite(new)):
+        return None
+    a, b = rule.edges
+    shift_a = np.interp(a, old, new - old)
+    shift_b = np.interp(b, old, new - old)
+    a2 = np.where(np.abs(a) == Y_MAX, a, np.clip(a + shift_a, -Y_MAX, Y_MAX))
+    b2 = np.where(np.abs(b) == Y_MAX, b, np.clip(b + shift_b, -Y_MAX, Y_MAX))
+    if np.any(b2 <= a2):
+        return None
+    return _panel_rule(a2, b2, coords.copy(), rule.basis)
 
 
 def hermite(coords: np.ndarray, basis: np.ndarray | None,
@@ -113,6 +144,14 @@ def hermite(coords: np.ndarray, basis: np.ndarray | None,
     check, limit = drift_check(coords)
     return LineRule("hermite", np.concatenate(xs)[:, None], coords.copy(), basis, check, limit,
                     pair=pair)
+
+
+def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
+    """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
+    |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
+    |K - G| when resasc is smaller (or zero)."""
+    return np.minimum(np.maximum(resasc, raw),
+                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
 
 
 def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> CubatureResult | None:
@@ -130,8 +169,7 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
         kron = kg[:, 0]
         raw = np.abs(kron - kg[:, 1])
         resasc = rule.kg[0] @ np.abs(fd3 - 0.5 * kron[:, None, :])
-        error = rule.ones @ np.minimum(
-            np.maximum(resasc, raw), _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
+        error = rule.ones @ calibrated(raw, resasc)
         value = rule.ones @ kron
         abs_value = rule.kronrod @ np.abs(fd)
     sq = np.stack([error, tol * abs_value])
@@ -141,5 +179,5 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
     return CubatureResult(value, abs_value, error, len(f), True, None)
 
 
-__all__ = ["LineRule", "apply", "drift_check", "fits", "from_panels", "group_matrix",
-           "hermite"]
+__all__ = ["LineRule", "apply", "calibrated", "drift_check", "fits", "from_panels",
+           "group_matrix", "hermite", "transport"]

@@ -23,18 +23,22 @@ Exp = Callable[[np.ndarray], np.ndarray]
 
 
 def _sum_first(x: np.ndarray) -> np.ndarray:
-    """Sum over the first axis; for float arrays as a product with ones (numpy's reductions
-    over short axes cost several times the arithmetic: this is the engine's hot path)."""
-    if x.dtype == object:
-        return x.sum(axis=0)
-    return np.ones(len(x)) @ x if x.ndim == 2 else np.tensordot(np.ones(len(x)), x, 1)
+    """Sum over the first axis (for a float matrix as a product with ones: a little faster on
+    the engine's hot path, where arrays are small and numpy's per-call overhead dominates)."""
+    if x.ndim == 2 and x.dtype != object:
+        return np.ones(len(x)) @ x
+    return x.sum(axis=0)
 
 
 def _logits_t(y: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """(n, N): y.p_j - |p_j|^2 / 2, shifted by the largest per point against overflow (the
     softmax is shift-invariant); unshifted for numbers without an order (acb balls, which
     cannot overflow)."""
-    logits = coords @ y.T - (0.5 * _sum_first((coords * coords).T))[:, None]
+    if coords.ndim == 3:  # one configuration per point: (n, k, N)
+        pt = np.ascontiguousarray(coords.transpose(1, 2, 0))
+        logits = _sum_first((pt * (y.T - 0.5 * pt)).transpose(1, 0, 2))
+    else:
+        logits = coords @ y.T - (0.5 * _sum_first((coords * coords).T))[:, None]
     if logits.dtype == object:
         try:
             return logits - logits.max(axis=0)
@@ -52,7 +56,8 @@ def _softmax_t(y: np.ndarray, coords: np.ndarray, exp: Exp) -> np.ndarray:
 
 
 def softmax_weights(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
-    """w (N, n) at points y (N, k) for means coords (n, k)."""
+    """w (N, n) at points y (N, k) for means coords (n, k) (or (N, n, k), see
+    `score_integrands`)."""
     return _softmax_t(y, coords, exp).T
 
 
@@ -64,15 +69,23 @@ def n_components(n: int, k: int) -> int:
 def score_integrands(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
     """(N, 1 + n k + n): columns |u|^2, then 2 w_j (u + s_j (y - p_j)) row-major in (j, axis),
     then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient.
+    `coords` (n, k), or (N, n, k): a configuration per point (many GD runs in one call).
     (Computed point-last, (component, N), which keeps numpy's loops long; returned transposed.)"""
-    n, k = coords.shape
+    n, k = coords.shape[-2:]
     w = _softmax_t(y, coords, exp)  # (n, N)
-    u = coords.T @ w  # (k, N)
-    pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
-    gap = (pairwise.reshape(n, n * k).T @ w).reshape(n, k, -1)  # p_j - u, as one matmul
+    if coords.ndim == 3:
+        at = np.ascontiguousarray(coords.transpose(1, 2, 0))  # p_j at each point, (n, k, N)
+        u = _sum_first(at * w[:, None, :])
+        pairwise = at[None] - at[:, None]  # [l, j] = p_j - p_l
+        gap = _sum_first(w[:, None, None, :] * pairwise)  # p_j - u = sum_l w_l (p_j - p_l)
+    else:
+        at = coords[:, :, None]
+        u = coords.T @ w  # (k, N)
+        pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
+        gap = (pairwise.reshape(n, n * k).T @ w).reshape(n, k, -1)  # p_j - u, as one matmul
     s = _sum_first((gap * u).transpose(1, 0, 2))  # (n, N)
     w2 = 2 * w
-    g = w2[:, None, :] * (u + s[:, None, :] * (y.T - coords[:, :, None]))  # (n, k, N)
+    g = w2[:, None, :] * (u + s[:, None, :] * (y.T - at))  # (n, k, N)
     loss = _sum_first(u * u)
     return np.concatenate([loss[None], g.reshape(n * k, -1), w2 - w2 * s], axis=0).T
 

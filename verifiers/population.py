@@ -82,13 +82,14 @@ def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
     return replace(red, basis=red.basis @ rot, coords=red.coords @ rot)
 
 
-def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None
-             ) -> CubatureResult:
+def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None,
+             hermite: bool = True) -> CubatureResult:
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
     quad = GaussianCubature(coords, lambda y: score_integrands(y, coords), n_components(n, k),
-                            error_groups(n, k, perp_norm), integrand_bound(red), tol=tol)
+                            error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
+                            hermite=hermite)
     return quad.run(rule, red.basis)
 
 
@@ -109,12 +110,16 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None
         if rule.basis is not None and float(red.basis[:, 0] @ rule.basis[:, 0]) < 0:
             red = replace(red, basis=-red.basis, coords=-red.coords)
     p = red.coords[:, 0]
-    if isinstance(rule, collinear.LineRule) and collinear.fits(rule, p):
-        base, extra = _group_parts(n, 1)
-        gmat = base if red.k == red.basis.shape[0] else base + float(red.perp @ red.perp) * extra
-        res = collinear.apply(rule, score_integrands(rule.points, red.coords), gmat, tol)
-        if res is not None:
-            return red, replace(res, rule=rule)
+    if isinstance(rule, collinear.LineRule):
+        if not collinear.fits(rule, p):  # drifted: carry the panels along, or start afresh
+            rule = collinear.transport(rule, p)
+        if rule is not None:
+            base, extra = _group_parts(n, 1)
+            gmat = base if red.k == red.basis.shape[0] else base + float(red.perp @ red.perp
+                                                                          ) * extra
+            res = collinear.apply(rule, score_integrands(rule.points, red.coords), gmat, tol)
+            if res is not None:
+                return red, replace(res, rule=rule)
     res = cubature(red, tol)
     if res.rule is not None:
         return red, replace(res, rule=collinear.from_panels(res.rule, red.basis))

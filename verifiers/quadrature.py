@@ -240,11 +240,13 @@ class GaussianCubature:
 
     def __init__(self, coords: np.ndarray, integrand: Integrand, ncomp: int,
                  groups: Sequence[ErrorGroup], bound: np.ndarray, tol: float = 1e-11,
-                 max_rounds: int = 48, thin: bool = True):
+                 max_rounds: int = 48, thin: bool = True, hermite: bool = True):
         """`bound` (C,) bounds |f| componentwise on the whole domain (used to skip tails).
         `thin` (k >= 2): trailing axes along which the means spread at most
         HERMITE_MAX_SPREAD are integrated by a Gauss-Hermite pair (`ThinBlock`), the others
-        adaptively; the coordinates should be principal axes, widest first (`reduce_means`)."""
+        adaptively; the coordinates should be principal axes, widest first (`reduce_means`).
+        `hermite` (k = 1): try a Gauss-Hermite pair first for clustered means."""
+        self.try_hermite = hermite
         self.coords = np.asarray(coords, dtype=float)
         self.n, self.k = self.coords.shape
         self.integrand = integrand
@@ -285,7 +287,8 @@ class GaussianCubature:
                 return self._adaptive(basis)
             except _ThinFailed:  # the pair never met its budget: every axis adaptive
                 self.thin_from, self.rungs, self.converged = self.k, (), True
-        elif float(np.max(np.linalg.norm(self.delta, axis=1))) <= HERMITE_MAX_SPREAD:
+        elif self.try_hermite and float(np.max(np.linalg.norm(self.delta, axis=1))
+                                        ) <= HERMITE_MAX_SPREAD:
             res = self._hermite()
             if res.converged:
                 return res
