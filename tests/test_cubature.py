@@ -118,3 +118,50 @@ def test_k1_rule_not_used_after_a_crossing_moved() -> None:
     moved = np.array([[0.0], [14.0 + 0.6 / 14]])  # crossing 7 -> 7 + 0.3 / 14 (> h / 4)
     assert evaluate(moved, rule=ev.rule).rule is not ev.rule
     assert evaluate(np.array([[0.0], [14.0 + 0.1 / 14]]), rule=ev.rule).rule is ev.rule
+
+
+def _cubature(m: np.ndarray, thin: bool):
+    from verifiers.formulation import n_components, score_integrands
+    from verifiers.population import error_groups, integrand_bound
+    from verifiers.quadrature import GaussianCubature
+
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    quad = GaussianCubature(red.coords, lambda y: score_integrands(y, red.coords),
+                            n_components(n, k), error_groups(n, k, 0.0), integrand_bound(red),
+                            tol=1e-11, thin=thin)
+    return quad, quad.run()
+
+
+@pytest.mark.parametrize("thin_spread", [1e-7, 1e-4, 2e-2, 0.2])
+def test_thin_axis_block_agrees_with_adaptive_axis(thin_spread: float) -> None:
+    """k = 2 means spread along one axis and thin along the other: the Gauss-Hermite block on
+    the thin axis agrees with the adaptive rule on it, within the two estimates."""
+    rng = np.random.default_rng(17)
+    m = np.c_[[3.0, 0.5, -2.0, 1.2], thin_spread * rng.uniform(-0.5, 0.5, 4)]
+    quad, thin = _cubature(m, True)
+    assert quad.thin_from == 1
+    _, full = _cubature(m, False)
+    assert thin.converged and full.converged and thin.rule is not None
+    assert np.all(np.abs(thin.value - full.value) <= thin.error + full.error + 1e-300)
+    assert np.all(thin.error <= 1e-10 * thin.abs_value + 1e-300)
+
+
+def test_thin_block_rules_along_gd_k3() -> None:
+    """E1-like k = 3 (means apart along the centre direction, 1e-7 across): block rules reused
+    along GD agree with fresh evaluations within the estimates, at the k = 3 target."""
+    rng = np.random.default_rng(5)
+    m = np.c_[[6.0, 5.1, 6.9, 4.2, 7.5], 1e-7 * rng.normal(size=(5, 2))]
+    ev = evaluate(m)
+    assert reduce_means(m).k == 3 and ev.rule is not None and ev.rule.block is not None
+    reused = 0
+    for _ in range(8):
+        m = m - 1e-3 * ev.grad  # |grad| ~ 9 here: a step that keeps the crossings in place
+        nxt = evaluate(m, rule=ev.rule)
+        reused += nxt.rule is ev.rule
+        fresh = evaluate(m)
+        assert abs(nxt.loss - fresh.loss) <= nxt.loss_error + fresh.loss_error
+        assert np.linalg.norm(nxt.grad - fresh.grad) <= nxt.grad_error + fresh.grad_error
+        assert nxt.relative_loss_error <= 1e-8 and nxt.relative_grad_error <= 1e-8
+        ev = nxt
+    assert reused >= 6
