@@ -4,6 +4,7 @@ form, and the invariances of PAPER.md sec. 1."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,11 @@ def _check_against(m: np.ndarray, loss_ref: float, grad_ref: np.ndarray, tol: fl
                                                      1e-15 * np.linalg.norm(grad_ref)) * 10
 
 
-@settings(max_examples=25)
+@settings(max_examples=12)  # each reference takes seconds (the suite's time budget)
 @given(collinear_means())
 def test_k1_against_mpmath(m: np.ndarray) -> None:
     assert reduce_means(m).k == 1
-    loss, grad, err = population_reference(m.tolist(), dps=25)
+    loss, grad, err = population_reference(m.tolist(), dps=20)
     _check_against(m, float(loss), np.array(grad, dtype=float), 1e-10, float(err))
 
 
@@ -74,6 +75,34 @@ def test_k2_against_stored_reference(case: dict) -> None:
     assert reduce_means(m).k == case["k"]
     grad = np.array([[float(x) for x in row] for row in case["gradient"]])
     _check_against(m, float(case["loss"]), grad, tol, case["quad_rel_error"])
+
+
+K3_FIXTURE = Path(__file__).parent / "data" / "reference_k3.json"
+K3_SLOW = {"separated-tetrahedron", "separated-normal"}  # the engine takes 5-60 s on each
+
+
+def _k3_cases() -> list[dict]:
+    cases = json.loads(K3_FIXTURE.read_text())
+    slow = os.environ.get("SCORECLAIMS_SLOW") == "1"
+    return [c for c in cases if slow or c["kind"] not in K3_SLOW]
+
+
+@pytest.mark.parametrize("case", _k3_cases(), ids=lambda c: c["kind"])
+def test_k3_against_independent_reference(case: dict) -> None:
+    """k = 3 against `tests/reference_k3.py` (direct-form integrand, QR basis, fixed composite
+    Gauss-Legendre; see there): the issue's 1e-8, and the engine's estimates cover the gap.
+    The separated cases run with SCORECLAIMS_SLOW=1."""
+    m = np.array(case["means"])
+    assert reduce_means(m).k == 3
+    grad_ref = np.array(case["gradient"])
+    gnorm = float(np.linalg.norm(grad_ref))
+    assert case["loss_error"] <= 1e-10 * case["loss"] and case["grad_error"] <= 1e-10 * gnorm
+    ev = evaluate(m)
+    assert ev.converged
+    assert abs(ev.loss - case["loss"]) <= 1e-8 * case["loss"]
+    assert np.linalg.norm(ev.grad - grad_ref) <= 1e-8 * gnorm
+    assert abs(ev.loss - case["loss"]) <= ev.loss_error + case["loss_error"]
+    assert np.linalg.norm(ev.grad - grad_ref) <= ev.grad_error + case["grad_error"]
 
 
 @settings(max_examples=12)

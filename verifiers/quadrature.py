@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
+from scipy.special import erfc, erfcinv
 
 from verifiers.gauss_kronrod import rule
 
@@ -63,6 +64,7 @@ class PanelTree:
     owner: np.ndarray
     child: PanelTree | None = None
     skipped: np.ndarray | None = None
+    tail: np.ndarray | None = None  # (nodes,) Gaussian mass of the inner tails left out
 
 
 @dataclass(frozen=True)
@@ -159,31 +161,33 @@ def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
 
 def _tree_select(tree: PanelTree, keep: np.ndarray) -> PanelTree:
     """The panels `keep` of a tree (with their subtrees); owners stay as they are."""
-    child, skipped = None, None
+    child, skipped, tail = None, None, None
     if tree.skipped is not None:  # an inner level (panels, or a thin block when child is None)
         node_keep = np.repeat(keep, _NK)
         skipped = tree.skipped[node_keep]
+        tail = None if tree.tail is None else tree.tail[node_keep]
         if tree.child is not None:
             renumber = np.cumsum(node_keep) - 1
             child = _tree_select(tree.child, node_keep[tree.child.owner])
             child = replace(child, owner=renumber[child.owner])
-    return PanelTree(tree.a[keep], tree.b[keep], tree.owner[keep], child, skipped)
+    return PanelTree(tree.a[keep], tree.b[keep], tree.owner[keep], child, skipped, tail)
 
 
 def _tree_concat(trees: Sequence[PanelTree]) -> PanelTree:
     """One tree from trees over consecutive panel lists (child owners shifted accordingly)."""
     trees = [t for t in trees if len(t.a)] or list(trees[:1])
     cat = np.concatenate
+    tail = None if trees[0].tail is None else cat([t.tail for t in trees])
     if trees[0].child is None:
         skipped = None if trees[0].skipped is None else cat([t.skipped for t in trees])
         return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
-                         cat([t.owner for t in trees]), None, skipped)
+                         cat([t.owner for t in trees]), None, skipped, tail)
     shift = np.cumsum([0] + [_NK * len(t.a) for t in trees[:-1]])
     children = [replace(t.child, owner=t.child.owner + o)
                 for t, o in zip(trees, shift, strict=True) if t.child is not None]
     return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
                      cat([t.owner for t in trees]), _tree_concat(children),
-                     cat([t.skipped for t in trees if t.skipped is not None]))
+                     cat([t.skipped for t in trees if t.skipped is not None]), tail)
 
 
 def _empty_tree(depth: int, block: bool) -> PanelTree:
@@ -191,8 +195,9 @@ def _empty_tree(depth: int, block: bool) -> PanelTree:
     e = np.zeros(0)
     o = np.zeros(0, dtype=int)
     if depth == 1:
-        return PanelTree(e, e, o, None, np.zeros(0, dtype=bool) if block else None)
-    return PanelTree(e, e, o, _empty_tree(depth - 1, block), np.zeros(0, dtype=bool))
+        return PanelTree(e, e, o, None, np.zeros(0, dtype=bool) if block else None,
+                         e if block else None)
+    return PanelTree(e, e, o, _empty_tree(depth - 1, block), np.zeros(0, dtype=bool), e)
 
 
 def compile_rule(rule: FrozenRule, k: int) -> FrozenRule:
@@ -206,7 +211,7 @@ def compile_rule(rule: FrozenRule, k: int) -> FrozenRule:
         half = 0.5 * (tree.b - tree.a)
         t = ((0.5 * (tree.a + tree.b))[:, None] + half[:, None] * nodes).reshape(-1)
         dens = (np.exp(-0.5 * t**2) * _INV_SQRT_2PI)[:, None]
-        levels.append((half, t, tree.owner, tree.skipped, dens))
+        levels.append((half, t, tree.owner, tree.skipped, dens, tree.tail))
         prefix = np.concatenate([prefix[np.repeat(tree.owner, _NK)], t[:, None]], axis=1)
         last_skipped = tree.skipped
         tree = tree.child
@@ -308,7 +313,7 @@ class GaussianCubature:
         floor = self.tol * pilot
         for _ in range(3):
             self.converged = True
-            val, absval, err, tree = self._level(0, np.zeros((1, 0)), floor[None, :])
+            val, absval, err, tree, _ = self._level(0, np.zeros((1, 0)), floor[None, :])
             scale = _group_norms(absval[0], self.gmat)
             if np.all(scale >= 0.5 * floor / self.tol):
                 break
@@ -380,13 +385,16 @@ class GaussianCubature:
                 if skipped is not None:
                     ferr[skipped] = self.bound
         for lev in range(len(rule.levels) - 1, -1, -1):
-            half, t, owner, _, dens = rule.levels[lev]
+            half, t, owner, _, dens, _ = rule.levels[lev]
             kval, kabs, perr = self._reduce(f, fabs, ferr, t, half, dens)
             skipped = rule.levels[lev - 1][3] if lev > 0 else None  # nodes of the level above
             n_above = 1 if skipped is None else len(skipped)
             f, fabs, ferr = (_sum_by(x, owner, n_above) for x in (kval, kabs, perr))
             if skipped is not None:
                 ferr[skipped] = self.bound
+                tail = rule.levels[lev - 1][5]
+                if tail is not None:
+                    ferr += tail[:, None] * self.bound
         val, absval, err = f[0], fabs[0], ferr[0]
         if np.any(_group_norms(err, self.gmat) > self.tol * _group_norms(absval, self.gmat)):
             return None
@@ -431,7 +439,7 @@ class GaussianCubature:
         centre = np.where(keep, centre, np.nan)
         return centre, scale
 
-    def _initial_panels(self, level: int, fixed: np.ndarray):
+    def _initial_panels(self, level: int, fixed: np.ndarray, reach: np.ndarray):
         """Breakpoints graded geometrically (ratio 4) around each seed, plus the Gaussian bulk
         and the domain ends, thinned so that no panel is much narrower than the local scale
         min_s max(h_s, |y - y_s| / 3) demands."""
@@ -439,9 +447,9 @@ class GaussianCubature:
         centre, scale = self._seeds(level, fixed)
         with np.errstate(invalid="ignore"):  # inf scale of a parallel pair times 0: NaN, dropped
             graded = (centre[:, :, None] + scale[:, :, None] * _GRADING).reshape(n_owner, -1)
-        fixed_pts = np.concatenate([[-Y_MAX], _BULK, [Y_MAX]])
-        pts = np.concatenate([np.broadcast_to(fixed_pts, (n_owner, len(fixed_pts))), graded], 1)
-        pts = np.sort(np.where(np.abs(pts) <= Y_MAX, pts, np.nan), axis=1)  # NaN sort last
+        pts = np.concatenate([-reach[:, None], np.broadcast_to(_BULK, (n_owner, len(_BULK))),
+                              reach[:, None], graded], 1)
+        pts = np.sort(np.where(np.abs(pts) <= reach[:, None], pts, np.nan), axis=1)  # NaN last
         with np.errstate(invalid="ignore"):
             dist = np.abs(pts[:, :, None] - centre[:, None, :]) / 3.0
             local = np.nanmin(np.maximum(scale[:, None, :], dist), axis=2, initial=np.inf)
@@ -450,7 +458,7 @@ class GaussianCubature:
         last = pts[:, 0].copy()
         for col in range(1, pts.shape[1]):
             cand = pts[:, col]
-            ok = keep[:, col] & ((cand - last >= 0.5 * local[:, col]) | (np.abs(cand) == Y_MAX))
+            ok = keep[:, col] & ((cand - last >= 0.5 * local[:, col]) | (np.abs(cand) == reach))
             keep[:, col] = ok
             last = np.where(ok, cand, last)
         rows = [row[k] for row, k in zip(pts, keep, strict=True)]
@@ -468,15 +476,15 @@ class GaussianCubature:
         half = 0.5 * (b - a)
         flat_t = ((0.5 * (a + b))[:, None] + half[:, None] * self.nodes).reshape(-1)
         points = np.concatenate([fixed[np.repeat(owner, _NK)], flat_t[:, None]], axis=1)
-        child, skip = None, None
+        child, skip, tail = None, None, None
         if level == self.k - 1:
             f = self.integrand(points)
             self.evaluations += len(points)
             fabs, ferr = np.abs(f), None
         else:
-            f, fabs, ferr, child, skip = self._inner(level, points, flat_t,
-                                                     floor[np.repeat(owner, _NK)])
-        return (*self._reduce(f, fabs, ferr, flat_t, half), child, skip)
+            f, fabs, ferr, child, skip, tail = self._inner(level, points, flat_t,
+                                                           floor[np.repeat(owner, _NK)])
+        return (*self._reduce(f, fabs, ferr, flat_t, half), child, skip, tail)
 
     def _reduce(self, f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
                 flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
@@ -514,17 +522,18 @@ class GaussianCubature:
         f, fabs, ferr = (np.zeros((len(t), c)) for _ in range(3))
         ferr[skip] = self.bound
         live = np.nonzero(~skip)[0]
+        tail = np.zeros(len(t))
         if level + 1 == self.thin_from:
             f[live], fabs[live], ferr[live] = self._block(points[live], inner_floor[live])
-            return f, fabs, ferr, None, skip
+            return f, fabs, ferr, None, skip, tail
         depth = self.thin_from - level - 1
         trees = [_empty_tree(depth, self.thin_from < self.k)]
         for start in range(0, len(live), _CHUNK):
             idx = live[start : start + _CHUNK]
-            f[idx], fabs[idx], ferr[idx], sub = self._level(level + 1, points[idx],
-                                                            inner_floor[idx])
+            f[idx], fabs[idx], ferr[idx], sub, tail[idx] = self._level(level + 1, points[idx],
+                                                                       inner_floor[idx])
             trees.append(replace(sub, owner=idx[sub.owner]))
-        return f, fabs, ferr, _tree_concat(trees), skip
+        return f, fabs, ferr, _tree_concat(trees), skip, tail
 
     def _level(self, level: int, fixed: np.ndarray, floor: np.ndarray):
         """(value, |value|, error), each (O, C), of the integral over coordinate `level` and all
@@ -533,11 +542,13 @@ class GaussianCubature:
         or within its absolute `floor` (O, G)."""
         n_owner = fixed.shape[0]
         acc = np.zeros((3, n_owner, self.ncomp))  # value, |value|, error of finished panels
-        a, b, owner = self._initial_panels(level, fixed)
+        reach, mass = self._reach(level, floor)
+        acc[2] += mass[:, None] * self.bound  # the tails beyond the reach, bounded
+        a, b, owner = self._initial_panels(level, fixed, reach)
         finished: list[PanelTree] = []
         for _ in range(self.max_rounds):
-            *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
-            tree = PanelTree(a, b, owner, child, skip)
+            *est, child, skip, tail = self._panel_estimates(level, fixed, a, b, owner, floor)
+            tree = PanelTree(a, b, owner, child, skip, tail)
             tot = acc.copy()
             for i in range(3):
                 np.add.at(tot[i], owner, est[i])
@@ -549,7 +560,7 @@ class GaussianCubature:
             split = ~owner_ok[owner] & np.any(_group_norms(est[2], self.gmat) > threshold[owner],
                                               axis=1)
             if not np.any(split):
-                return tot[0], tot[1], tot[2], _tree_concat([*finished, tree])
+                return tot[0], tot[1], tot[2], _tree_concat([*finished, tree]), mass
             done = ~split
             finished.append(_tree_select(tree, done))
             for i in range(3):
@@ -559,11 +570,28 @@ class GaussianCubature:
             owner = np.concatenate([owner[split], owner[split]])
         # Out of rounds: keep the last estimates of the unfinished panels, flag the result.
         self.converged = False
-        *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
+        *est, child, skip, tail = self._panel_estimates(level, fixed, a, b, owner, floor)
         for i in range(3):
             np.add.at(acc[i], owner, est[i])
-        tree = PanelTree(a, b, owner, child, skip)
-        return acc[0], acc[1], acc[2], _tree_concat([*finished, tree])
+        tree = PanelTree(a, b, owner, child, skip, tail)
+        return acc[0], acc[1], acc[2], _tree_concat([*finished, tree]), mass
+
+    def _reach(self, level: int, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Half-width (O,) of the domain of an inner level's 1-D rule and the Gaussian mass
+        (O,) beyond it: where bound * mass stays below a tenth of every group's absolute floor
+        the tails are left out and bound * mass joins the error (at least 6; the outermost
+        level keeps [-Y_MAX, Y_MAX])."""
+        n_owner = floor.shape[0]
+        if level == 0:
+            return np.full(n_owner, Y_MAX), np.zeros(n_owner)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.min(0.1 * floor / self.bound_norms[None, :], axis=1)
+        ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+        reach = np.full(n_owner, Y_MAX)
+        ok = ratio > 0
+        reach[ok] = np.clip(np.sqrt(2.0) * erfcinv(np.minimum(ratio[ok], 1.0)), 6.0, Y_MAX)
+        mass = np.where(reach < Y_MAX, erfc(reach / np.sqrt(2.0)), 0.0)
+        return reach, mass
 
 
 class _ThinFailed(Exception):
