@@ -165,3 +165,21 @@ def test_thin_block_rules_along_gd_k3() -> None:
         assert nxt.relative_loss_error <= 1e-8 and nxt.relative_grad_error <= 1e-8
         ev = nxt
     assert reused >= 6
+
+
+def test_k1_rule_carried_along_with_the_crossings() -> None:
+    """A rule whose crossings moved (gaps unchanged) is transported, not rebuilt: its panels
+    follow the crossing, and its values agree with a fresh evaluation within the estimates."""
+    from verifiers import collinear
+
+    ev = evaluate(np.array([[-7.0], [7.0]]))
+    m = np.array([[-6.85], [7.1]])  # crossing 0 -> 0.125, 1.75 widths; gap 14 -> 13.95
+    moved = evaluate(m, rule=ev.rule)
+    assert moved.rule is not ev.rule and moved.rule.kind == "panels"
+    np.testing.assert_array_equal(moved.rule.coords, m[:, 0])
+    assert moved.evaluations == ev.rule.n_nodes  # one pass over the carried panels
+    assert collinear.transport(ev.rule, np.array([-7.0, 3.0])) is None  # the gap changed
+    fresh = evaluate(m)
+    assert abs(moved.loss - fresh.loss) <= moved.loss_error + fresh.loss_error
+    assert np.linalg.norm(moved.grad - fresh.grad) <= moved.grad_error + fresh.grad_error
+    assert moved.relative_loss_error <= 1e-10 and moved.relative_grad_error <= 1e-10

@@ -176,7 +176,7 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
     norms = (sq * sq) @ gmat
     if np.any(norms[0] > norms[1]):
         return None
-    return CubatureResult(value, abs_value, error, len(f), True, None)
+    return CubatureResult(value, abs_value, error, len(f), True, rule)
 
 
 __all__ = ["LineRule", "apply", "calibrated", "drift_check", "fits", "from_panels",

@@ -119,7 +119,7 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None
                                                                           ) * extra
             res = collinear.apply(rule, score_integrands(rule.points, red.coords), gmat, tol)
             if res is not None:
-                return red, replace(res, rule=rule)
+                return red, res
     res = cubature(red, tol)
     if res.rule is not None:
         return red, replace(res, rule=collinear.from_panels(res.rule, red.basis))
