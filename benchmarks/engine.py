@@ -85,7 +85,7 @@ def single_runs(args: argparse.Namespace, rng: np.random.Generator) -> None:
         for ev, mm in zip(picks, _means_along(m0, evs, eta, picks), strict=True):
             g = mc_gradient(mm, rng)
             errs.append(np.linalg.norm(g - ev.grad) / np.linalg.norm(ev.grad))
-        print(f"{label:40s} {done:6d} {done / secs:9.1f} {worst:16.1e} {kept:10.0%} "
+        print(f"{label:40s} {done:6d} {done / secs:9.4g} {worst:16.1e} {kept:10.0%} "
               f"{mc_rate:10.0f} {np.median(errs):15.1e} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
