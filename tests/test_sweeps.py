@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing.forkserver  # noqa: F401 (see TESTS below)
+import multiprocessing.resource_tracker  # noqa: F401
+import multiprocessing.synchronize  # noqa: F401
 import os
 import signal
 import subprocess
@@ -33,6 +36,9 @@ from claims.verdict import Verdict
 from verifiers.cli import main
 
 TESTS = Path(__file__).resolve().parent
+# The multiprocessing modules above are imported here, not first inside a test: pytester drops
+# the modules a test imports, and a fresh resource tracker would later be told to forget
+# semaphores it never saw (noise at exit).
 
 
 @pytest.fixture(autouse=True)
@@ -304,3 +310,15 @@ def test_executor_usage_errors(argv: list[str], message: str, capsys: pytest.Cap
     code, _, err = run_cli(capsys, "verify", *argv, "--json", "out.json")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not Path("out.json").exists()
+
+
+def test_pytest_plugin_runs_claims_on_a_pool(pytester: pytest.Pytester,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from claims import registry
+    from claims.registry import Registry
+
+    monkeypatch.setattr(registry, "load", lambda modules=None: Registry(sc.CLAIMS))
+    result = pytester.runpytest_inprocess("--claims", "quick", "--claims-workers", "2",
+                                          "-p", "no:cacheprovider", "--claims-no-cache")
+    result.assert_outcomes(passed=1, xfailed=1)
+    assert os.getpid() not in {pid for e, _, pid in events() if e == "start"}
