@@ -1,0 +1,98 @@
+"""Wall time of a whole profile (every registered claim) by number of workers, and the check that
+the results are identical whatever that number.
+
+`python -m benchmarks.sweeps [--profile quick] [--workers 1,2] [ID ...]`. Each run starts from
+nothing (no cache, derandomised search so every run meets the same instances; pool start-up is
+included). Workers 0 means in the main process. Prints the load average before and after each run:
+on a shared machine the figures are noisy. The target on a 2-core machine is a speed-up of at least
+1.6 from 1 to 2 workers; what bounds it is the longest chain of work that cannot be split (one long
+instance, or a sequential hypothesis search), printed as the critical path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+from claims import registry
+from claims.evidence import ClaimResult
+from claims.executors import make_executor
+from claims.runner import RunOptions, verify
+from claims.verdict import Verdict
+
+
+def comparable(results: list[ClaimResult]) -> str:
+    """The results JSON without timings and cache flags (equal strings: identical floats)."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items()
+                    if k not in ("wall_time_s", "cached", "cached_instances")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return json.dumps(strip([r.to_json() for r in results]), sort_keys=True)
+
+
+def critical_path(results: list[ClaimResult]) -> tuple[float, float]:
+    """(total compute time, the longest chain: the largest grid instance or search chain)."""
+    total, longest = 0.0, 0.0
+    for result in results:
+        instances = result.inside + result.beyond
+        times = [r.wall_time_s for r in instances if not r.cached]
+        total += sum(times)
+        search = sum(r.wall_time_s for r in instances if r.source == "search" and not r.cached)
+        longest = max([longest, search, *[r.wall_time_s for r in instances if r.source == "grid"]])
+    return total, longest
+
+
+def run(claims: list[Any], profile: str, workers: int) -> tuple[float, list[ClaimResult]]:
+    start = time.perf_counter()
+    with make_executor(workers) as executor:
+        results = verify(claims, RunOptions(profile=profile, derandomize=True, executor=executor))
+    return time.perf_counter() - start, results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ids", nargs="*", help="claim ids (default: all registered)")
+    parser.add_argument("--profile", default="quick", choices=("quick", "full"))
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
+    args = parser.parse_args()
+    counts = [int(w) for w in args.workers.split(",")]
+    claims = registry.load().select(args.ids)
+    print(f"profile {args.profile}: {len(claims)} claims ({', '.join(c.id for c in claims)}), "
+          f"{os.cpu_count()} cores")
+    times: dict[int, float] = {}
+    reference: str | None = None
+    for workers in counts:
+        before = os.getloadavg()
+        elapsed, results = run(claims, args.profile, workers)
+        after = os.getloadavg()
+        times[workers] = elapsed
+        total, longest = critical_path(results)
+        verdicts = ", ".join(f"{r.claim.id} {r.verdict.value}" for r in results)
+        same = comparable(results)
+        identical = "reference" if reference is None else (
+            "identical" if same == reference else "DIFFERENT")
+        reference = reference or same
+        print(f"workers {workers}: {elapsed:7.1f} s wall  (compute {total:.1f} s, critical path "
+              f"{longest:.1f} s; load average {before[0]:.2f} -> {after[0]:.2f}); results "
+              f"{identical}; "
+              f"{sum(r.verdict is Verdict.ERROR for r in results)} error verdicts")
+        print(f"  {verdicts}")
+        for r in results:
+            for i in r.inside + r.beyond:
+                if i.verdict is Verdict.ERROR:
+                    print(f"  error in {r.claim.id}: {i.reason[:300]}")
+    if 1 in times:
+        for workers, elapsed in times.items():
+            if workers > 1:
+                print(f"speed-up 1 -> {workers} workers: {times[1] / elapsed:.2f}")
+
+
+if __name__ == "__main__":
+    main()
