@@ -38,15 +38,23 @@ def comparable(results: list[ClaimResult]) -> str:
 
 
 def critical_path(results: list[ClaimResult]) -> tuple[float, float]:
-    """(total compute time, the longest chain: the largest grid instance or search chain)."""
-    total, longest = 0.0, 0.0
+    """(total compute time, the longest chain: the largest grid instance or search chain).
+
+    A job shared by a claim and its variants counts once."""
+    jobs: dict[tuple[Any, ...], tuple[str, float]] = {}
     for result in results:
-        instances = result.inside + result.beyond
-        times = [r.wall_time_s for r in instances if not r.cached]
-        total += sum(times)
-        search = sum(r.wall_time_s for r in instances if r.source == "search" and not r.cached)
-        longest = max([longest, search, *[r.wall_time_s for r in instances if r.source == "grid"]])
-    return total, longest
+        for r in result.inside + result.beyond:
+            if not r.cached:
+                key = (id(result.claim.run), json.dumps(result.params, sort_keys=True, default=str),
+                       json.dumps(r.instance, sort_keys=True))
+                jobs[key] = (f"{result.claim.id} {r.source}", r.wall_time_s)
+    total = sum(t for _, t in jobs.values())
+    chains: dict[str, float] = {}
+    for name, t in jobs.values():
+        if name.endswith("search"):
+            chains[name] = chains.get(name, 0.0) + t
+    grid = [t for name, t in jobs.values() if name.endswith("grid")]
+    return total, max([*chains.values(), *grid], default=0.0)
 
 
 def run(claims: list[Any], profile: str, workers: int) -> tuple[float, list[ClaimResult]]:

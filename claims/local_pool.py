@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import tempfile
 import threading
 import traceback
@@ -93,7 +94,11 @@ class _PoolRoute:
         return values_or_raise(envelopes, label)
 
 
-def _prepare_process(alive: Any, requests: Any, reply: Any, reply_id: tuple[Any, ...]) -> None:
+def _prepare_process(context: tuple[Any, ...], reply: Any, reply_id: tuple[Any, ...]) -> None:
+    alive, requests, environ, sys_path = context
+    os.environ.clear()  # the main process's, not the fork server's (it started earlier)
+    os.environ.update(environ)
+    sys.path[:] = sys_path
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.enable()
     _watch_main(alive)
@@ -101,18 +106,18 @@ def _prepare_process(alive: Any, requests: Any, reply: Any, reply_id: tuple[Any,
     set_route(_PoolRoute(requests, reply, reply_id))
 
 
-def _worker_init(alive: Any, requests: Any, replies: list[Any], slots: Any,
+def _worker_init(context: tuple[Any, ...], replies: list[Any], slots: Any,
                  generation: int) -> None:
     slot = slots.get()
-    _prepare_process(alive, requests, replies[slot], (generation, slot))
+    _prepare_process(context, replies[slot], (generation, slot))
 
 
-def _quarantine_main(conn: Any, job: Any, alive: Any, requests: Any, reply: Any,
+def _quarantine_main(conn: Any, job: Any, context: tuple[Any, ...], reply: Any,
                      reply_id: tuple[Any, ...], stderr_path: str) -> None:
     fd = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
-    _prepare_process(alive, requests, reply, reply_id)
+    _prepare_process(context, reply, reply_id)
     conn.send(execute(job))
     conn.close()
 
@@ -153,7 +158,7 @@ def _context() -> Any:
 class _Generation:
     """One ProcessPoolExecutor with a reply queue per possible worker process."""
 
-    def __init__(self, ctx: Any, size: int, alive: Any, requests: Any, number: int) -> None:
+    def __init__(self, ctx: Any, size: int, context: tuple[Any, ...], number: int) -> None:
         self.number = number
         self.replies = [ctx.Queue() for _ in range(size)]
         slots = ctx.Queue()
@@ -161,7 +166,7 @@ class _Generation:
             slots.put(slot)
         self.pool = ProcessPoolExecutor(
             size, mp_context=ctx, initializer=_worker_init,
-            initargs=(alive, requests, self.replies, slots, number),
+            initargs=(context, self.replies, slots, number),
         )
         self.broken = False
 
@@ -204,6 +209,9 @@ class LocalPool(Executor):
         self._listener = threading.Thread(target=self._listen, name="scoreclaims-requests",
                                           daemon=True)
         self._listener.start()
+        self._wake = threading.Event()
+        threading.Thread(target=self._dispatch_loop, name="scoreclaims-dispatch",
+                         daemon=True).start()
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "workers": self.workers, "spare": self.spare,
@@ -223,14 +231,34 @@ class LocalPool(Executor):
 
     # -------------------------------------------------------- dispatching (under the lock)
 
+    def _process_context(self) -> tuple[Any, ...]:
+        """What every worker process gets: the liveness pipe, the request queue, and this
+        process's environment variables and import path (as they are now)."""
+        return (self._alive_r, self._requests, dict(os.environ), list(sys.path))
+
+    def _kick(self) -> None:
+        """Dispatch from the dispatcher thread: a pool's own thread, which reports results,
+        must release its idle-worker semaphore before the next job is submitted, or the pool
+        starts a new process for it."""
+        self._wake.set()
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                self._dispatch()
+
     def _active(self) -> int:
         return len(self._running) - len(self._blocked)
 
     def _generation(self) -> _Generation:
         if self._current is None or self._current.broken:
             number = next(self._numbers)
-            self._current = _Generation(self._ctx, self.workers + self.spare, self._alive_r,
-                                        self._requests, number)
+            self._current = _Generation(self._ctx, self.workers + self.spare,
+                                        self._process_context(), number)
             self._generations = {n: g for n, g in self._generations.items() if not g.broken}
             self._generations[number] = self._current
         return self._current
@@ -282,7 +310,7 @@ class LocalPool(Executor):
             with self._lock:
                 if self._running.get(handle.job.key, (None, None))[1] is generation:
                     self._break(generation)
-                self._dispatch()
+                self._kick()
             return
         elif future.exception() is not None:
             exc = future.exception()
@@ -297,7 +325,7 @@ class LocalPool(Executor):
                 self._suspects.remove(handle)
             else:
                 return  # stale: the job was moved to quarantine and runs again there
-            self._dispatch()
+            self._kick()
         handle.set(envelope)
 
     def _quarantine(self, handle: Handle) -> None:
@@ -308,7 +336,7 @@ class LocalPool(Executor):
             receiver, sender = self._ctx.Pipe(duplex=False)
             process = self._ctx.Process(
                 target=_quarantine_main, daemon=True, name="scoreclaims-quarantine",
-                args=(sender, handle.job, self._alive_r, self._requests, reply, reply_id,
+                args=(sender, handle.job, self._process_context(), reply, reply_id,
                       stderr_path),
             )
             with self._lock:
@@ -325,7 +353,7 @@ class LocalPool(Executor):
         with self._lock:
             self._quarantined.pop(reply_id, None)
             self._release(handle)
-            self._dispatch()
+            self._kick()
         handle.set(envelope)
 
     # -------------------------------------------------------- task_map requests
@@ -395,6 +423,7 @@ class LocalPool(Executor):
             if self._closed:
                 return
             self._closed = True
+            self._wake.set()
             waiting = [h for _, _, h in self._heap] + list(self._suspects)
             self._heap.clear()
             self._suspects.clear()

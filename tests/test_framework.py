@@ -457,6 +457,7 @@ def test_verify_json_content(
     assert env["precision"]["mpmath_backend"] and env["versions"]["numpy"]
     assert env["command_line"] and env["code_version"]
     assert env["git"] is None or len(env["git"]["commit"]) == 40
+    assert env["executor"] == {"kind": "in-process", "workers": 0}
     assert doc["summary"]["mismatched"] == ["S.holds~same", "S.raises"]
     assert doc["summary"]["exit_status"] == 1 and doc["summary"]["budget_s"] == 300
     by_id = {c["id"]: c for c in doc["claims"]}
