@@ -420,7 +420,7 @@ def _claim_reason(
 
 
 def _finish(run: _Run, claim: Claim, grid: list[_Planned]) -> ClaimResult:
-    """Search (if any) and judge one claim whose grid jobs were submitted with `plan_grid`."""
+    """Search (if any), then judge one claim whose grid jobs were submitted with `plan_grid`."""
     start = time.perf_counter()
     options = run.options
     params = claim.params(options.profile)
@@ -445,6 +445,8 @@ def _finish(run: _Run, claim: Claim, grid: list[_Planned]) -> ClaimResult:
         done = sum(p.handle is None or p.handle.done() for p in grid)
         return f"{claim.id}: grid {done}/{len(grid)} · {run.jobs_done} jobs done"
 
+    # the search first: its instances overtake the grid, which keeps the other workers busy
+    summary, found = search(claim, params, options, evaluate_one)
     run.wait([p.handle for p in grid if p.handle is not None], status)
     results: list[InstanceResult] = []
     for planned in grid:
@@ -455,7 +457,6 @@ def _finish(run: _Run, claim: Claim, grid: list[_Planned]) -> ClaimResult:
             if key is not None:
                 memo[key] = result
         results.append(result)
-    summary, found = search(claim, params, options, evaluate_one)
     grid_ids = {id(r) for r in results}
     results += [r for r in found if id(r) not in grid_ids]
 
