@@ -6,7 +6,8 @@ nothing (no cache, derandomised search so every run meets the same instances; po
 included). Workers 0 means in the main process. Prints the load average before and after each run:
 on a shared machine the figures are noisy. The target on a 2-core machine is a speed-up of at least
 1.6 from 1 to 2 workers; what bounds it is the longest chain of work that cannot be split (one long
-instance, or a sequential hypothesis search), printed as the critical path."""
+instance, or a sequential hypothesis search), printed as the critical path, and the load left by
+other users, measured at the end by running a pure-Python loop in 1 and in 2 processes."""
 
 from __future__ import annotations
 
@@ -57,6 +58,26 @@ def critical_path(results: list[ClaimResult]) -> tuple[float, float]:
     return total, max([*chains.values(), *grid], default=0.0)
 
 
+def _spin(n: int) -> float:
+    start, x = time.perf_counter(), 0
+    for i in range(n):
+        x += i * i
+    return time.perf_counter() - start
+
+
+def machine_speed_up(n: int = 20_000_000) -> float:
+    """What 2 processes gain over 1 on a pure-Python loop right now (the ceiling the machine's
+    current load leaves: 2.0 on two idle cores)."""
+    import multiprocessing
+
+    one = _spin(n)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        start = time.perf_counter()
+        pool.map(_spin, [n, n])
+        two = time.perf_counter() - start
+    return 2 * one / two
+
+
 def run(claims: list[Any], profile: str, workers: int) -> tuple[float, list[ClaimResult]]:
     start = time.perf_counter()
     with make_executor(workers) as executor:
@@ -100,6 +121,8 @@ def main() -> None:
         for workers, elapsed in times.items():
             if workers > 1:
                 print(f"speed-up 1 -> {workers} workers: {times[1] / elapsed:.2f}")
+    print(f"for scale, 2 processes vs 1 on a pure-Python loop right now: "
+          f"{machine_speed_up():.2f} (load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":
