@@ -246,10 +246,19 @@ class LocalPool(Executor):
         while True:
             self._wake.wait()
             self._wake.clear()
-            with self._lock:
-                if self._closed:
-                    return
-                self._dispatch()
+            try:
+                with self._lock:
+                    if self._closed:
+                        return
+                    self._dispatch()
+            except Exception as exc:  # noqa: BLE001 - e.g. no process can be started any more
+                with self._lock:
+                    waiting = [h for _, _, h in self._heap] + list(self._suspects)
+                    self._heap.clear()
+                    self._suspects.clear()
+                tb = traceback.format_exc()
+                for handle in waiting:  # error verdicts rather than a run waiting forever
+                    handle.set(failure(f"the local pool cannot run jobs: {exc!r}", tb))
 
     def _active(self) -> int:
         return len(self._running) - len(self._blocked)
@@ -273,12 +282,14 @@ class LocalPool(Executor):
                 continue
             if not self._heap:
                 break
-            _, _, handle = heapq.heappop(self._heap)
             generation = self._generation()
+            _, _, handle = heapq.heappop(self._heap)
             try:
                 future = generation.pool.submit(execute, handle.job)
-            except (BrokenProcessPool, RuntimeError):
+            except BaseException as exc:
                 heapq.heappush(self._heap, (handle.priority, next(self._seq), handle))
+                if not isinstance(exc, BrokenProcessPool):
+                    raise
                 self._break(generation)
                 continue
             self._running[handle.job.key] = (handle, generation)
