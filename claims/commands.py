@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
         help="verify claims; exit 0 when every verdict matches its expectation, else 1",
         description="Verify claims. A claim id also selects its known-false variants. Exit status: "
         "0 when every verdict matches its expectation (holds -> pass, known-false -> fail; error "
-        "and inconclusive never match), 1 otherwise, 2 for a usage error.",
+        "and inconclusive never match), 1 otherwise, 2 for a usage error, 130 when interrupted "
+        "(Ctrl-C, SIGTERM; finished instances stay in the cache).",
     )
     verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
