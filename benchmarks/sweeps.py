@@ -7,7 +7,10 @@ included). Workers 0 means in the main process. Prints the load average before a
 on a shared machine the figures are noisy. The target on a 2-core machine is a speed-up of at least
 1.6 from 1 to 2 workers; what bounds it is the longest chain of work that cannot be split (one long
 instance, or a sequential hypothesis search), printed as the critical path, and the load left by
-other users, measured at the end by running a pure-Python loop in 1 and in 2 processes."""
+other users, measured at the end by running a pure-Python loop in 1 and in 2 processes. (Linux
+schedules by session, `kernel.sched_autogroup_enabled`: on a machine busy with other sessions, all
+processes of this one share one session's slice, and more workers cannot make it faster; the jobs
+in flight then show the pool is busy, and the loop shows the ceiling.)"""
 
 from __future__ import annotations
 
@@ -108,7 +111,8 @@ def main() -> None:
         identical = "reference" if reference is None else (
             "identical" if same == reference else "DIFFERENT")
         reference = reference or same
-        print(f"workers {workers}: {elapsed:7.1f} s wall  (compute {total:.1f} s, critical path "
+        print(f"workers {workers}: {elapsed:7.1f} s wall  (compute {total:.1f} s, "
+              f"{total / elapsed:.2f} jobs in flight on average, critical path "
               f"{longest:.1f} s; load average {before[0]:.2f} -> {after[0]:.2f}); results "
               f"{identical}; "
               f"{sum(r.verdict is Verdict.ERROR for r in results)} error verdicts")
