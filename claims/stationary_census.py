@@ -2,10 +2,9 @@
 
 Method:
 
-1. Starts: a scrambled Sobol sample of [-box, box]^n (seeded), plus the stationary points of the
-   smaller census entries handed in by the caller (embedded: duplicated means, or an extra mean
-   at the truth), plus, for n = 2, the corners of every cell of a grid whose two gradient
-   components both change sign (resolved signs only).
+1. Starts: a scrambled Sobol sample of [-box, box]^n (seeded); Sobol samples inside every
+   coincidence pattern (some means equal: invariant subspaces, see `pattern_starts`); for n = 2,
+   the centre of every cell of a grid on which both gradient components change (resolved) sign.
 2. Float64 root finding: scipy's hybr (Powell's dog-leg) on the gradient with the derived
    Hessian as Jacobian (`highprec.hessian.line_derivatives`). A run is stopped as "left the box"
    once an iterate has a mean beyond escape_factor * box: far-apart means sit in the asymptotically
@@ -62,7 +61,8 @@ def canonical(x: np.ndarray) -> np.ndarray:
 
 
 def sobol_starts(n: int, count: int, seed: int, box: float) -> list[list[float]]:
-    pts = qmc.Sobol(d=n, scramble=True, seed=seed).random(count)
+    m = max(0, math.ceil(math.log2(max(count, 1))))
+    pts = qmc.Sobol(d=n, scramble=True, seed=seed).random_base2(m)[:count]  # balanced: 2^m
     return ((2 * pts - 1) * box).tolist()
 
 
@@ -172,7 +172,9 @@ def polish_item(item: tuple[list[float], int, dict[str, float]]) -> dict[str, An
                 "means_float": [float(v) for v in merged],
                 "loss": mpmath.nstr(ld.loss, 25), "loss_float": float(ld.loss),
                 "loss_error": float(ld.loss_error), "grad_rel": float(rel),
-                "newton_steps": steps, "spec": spec}
+                "newton_steps": steps, "spec": spec,
+                "hess": [[float(v) for v in row] for row in ld.hess],
+                "hess_perp": [[float(v) for v in row] for row in ld.hess_perp]}
 
 
 def _merge(x: list, tol: float) -> list:
@@ -206,26 +208,36 @@ def dedupe(points: list[np.ndarray], tol: float) -> list[tuple[np.ndarray, int]]
     return [(r[0], r[1]) for r in reps]
 
 
-def embeddings(points: list[list[float]], n: int) -> list[list[float]]:
-    """Starts for n means from stationary points of n - 1 means: each mean duplicated, or an
-    extra mean at the truth."""
+def patterns(n: int) -> list[tuple[int, ...]]:
+    """Block sizes of the coincidence patterns with some means equal but not all (up to
+    permutation): (2, 1) for n = 3; (2, 1, 1), (2, 2), (3, 1) for n = 4."""
+    def parts(m: int, top: int) -> list[tuple[int, ...]]:
+        if m == 0:
+            return [()]
+        return [(k, *rest) for k in range(min(m, top), 0, -1) for rest in parts(m - k, k)]
+    return [q for q in parts(n, n) if 1 < len(q) < n]
+
+
+def pattern_starts(n: int, count: int, seed: int, box: float) -> list[list[float]]:
+    """Sobol starts inside each coincidence pattern's subspace. Identical means get identical
+    gradients and Hessian rows, so the Newton-type steps keep them identical: these runs search
+    the invariant subspaces where stationary points with coincident means live, which full-space
+    starts reach only from small basins."""
     out = []
-    for x in points:
-        if len(x) != n - 1:
-            continue
-        out.append([*x, 0.0])
-        out.extend([*x, x[i]] for i in range(len(x)))
+    for k, blocks in enumerate(patterns(n)):
+        for pt in sobol_starts(len(blocks), count, seed + 1 + k, box):
+            out.append([v for v, size in zip(pt, blocks, strict=True) for _ in range(size)])
     return out
 
 
-def census(n: int, p: dict[str, Any], seed: int, starts: int, digits: int,
-           extra_starts: list[list[float]]) -> dict[str, Any]:
+def census(n: int, p: dict[str, Any], seed: int, starts: int, digits: int) -> dict[str, Any]:
     """Every stationary point found for n means (see the module docstring)."""
     box = float(p["box"])
     solve_p = {k: float(p[k]) for k in ("box", "escape_factor", "truth_radius_factor",
                                         "candidate_rtol", "maxfev")}
     solve_p["truth_radius"] = p["truth_radius_factor"] * math.exp(-2) / n
-    start_list = sobol_starts(n, starts, seed, box) + [list(map(float, s)) for s in extra_starts]
+    sub = pattern_starts(n, max(1, starts // 2), seed, box)
+    start_list = sobol_starts(n, starts, seed, box) + sub
     grid_info: dict[str, Any] = {}
     if n == 2 and p.get("grid_spacing"):
         cells, count = grid_cells(2, box, float(p["grid_spacing"]))
@@ -257,9 +269,9 @@ def census(n: int, p: dict[str, Any], seed: int, starts: int, digits: int,
         res["basin"] = count
         accepted.append(res)
     return {"n": n, "starts": len(start_list), "sobol_starts": starts,
-            "extra_starts": len(extra_starts), "outcomes": tally, "accepted": accepted,
-            "rejected": rejected, "unresolved": [r for r in runs if r["outcome"] == "unresolved"],
-            **grid_info}
+            "pattern_starts": len(sub), "patterns": patterns(n), "outcomes": tally,
+            "accepted": accepted, "rejected": rejected,
+            "unresolved": [r for r in runs if r["outcome"] == "unresolved"], **grid_info}
 
 
 def census_gd(n: int, acc: dict[str, Any], eps: float, eta: float, steps: int, seed: int,

@@ -26,6 +26,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
+from mpmath.libmp import mpf_neg
 from scipy.optimize import brentq
 
 from claims.parallel import task_map
@@ -39,9 +40,11 @@ TRANSVERSE_DIRECTION = ("2/3", "-1/3", "2/3")  # a generic unit vector of R^3 (e
 
 
 def family(n: int, s: Any) -> list:
-    """The coordinates a = (s, -s, 0, ..., 0) of the family on the line."""
-    zero = 0 * s
-    return [s, -s] + [zero] * (n - 2)
+    """The coordinates a = (s, -s, 0, ..., 0) of the family on the line; for an mpf, -s is
+    exact (mpmath's negation rounds to the current precision, which may be lower than s's)."""
+    if isinstance(s, mpmath.mpf):
+        return [s, mpmath.mp.make_mpf(mpf_neg(s._mpf_))] + [mpmath.mpf(0)] * (n - 2)
+    return [s, -s] + [0 * s] * (n - 2)
 
 
 # ------------------------------------------------------------------------ scan (float64 engine)
@@ -87,7 +90,7 @@ def slope64(n: int, s: float) -> float:
 
 def float_root(n: int, bracket: tuple[float, float]) -> float:
     """The zero of dL/ds in a resolved bracket, to float64's resolution (Brent)."""
-    return float(brentq(lambda s: slope64(n, s), *bracket, xtol=1e-15, rtol=4e-16))
+    return float(brentq(lambda s: slope64(n, s), *bracket, xtol=1e-15, rtol=1e-15))
 
 
 # ---------------------------------------------------------------- polishing at high precision
@@ -225,8 +228,8 @@ def fd_check(a: list[float], hess: np.ndarray, hess_perp: np.ndarray, h: float
     cols = task_map(fd_column, items, label="T3.1 Hessian by finite differences")
     par = np.array(cols[:n]).T
     perp = np.array(cols[n:]).T
-    hf = np.array([[float(x) for x in row] for row in hess])
-    hpf = np.array([[float(x) for x in row] for row in hess_perp])
+    hf = np.array([[float(x) for x in row] for row in np.asarray(hess)])
+    hpf = np.array([[float(x) for x in row] for row in np.asarray(hess_perp)])
     return {"par": float(np.max(np.abs(par - hf))), "perp": float(np.max(np.abs(perp - hpf))),
             "scale": float(max(np.max(np.abs(hf)), np.max(np.abs(hpf))))}
 
