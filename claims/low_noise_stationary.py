@@ -32,7 +32,7 @@ import mpmath
 import numpy as np
 
 from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
-from claims.stationary_census import census, census_gd
+from claims.stationary_census import census, census_gd, certify_n2
 from claims.stationary_family import (
     certify,
     escapes,
@@ -191,7 +191,13 @@ def run_census(instance: Instance, params: Params) -> InstanceOutcome:
                        int(params["seed"]) + k, float(p["gd_drop"]))
         if trajectory is None and gd["frame"] is not None:
             trajectory = gd["frame"]
+        cert = None
+        if n == 2 and min(abs(v) for v in acc["means_float"]) < 1e-30:
+            far = max(acc["means"], key=lambda v: abs(float(v)))
+            cert = certify_n2(far.lstrip("-") if far.startswith("-") else far,
+                              float(p["cert_half_width"]), int(p["cert_digits"]))
         points.append({
+            "certificate": cert,
             "means": acc["means"], "loss": acc["loss"], "loss_error": acc["loss_error"],
             "grad_rel": acc["grad_rel"], "newton_steps": acc["newton_steps"],
             "basin": acc["basin"], "spectrum": _spectrum_metrics(spec), "fd_check": fd,
@@ -269,7 +275,12 @@ def gradient_vanishes(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
 
 def certified(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     if o.metrics["kind"] != "family":
-        return NA
+        certs = [q["certificate"] for q in o.metrics["points"] if q.get("certificate")]
+        if not certs:
+            return NA
+        ok = all(c["certified"] and c["width"] <= p["cert_width"] for c in certs)
+        return ok, "; ".join(f"G_2 = dL/da in {c['g_lo']} at a = {c['a_lo'][:22]}, in "
+                             f"{c['g_hi']} at a = {c['a_hi'][:22]}" for c in certs)
     cert = o.metrics.get("certificate")
     if cert is None:
         return False, "no stationary point on the family"

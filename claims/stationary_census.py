@@ -42,6 +42,7 @@ from scipy.stats import qmc
 
 from claims.parallel import task_map
 from claims.stationary_family import destination, gd_item
+from highprec.certified import certify_sign_change, enclose
 from highprec.hessian import line_derivatives
 from highprec.spectrum import Spectrum, spectrum
 
@@ -288,3 +289,27 @@ def census_gd(n: int, acc: dict[str, Any], eps: float, eta: float, steps: int, s
     if status != "ok":
         dest, detail = "undecided", f"status {status}; {detail}"
     return {"destination": dest, "detail": detail, "frame": frame}
+
+
+def certify_n2(a_star: str, half_width: float, digits: int) -> dict[str, Any]:
+    """n = 2, one mean at the truth: along the line (0, a), G_1 = G_2 identically (**derived**:
+    the measure w_2(y) phi(y) dy is symmetric under y -> a - y, which swaps w_1 and w_2; the
+    difference G_1 - G_2 = 2a E[w_2 (w_1 - w_2)(1 - 3 a^2 w_1 w_2)], after Stein's lemma, is odd
+    under it), so a sign change of G_2 = dL/da is a stationary point of L. Arb enclosures of
+    G_2 at a* -+ half_width."""
+    with mpmath.workdps(60):
+        a = mpmath.mpf(a_star)
+        lo = mpmath.nstr(a - mpmath.mpf(half_width), 45, strip_zeros=False)
+        hi = mpmath.nstr(a + mpmath.mpf(half_width), 45, strip_zeros=False)
+        width = float(mpmath.mpf(hi) - mpmath.mpf(lo))
+    encl: dict[str, Any] = {}
+
+    def g2(x: str) -> Any:
+        encl[x] = enclose([["0"], [x]], digits=digits)
+        return encl[x].grad[1, 0]
+
+    change = certify_sign_change(g2, lo, hi)
+    return {"a_lo": lo, "a_hi": hi, "width": width, "g_lo": change.fa.str(20, radius=True),
+            "g_hi": change.fb.str(20, radius=True), "certified": bool(change.certified),
+            "loss_lo": encl[lo].loss.str(25, radius=True),
+            "g1_minus_g2_lo": (encl[lo].grad[0, 0] - encl[lo].grad[1, 0]).str(5, radius=True)}
