@@ -319,3 +319,53 @@ def test_predicates_reject_broken_evidence() -> None:
     assert ls.hessian_resolved(_outcome(spectrum=spec, fd_check=off), p)[0] is None
     runs = {"runs": [{"destination": "stays at s*"}]}
     assert ls.gd_leaves(_outcome(gd=runs), p)[0] is False
+
+
+# ---------------------------------------------------------------------------- report section
+
+
+def _spec(along: list[float], transverse: list[float], d1: int, d3: int) -> dict[str, Any]:
+    return {"along": along, "along_error": 1e-47, "transverse": transverse,
+            "transverse_error": 1e-47, "null_modes": [{"kind": "rotation", "residual": 1e-54}],
+            "resolved": True, "index_d1": d1, "index_d3": d3,
+            "zero_modes_d3": {"rotation": 2, "splitting": 0}}
+
+
+def test_report_section_renders_family_and_census() -> None:
+    from reports import stationary_section as sec
+    from reports.hooks import ClaimContext
+
+    rows = [[0.25 * k, 1.0 - 0.2 * k, 1e-14, 0.1 * k, 1e-15] for k in range(1, 9)]
+    gd_rows = [[float(t), 1.0 / (1 + t), 2.5 + t, 2.5, 0.0] for t in (0, 1, 10, 100)]
+    family_m = {
+        "kind": "family", "n": 3, "scan": rows, "s_star": S3, "loss": "0.9438002732432740",
+        "loss_error": 1e-54,
+        "gradient": {"d1_max_abs": 1e-54, "d1_error": 1e-53, "d3_max_abs": 1e-54,
+                     "d3_error": 1e-53},
+        "certificate": {"s_lo": S3, "s_hi": S3, "slope_lo": "[2.7e-11 +/- 1e-18]",
+                        "slope_hi": "[-2.7e-11 +/- 1e-18]", "certified": True},
+        "spectrum": _spec([-0.34, -0.32, 1.79], [-0.016, 2.0], 2, 4),
+        "fd_check": {"par": 1e-9, "perp": 3e-9},
+        "gd": {"eta": 0.25, "eps": 1e-3, "steps": 1024,
+               "runs": [{"label": "d=1, random", "destination": "truth (every mean converges)",
+                         "detail": "tau = 1024", "rows": gd_rows}]},
+    }
+    census_m = {
+        "kind": "census", "n": 2, "starts": 40, "sobol_starts": 32, "pattern_starts": 0,
+        "outcomes": {"candidate": 6, "left the box": 34}, "rejected": [], "unresolved": [],
+        "truth_radius": 0.068,
+        "points": [{"means": ["-2.9e-53", A2], "loss": "0.4795159706351334843834775",
+                    "basin": 6, "spectrum": _spec([-0.31, 1.89], [2.0], 1, 1),
+                    "certificate": {"certified": True},
+                    "gd": {"destination": "truth (every mean converges)", "rows": gd_rows}}],
+    }
+    claim = {"id": "T3.1", "instances": [{"metrics": family_m, "in_hypotheses": True},
+                                         {"metrics": census_m, "in_hypotheses": False}]}
+    ctx = ClaimContext(claim)
+    text = sec.section(ctx)
+    assert S3 in text and "Census of stationary points" in text and "(0, 2.45628" in text
+    assert "How hard we looked" in text and "left the box: 34" in text
+    assert any(path.endswith(".png") for path in ctx.assets)
+    findings = " ".join(sec.findings(claim))
+    assert "n = 2" in findings and "positive loss" in findings and "saddle" in findings
+    assert "index 2 (d = 1), 4 (d = 3)" in sec.key_figures(claim)
