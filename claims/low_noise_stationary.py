@@ -14,8 +14,9 @@ Instances:
   against central differences of the float64 engine), and, with "gd", GD from s* moved by
   gd_eps along every unstable along-line eigenvector and a random direction). Inside the
   hypotheses iff n >= 3.
-* {"kind": "census", "n": n, "starts": N, "seed": s}: every stationary point in d = 1 with
-  |m_i| <= box (`stationary_census`); beyond the paper, so exploration, never in the verdict.
+* {"kind": "census", "n": n, "starts": N, "inner_starts": M, "seed": s}: every stationary
+  point in d = 1 with |m_i| <= box (`stationary_census`); beyond the paper, so exploration,
+  never in the verdict.
 
 GD step (a priori rule): eta = 1 / (2 lambda_max), lambda_max the largest Hessian eigenvalue at
 the stationary point (a quarter of the stability limit 2 / lambda_max there; near the truth the
@@ -53,9 +54,9 @@ T31_PARAMS: dict[str, Any] = {
     "cert_half_width": 4e-11, "cert_width": 1e-10, "cert_digits": 15,
     "fd_step": 1e-4, "fd_tol": 1e-6,
     "gd_eps": 1e-3, "gd_steps": 4096, "gd_drop": 1e-2, "seed": 0,
-    "box": 10.0, "escape_factor": 1.5, "truth_radius_factor": 1.0, "candidate_rtol": 1e-8,
-    "maxfev": 100, "dedupe_tol": 1e-5, "accept_step": 1e-30, "accept_rtol": 1e-30,
-    "merge_tol": 1e-25, "newton_max": 8, "grid_spacing": 0.25,
+    "box": 10.0, "inner_box": 4.0, "escape_factor": 1.5, "truth_radius_factor": 1.0,
+    "candidate_rtol": 1e-8, "maxfev": 100, "dedupe_tol": 1e-5, "accept_step": 1e-30,
+    "accept_rtol": 1e-30, "merge_tol": 1e-25, "newton_max": 8, "grid_spacing": 0.25,
 }
 PROFILE_PARAMS = {"quick": {"gd_steps": 1024, "grid_spacing": 0.0}, "full": {}}
 
@@ -64,14 +65,15 @@ def fam(n: int, gd: bool = False) -> dict[str, Any]:
     return {"kind": "family", "n": n, "gd": gd}
 
 
-def cen(n: int, starts: int, seed: int = 1) -> dict[str, Any]:
-    return {"kind": "census", "n": n, "starts": starts, "seed": seed}
+def cen(n: int, starts: int, inner_starts: int = 0, seed: int = 1) -> dict[str, Any]:
+    return {"kind": "census", "n": n, "starts": starts, "inner_starts": inner_starts,
+            "seed": seed}
 
 
 INSTANCES = {
-    "quick": [fam(3, gd=True), cen(2, 32)],
+    "quick": [fam(3, gd=True), cen(2, 16, 16)],
     "full": [fam(n, gd=n in (3, 4)) for n in range(3, 11)]
-    + [cen(2, 128), cen(3, 256), cen(4, 256)],
+    + [cen(2, 128, 128), cen(3, 128, 256), cen(4, 128, 256)],
 }
 
 
@@ -180,7 +182,8 @@ def run_family(instance: Instance, params: Params) -> InstanceOutcome:
 def run_census(instance: Instance, params: Params) -> InstanceOutcome:
     n = int(instance["n"])
     p = dict(params)
-    c = census(n, p, int(instance["seed"]), int(instance["starts"]), int(params["digits"]))
+    c = census(n, p, int(instance["seed"]), int(instance["starts"]),
+               int(instance.get("inner_starts", 0)), int(params["digits"]))
     points = []
     trajectory = None
     for k, acc in enumerate(c["accepted"]):

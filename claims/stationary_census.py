@@ -2,9 +2,11 @@
 
 Method:
 
-1. Starts: a scrambled Sobol sample of [-box, box]^n (seeded); Sobol samples inside every
-   coincidence pattern (some means equal: invariant subspaces, see `pattern_starts`); for n = 2,
-   the centre of every cell of a grid on which both gradient components change (resolved) sign.
+1. Starts: scrambled Sobol samples of [-box, box]^n and of the inner box
+   [-inner_box, inner_box]^n (seeded; every stationary point met has |m_i| < 3.5, and most
+   starts in the outer box run off to infinity); Sobol samples inside every coincidence pattern
+   (some means equal: invariant subspaces, see `pattern_starts`); for n = 2, the centre of every
+   cell of a grid on which both gradient components change (resolved) sign.
 2. Float64 root finding: scipy's hybr (Powell's dog-leg) on the gradient with the derived
    Hessian as Jacobian (`highprec.hessian.line_derivatives`). A run is stopped as "left the box"
    once an iterate has a mean beyond escape_factor * box: far-apart means sit in the asymptotically
@@ -231,14 +233,19 @@ def pattern_starts(n: int, count: int, seed: int, box: float) -> list[list[float
     return out
 
 
-def census(n: int, p: dict[str, Any], seed: int, starts: int, digits: int) -> dict[str, Any]:
-    """Every stationary point found for n means (see the module docstring)."""
-    box = float(p["box"])
+def census(n: int, p: dict[str, Any], seed: int, starts: int, inner_starts: int, digits: int
+           ) -> dict[str, Any]:
+    """Every stationary point found for n means (see the module docstring): `starts` Sobol
+    points in the box and `inner_starts` in the inner box [-inner_box, inner_box]^n, half as
+    many again in every coincidence pattern."""
+    box, inner = float(p["box"]), float(p["inner_box"])
     solve_p = {k: float(p[k]) for k in ("box", "escape_factor", "truth_radius_factor",
                                         "candidate_rtol", "maxfev")}
     solve_p["truth_radius"] = p["truth_radius_factor"] * math.exp(-2) / n
-    sub = pattern_starts(n, max(1, starts // 2), seed, box)
-    start_list = sobol_starts(n, starts, seed, box) + sub
+    sub = (pattern_starts(n, max(1, starts // 2), seed, box)
+           + pattern_starts(n, max(1, inner_starts // 2), seed + 100, inner))
+    start_list = (sobol_starts(n, starts, seed, box) + sobol_starts(n, inner_starts, seed + 100,
+                                                                     inner) + sub)
     grid_info: dict[str, Any] = {}
     if n == 2 and p.get("grid_spacing"):
         cells, count = grid_cells(2, box, float(p["grid_spacing"]))
@@ -269,7 +276,7 @@ def census(n: int, p: dict[str, Any], seed: int, starts: int, digits: int) -> di
         res["canonical"] = key
         res["basin"] = count
         accepted.append(res)
-    return {"n": n, "starts": len(start_list), "sobol_starts": starts,
+    return {"n": n, "starts": len(start_list), "sobol_starts": starts + inner_starts,
             "pattern_starts": len(sub), "patterns": patterns(n), "outcomes": tally,
             "accepted": accepted, "rejected": rejected,
             "unresolved": [r for r in runs if r["outcome"] == "unresolved"], **grid_info}
