@@ -13,6 +13,8 @@ from reports.figures import color, new_figure, styled
 from reports.hooks import ClaimContext, ClaimHooks
 from reports.markdown import fmt, table
 
+CONVERGED_BELOW = 1.0  # in the GD figure, means ending below this are the converging ones
+
 SYMMETRY_MD = (
     "Symmetry argument (derived). L is invariant under permutations of the means and under any "
     "orthogonal map applied to all of them. At m = (s e_1, -s e_1, 0, ..., 0) the reflection "
@@ -96,8 +98,16 @@ def _short(means: Sequence[str], digits: int = 6) -> str:
 
 
 def _num(x: str, digits: int = 6) -> str:
-    v = float(x)
-    return "0" if abs(v) < 1e-30 else f"{v:.{digits}g}"
+    """A decimal string cut to `digits` significant digits (from the string itself: the values
+    carry 30 digits, more than a float), or 0 below 1e-30."""
+    if abs(float(x)) < 1e-30:
+        return "0"
+    sign = "-" if x.startswith("-") else ""
+    body = x.lstrip("+-")
+    if "e" in body.lower():
+        return f"{float(x):.{min(digits, 16)}g}"
+    lead = len(body) - len(body.lstrip("0."))
+    return sign + body[:lead + digits + (1 if "." in body[lead:lead + digits + 1] else 0)]
 
 
 def _family_table(fam: list[Mapping[str, Any]]) -> str:
@@ -124,7 +134,7 @@ def _family_table(fam: list[Mapping[str, Any]]) -> str:
 
 @styled
 def _profile_figure(fam: list[Mapping[str, Any]]) -> Any:
-    fig, axes = new_figure(8.0, 3.2, cols=2)
+    fig, axes = new_figure(9.0, 3.6, cols=2)
     for k, e in enumerate(fam):
         scan = e["metrics"]["scan"]
         s = [r[0] for r in scan]
@@ -135,21 +145,28 @@ def _profile_figure(fam: list[Mapping[str, Any]]) -> Any:
     axes[1].set(xlabel="s", ylabel="dL/ds", title="slope (dotted: s*)")
     axes[1].axhline(0.0, color="k", lw=0.5)
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 
 @styled
 def _runs_figure(runs: list[tuple[str, Mapping[str, Any], int]]) -> Any:
-    fig, axes = new_figure(8.0, 3.2, cols=2)
+    fig, axes = new_figure(9.0, 3.8, cols=2)
     for k, (label, run, n) in enumerate(runs):
         rows = run["rows"]
         tau = [max(r[0], 0.5) for r in rows]
+        staying = [i for i in range(n) if rows[-1][2 + i] < CONVERGED_BELOW]
         axes[0].loglog(tau, [max(r[1], 1e-300) for r in rows], color=color(k), label=label)
         axes[1].loglog(tau, [max(r[2:2 + n]) for r in rows], color=color(k))
-        axes[1].loglog(tau, [max(min(r[2:2 + n]), 1e-300) for r in rows], color=color(k), ls="--")
-    axes[0].set(xlabel="tau", ylabel="loss", title="GD from next to a stationary point")
-    axes[1].set(xlabel="tau", ylabel="|m_i|", title="largest (solid) and smallest (dashed) |m_i|")
-    axes[0].legend(fontsize=6)
+        if staying:
+            axes[1].loglog(tau, [max(max(r[2 + i] for i in staying), 1e-12) for r in rows],
+                           color=color(k), ls="--")
+    axes[0].set(xlabel="tau (0 shown at 0.5)", ylabel="loss",
+                title="GD from next to a stationary point")
+    axes[1].set(xlabel="tau (0 shown at 0.5)", ylabel="|m_i|", ylim=(1e-4, 30),
+                title=f"max |m_i| (solid), max of those ending < {CONVERGED_BELOW:g} (dashed)")
+    axes[0].legend(fontsize=5, loc="lower left")
+    fig.tight_layout()
     return fig
 
 
@@ -175,14 +192,14 @@ def _census_tables(cen: list[Mapping[str, Any]]) -> tuple[str, list[tuple[str, A
     for e in cen:
         m = e["metrics"]
         n = m["n"]
-        rows.append([n, "(0, ..., 0) (truth)", "0", "–", "degenerate minimum", "–", "–"])
+        rows.append([n, "(0, ..., 0) (truth)", "0", "–", "degenerate minimum", "–", "–", "–"])
         for q in m["points"]:
             sp = q["spectrum"]
             cert = q.get("certificate")
             rows.append([n, "`(" + ", ".join(_num(x, 25) for x in q["means"]) + ")`",
                          f"{q['loss'][:14]}", f"{sp['index_d1']} / {sp['index_d3']}",
-                         ", ".join(fmt(x, 4) for x in sp["along"])
-                         + (" (certified)" if cert and cert["certified"] else ""),
+                         ", ".join(fmt(x, 4) for x in sp["along"]),
+                         "yes (arb)" if cert and cert["certified"] else "–",
                          q["basin"], q["gd"]["destination"]])
             if q["gd"].get("rows"):
                 runs.append((f"n={n} {_short(q['means'], 4)}", q["gd"], n))
@@ -190,9 +207,9 @@ def _census_tables(cen: list[Mapping[str, Any]]) -> tuple[str, list[tuple[str, A
                        m.get("grid_points", "–"), m.get("grid_sign_change_cells", "–"),
                        ", ".join(f"{k}: {v}" for k, v in sorted(m["outcomes"].items())),
                        len(m["rejected"]), len(m["unresolved"]), fmt(m["truth_radius"], 3)])
-    points = table(["n", "means (canonical form)", "loss", "index d=1 / d=3",
-                    "eigenvalues (d = 1)", "starts reaching it", "GD from nearby"], rows,
-                   align="rllllrl")
+    points = table(["n", "means (canonical form, 25 digits)", "loss", "index d=1 / d=3",
+                    "eigenvalues (d = 1)", "sign change certified", "starts reaching it",
+                    "GD from nearby"], rows, align="rlllllrl")
     work = table(["n", "starts", "Sobol", "in coincidence patterns", "grid points",
                   "grid cells with both signs changing", "float64 outcomes",
                   "candidates rejected in high precision", "unresolved", "truth radius"],
