@@ -5,7 +5,6 @@ variants."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import mpmath
@@ -38,13 +37,6 @@ S3 = "2.550550988641223901198534664225517007544"  # s*(3), 40 digits (this suite
 A2 = "2.456282254779674931100940082"  # the n = 2 stationary point (0, A2) (certified)
 
 positions = st.lists(st.floats(-6.0, 6.0).map(lambda x: round(x, 6)), min_size=2, max_size=5)
-
-
-@pytest.fixture(autouse=True)
-def fresh_memo() -> Iterator[None]:
-    ls.clear_memo()
-    yield
-    ls.clear_memo()
 
 
 # ------------------------------------------------------------------------ line quadrature
