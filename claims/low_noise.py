@@ -34,7 +34,6 @@ the linearised amplification prod_t (1 + (4 eta/n)|A_t|^2) to amp_rtol.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -111,15 +110,6 @@ def start_means(instance: Instance) -> list[list[str]]:
     return means
 
 
-_MEMO: dict[str, InstanceOutcome] = {}  # shared by T3.2, L3.3 and their variants in one process
-RUN_KEYS = ("rows", "digits", "target_fraction")
-
-
-def _memo_key(tag: str, instance: Instance, params: Params) -> str:
-    return json.dumps([tag, instance, {k: params[k] for k in RUN_KEYS if k in params}],
-                      sort_keys=True, default=str)
-
-
 def _mp(x: Any) -> mpmath.mpf:
     return x if isinstance(x, mpmath.mpf) else mpmath.mpf(float(x))
 
@@ -131,9 +121,6 @@ def _log10(x: mpmath.mpf) -> float:
 def run_collapse(instance: Instance, params: Params) -> InstanceOutcome:
     """GD from an exponentially collapsed start, in arbitrary precision, to the a-priori horizon;
     the T3.2 and L3.3 measurements of the trajectory."""
-    key = _memo_key("collapse", instance, params)
-    if key in _MEMO:
-        return _MEMO[key]
     n, big_m, eta = int(instance["n"]), float(instance["M0"]), float(instance["eta"])
     target = params["target_fraction"] * large_noise_radius(n)
     steps = collapse_steps(big_m, target, eta, n)
@@ -141,9 +128,7 @@ def run_collapse(instance: Instance, params: Params) -> InstanceOutcome:
                      stride=max(1, steps // params["rows"]), digits=params["digits"])
     frame = traj.frame
     with mpmath.workdps(traj.dps):
-        outcome = _measure(traj, frame, instance, params, steps)
-    _MEMO[key] = outcome
-    return outcome
+        return _measure(traj, frame, instance, params, steps)
 
 
 def _measure(traj: Any, frame: pd.DataFrame, instance: Instance, params: Params,
@@ -456,13 +441,5 @@ L3_3_REPORTED = L3_3.variant(
 CLAIMS: tuple[Claim, ...] = (T3_2, T3_2_LOOSE, T3_2_SQRT, L3_3, L3_3_REPORTED, *T3_4_CLAIMS)
 
 
-def clear_memo() -> None:
-    """Forget the in-process outcomes shared between claims and variants."""
-    from claims.low_noise_necessity import clear_memo as clear_necessity
-
-    _MEMO.clear()
-    clear_necessity()
-
-
-__all__ = ["CLAIMS", "clear_memo", "collapse_instance", "inside_t32", "run_collapse",
+__all__ = ["CLAIMS", "collapse_instance", "inside_t32", "run_collapse",
            "start_means"]

@@ -36,7 +36,6 @@ Checks, on the float64 trajectory (`verifiers.dynamics.run_gd`):
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -64,14 +63,7 @@ def horizon(big_m: float, eta: float, r_conv: float) -> int:
     return math.ceil(math.log(10 * big_m / r_conv) / (2 * eta))
 
 
-_MEMO: dict[str, InstanceOutcome] = {}
-RUN_KEYS = ("r_conv", "rows", "cert_near")
-
-
 def run_necessity(instance: Instance, params: Params) -> InstanceOutcome:
-    key = json.dumps([instance, {k: params[k] for k in RUN_KEYS}], sort_keys=True)
-    if key in _MEMO:
-        return _MEMO[key]
     n, d, big_m = int(instance["n"]), int(instance["d"]), float(instance["M0"])
     eta, side = float(instance["eta"]), int(instance["side"])
     mu = np.zeros((n, d))
@@ -110,7 +102,6 @@ def run_necessity(instance: Instance, params: Params) -> InstanceOutcome:
                f"{certified} certified by arb enclosures"),
         data={"tau": tau, "dist": dist, "signs": sign_arr, "methods": methods,
               "status": traj.status, "rows": rows})
-    _MEMO[key] = outcome
     return outcome
 
 
@@ -272,7 +263,3 @@ T3_4_OPPOSITE = T3_4.variant(
 )
 
 T3_4_CLAIMS: tuple[Claim, ...] = (T3_4, T3_4_ALL, T3_4_OPPOSITE)
-
-
-def clear_memo() -> None:
-    _MEMO.clear()
