@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from claims.model import Claim
 from verifiers.errors import UsageError
 
-CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.low_noise_stationary")
+CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.low_noise_stationary",
+                                  "claims.low_noise", "claims.phase_boundary")
 
 
 class Registry:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Modules defining HOOKS: Mapping[str, ClaimHooks], imported when a report is rendered.
-SECTION_MODULES: tuple[str, ...] = ("reports.stationary_section",)
+SECTION_MODULES: tuple[str, ...] = ("reports.stationary_section", "reports.low_noise_sections")
 
 FIGURES_DIR = "figures"
 TRAJECTORIES_DIR = "trajectories"

@@ -136,7 +136,8 @@ RAISES = Claim(
 )
 
 ALL = (HOLDS, HOLDS_FAST, HOLDS_SAME, FAILS, UNDECIDED, RAISES)
-PAPER_IDS = {"T2.1", "L2.2", "T3.1", "T3.2", "L3.3", "T3.4", "T3.5", "T3.7", "E1"}
+PAPER_IDS = {"T2.1", "L2.2", "T3.1", "T3.2", "L3.3", "T3.4", "T3.5", "T3.7", "E1",
+             "PB"}  # PB: the measured phase boundary between T3.2 and T3.4 (issue 8)
 
 
 @pytest.fixture(autouse=True)
