@@ -1,9 +1,14 @@
-"""Results cache: one file per (claim, instance, precision, parameters, code version).
+"""Results cache: one file per job (a claim's run on one instance, or one `task_map` item).
 
-An entry is a header line ``scoreclaims-cache 1 <sha256 of body>`` followed by the JSON body. It is
-written atomically; an entry that is unreadable or whose checksum does not match is a miss (and is
-overwritten by the recomputed result), never trusted. Default location ``.scoreclaims/cache``
-under the current directory, or ``$SCORECLAIMS_CACHE``.
+An entry is a header line ``scoreclaims-cache 2 <sha256 of body>`` followed by the body, the job's
+pickled output (value, wall time, warnings). It is written atomically (a temporary file renamed
+into place), so a run killed at any moment leaves every entry complete or absent; an entry that is
+unreadable, truncated or whose checksum does not match is a miss (and is overwritten by the
+recomputed result), never trusted. Only the main process of a run reads and writes the cache.
+Entries are keyed by the job's function, its arguments, the arithmetic (precision, library versions,
+BLAS build) and the code version (`job_key`); the body is a pickle, so a cache directory is as
+trusted as the code next to it. Default location ``.scoreclaims/cache`` under the current
+directory, or ``$SCORECLAIMS_CACHE``.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
-from verifiers.atomic import write_text_atomic
+from verifiers.atomic import atomic_path
 from verifiers.errors import UsageError
 
-HEADER = "scoreclaims-cache 1"
+HEADER = b"scoreclaims-cache 2"
 # Packages whose sources make up the code version (a change anywhere invalidates the cache).
 CODE_PACKAGES = ("claims", "verifiers", "highprec")
 
@@ -63,37 +69,37 @@ def cache_key(parts: dict[str, Any]) -> str:
 
 
 class ResultsCache:
-    """Directory of checksummed JSON entries; a failed write only warns (once)."""
+    """Directory of checksummed entries; a failed write only warns (once). Thread-safe."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
         self._warned = False
+        self._lock = threading.Lock()
 
     def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / key[:2] / f"{key}.entry"
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> bytes | None:
         """The entry's body, or None when absent, unreadable or corrupt."""
         try:
-            text = self.path(key).read_text(encoding="utf-8")
-            header, body = text.split("\n", 1)
-            if header != f"{HEADER} {hashlib.sha256(body.encode()).hexdigest()}":
-                return None
-            entry = json.loads(body)
-        except (OSError, ValueError, UnicodeDecodeError):
+            data = self.path(key).read_bytes()
+        except OSError:
             return None
-        if not isinstance(entry, dict) or entry.get("key") != key:
+        header, sep, body = data.partition(b"\n")
+        if not sep or header != HEADER + b" " + hashlib.sha256(body).hexdigest().encode():
             return None
-        return entry.get("payload")
+        return body
 
-    def put(self, key: str, payload: dict[str, Any]) -> None:
-        body = json.dumps({"key": key, "payload": payload}, separators=(",", ":"))
-        text = f"{HEADER} {hashlib.sha256(body.encode()).hexdigest()}\n{body}"
+    def put(self, key: str, body: bytes) -> None:
         path = self.path(key)
+        data = HEADER + b" " + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_text_atomic(path, text)
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
         except (OSError, UsageError) as exc:
-            if not self._warned:
-                print(f"scoreclaims: warning: results cache not written ({exc})", file=sys.stderr)
-                self._warned = True
+            with self._lock:
+                if not self._warned:
+                    print(f"scoreclaims: warning: results cache not written ({exc})",
+                          file=sys.stderr)
+                    self._warned = True

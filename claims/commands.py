@@ -2,7 +2,9 @@
 
 Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
 pass; a known-false variant must fail; error and inconclusive never match), 1 otherwise, 2 for a
-usage error (unknown id or profile, unwritable output), detected before anything runs.
+usage error (unknown id or profile, unwritable output, bad ``--workers``, ``--scheduler`` without
+the Dask extra or unreachable), detected before anything runs, 130 when interrupted (Ctrl-C or
+SIGTERM: the workers are stopped; every instance finished so far is in the cache).
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from claims import registry
 from claims.cache import ResultsCache
 from claims.evidence import ClaimResult, jsonable
+from claims.executors import default_workers, make_executor, parse_workers
 from claims.model import PROFILE_BUDGET_S, PROFILES, Claim
 from claims.progress import Progress
 from claims.results import environment, results_document, write_results
@@ -46,7 +52,8 @@ def register(subparsers: Any) -> None:
         help="verify claims; exit 0 when every verdict matches its expectation, else 1",
         description="Verify claims. A claim id also selects its known-false variants. Exit status: "
         "0 when every verdict matches its expectation (holds -> pass, known-false -> fail; error "
-        "and inconclusive never match), 1 otherwise, 2 for a usage error.",
+        "and inconclusive never match), 1 otherwise, 2 for a usage error, 130 when interrupted "
+        "(Ctrl-C, SIGTERM; finished instances stay in the cache).",
     )
     verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
@@ -63,6 +70,19 @@ def register(subparsers: Any) -> None:
         type=int,
         help="hypothesis seed for reproducible generation (no example database); default: random, "
         "with failures saved to and replayed from .scoreclaims/examples",
+    )
+    verifier.add_argument(
+        "--workers",
+        metavar="N",
+        help="run instances on a local pool of N worker processes; 0 runs them in this process "
+        "(default: $SCORECLAIMS_WORKERS, else the number of cores); results are identical "
+        "whatever N",
+    )
+    verifier.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run instances on the Dask cluster of this scheduler instead (optional extra: "
+        "pip install 'scoreclaims[dask]')",
     )
     verifier.set_defaults(func=cmd_verify)
 
@@ -145,10 +165,39 @@ def _line(result: ClaimResult) -> str:
     return line
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C (workers stopped, finished instances kept)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("--workers and --scheduler exclude each other (Dask has its own workers)")
+    if args.scheduler is not None:
+        if not args.scheduler.strip():
+            raise UsageError("--scheduler needs an address such as tcp://127.0.0.1:8786")
+        return 0, args.scheduler
+    return (default_workers() if args.workers is None else parse_workers(args.workers)), None
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     claims = registry.load().select(args.ids)
     json_path = check_writable(args.json_path) if args.json_path else None
     report_dir = _check_report_dir(args.report) if args.report else None
+    workers, scheduler = _executor_choice(args)
 
     options = RunOptions(
         profile=args.profile,
@@ -162,9 +211,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(NO_CLAIMS.format(what="verify"))
         results: list[ClaimResult] = []
     else:
-        with Progress(len(claims)) as progress:
-            options.progress = progress
-            results = verify(claims, options, on_result=lambda r: progress.message(_line(r)))
+        with _sigterm_interrupts(), make_executor(workers, scheduler) as executor:
+            options.executor = executor
+            with Progress(len(claims)) as progress:
+                options.progress = progress
+                results = verify(claims, options, on_result=lambda r: progress.message(_line(r)))
+            env["executor"] = executor.describe()
         mismatched = [r.claim.id for r in results if not r.matches_expectation]
         tail = f"; mismatched: {', '.join(mismatched)}" if mismatched else ""
         print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}")

@@ -1,10 +1,9 @@
 """Evidence: what was checked for each instance and claim, and how it is written to JSON.
 
-Two encodings. The cache keeps an instance result exactly (full trajectory, non-finite floats
-as Python's JSON tokens) through `InstanceResult.to_payload` / `from_payload`. The results file is
-strict JSON (`jsonable(strict=True)`: NaN and infinities become the strings "nan", "inf", "-inf"),
-and a long trajectory is thinned to at most `MAX_TRAJECTORY_ROWS` rows, log-spaced plus evenly
-spaced, always keeping the first and last rows (`trajectory_rows` gives the full length).
+The results file is strict JSON (`jsonable(strict=True)`: NaN and infinities become the strings
+"nan", "inf", "-inf"), and a long trajectory is thinned to at most `MAX_TRAJECTORY_ROWS` rows,
+log-spaced plus evenly spaced, always keeping the first and last rows (`trajectory_rows` gives the
+full length). (The cache keeps a claim run's outcome exactly, pickled: `claims.cache`.)
 """
 
 from __future__ import annotations
@@ -88,52 +87,6 @@ class InstanceResult:
     wall_time_s: float = 0.0
     source: str = "grid"  # "grid" or "search"
     cached: bool = False
-
-    def to_payload(self) -> dict[str, Any]:
-        """Exact encoding for the cache (full trajectory)."""
-        frame = None
-        if self.trajectory is not None:
-            split = self.trajectory.to_dict(orient="split", index=False)
-            frame = {"columns": [str(c) for c in split["columns"]], "data": split["data"]}
-        return {
-            "instance": self.instance,
-            "in_hypotheses": self.in_hypotheses,
-            "verdict": self.verdict.value,
-            "reason": self.reason,
-            "checks": [[c.name, c.holds, c.detail] for c in self.checks],
-            "metrics": jsonable(self.metrics, strict=False),
-            "rates": jsonable(self.rates, strict=False),
-            "trajectory": jsonable(frame, strict=False),
-            "notes": self.notes,
-            "warnings": self.warnings,
-            "traceback": self.traceback,
-            "wall_time_s": self.wall_time_s,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], *, source: str) -> InstanceResult:
-        frame = payload["trajectory"]
-        trajectory = None
-        if frame is not None:
-            import pandas as pd
-
-            trajectory = pd.DataFrame(frame["data"], columns=frame["columns"])
-        return cls(
-            instance=payload["instance"],
-            in_hypotheses=payload["in_hypotheses"],
-            verdict=Verdict(payload["verdict"]),
-            reason=payload["reason"],
-            checks=[Check(n, h, d) for n, h, d in payload["checks"]],
-            metrics=payload["metrics"],
-            rates=payload["rates"],
-            trajectory=trajectory,
-            notes=payload["notes"],
-            warnings=payload["warnings"],
-            traceback=payload["traceback"],
-            wall_time_s=payload["wall_time_s"],
-            source=source,
-            cached=True,
-        )
 
     def to_json(self) -> dict[str, Any]:
         """Strict JSON for the results file (trajectory as thinned records)."""

@@ -34,7 +34,6 @@ L2.2 instances are canonical base configurations {"m"}; the checks scale them by
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -212,14 +211,6 @@ def large_noise_instances(draw: st.DrawFn, margin_max: float = 0.5) -> dict[str,
 
 # ------------------------------------------------------------------------------ T2.1 run
 
-_MEMO: dict[str, InstanceOutcome] = {}  # shared by a claim and its variants within one process
-
-
-def _memo_key(tag: str, instance: Instance, params: Params) -> str:
-    return json.dumps([tag, instance, {k: params[k] for k in sorted(params)}], sort_keys=True,
-                      default=str)
-
-
 def _fit(tau: np.ndarray, value: np.ndarray, params: Params) -> RateFit:
     return fit_rates(tau, value, rtol=params["rate_rtol"])
 
@@ -233,9 +224,6 @@ def _fit_summary(fit: RateFit) -> dict[str, Any]:
 
 
 def run_t21(instance: Instance, params: Params) -> InstanceOutcome:
-    key = _memo_key("T2.1", instance, params)
-    if key in _MEMO:
-        return _MEMO[key]
     mu = np.asarray(instance["means"], dtype=float)
     n, d = mu.shape
     eta = float(instance["eta"])
@@ -279,7 +267,6 @@ def run_t21(instance: Instance, params: Params) -> InstanceOutcome:
         data={"tau": tau, "dist": dist, "n": n, "const": const, "loss_fit": loss_fit,
               "status": traj.status},
     )
-    _MEMO[key] = outcome
     return outcome
 
 
@@ -578,9 +565,6 @@ L22_BASES = {
 
 
 def run_l22(instance: Instance, params: Params) -> InstanceOutcome:
-    key = _memo_key("L2.2", instance, params)
-    if key in _MEMO:
-        return _MEMO[key]
     m0 = np.asarray(instance["m"], dtype=float)
     tol = params["tol"]
     rows = []
@@ -626,7 +610,6 @@ def run_l22(instance: Instance, params: Params) -> InstanceOutcome:
               "negative log-likelihood, i.e. minus twice the gradient-EM update direction",
         data={"fit": fit},
     )
-    _MEMO[key] = outcome
     return outcome
 
 
@@ -752,9 +735,4 @@ CLAIMS: tuple[Claim, ...] = (T2_1, T2_1_CUBIC, T2_1_LINEAR, T2_1_T0, L2_2, L2_2_
                              L2_2_SIGN)
 
 
-def clear_memo() -> None:
-    """Forget the in-process outcomes shared between a claim and its variants."""
-    _MEMO.clear()
-
-
-__all__ = ["CLAIMS", "clear_memo", "em_terms", "inside_t21", "threshold", "t21_instance"]
+__all__ = ["CLAIMS", "em_terms", "inside_t21", "threshold", "t21_instance"]

@@ -5,6 +5,8 @@ with ``-m claim``). A claim expected to hold passes when its verdict is pass; a 
 is a strict xfail that only a fail verdict satisfies (an unexpected pass fails as XPASS(strict); an
 error or inconclusive fails outright). Without ``--claims`` the plugin adds nothing. The results
 cache is used unless ``--claims-no-cache``; CI runs are derandomised as with ``scoreclaims verify``.
+Instances run in the pytest process unless ``--claims-workers N`` asks for a local pool of N
+worker processes (one pool for the whole session).
 """
 
 from __future__ import annotations
@@ -41,10 +43,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="recompute every claim instance (bypass the results cache)",
     )
+    group.addoption(
+        "--claims-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run claim instances on a local pool of N worker processes (default 0: in the "
+        "pytest process)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claim: a scoreclaims claim verification item")
+
+
+_POOL_KEY = pytest.StashKey[Any]()
+
+
+def _executor(config: pytest.Config) -> Any:
+    """The session's local pool (None: run in the pytest process)."""
+    workers = config.getoption("claims_workers")
+    if workers <= 0:
+        return None
+    if _POOL_KEY not in config.stash:
+        from claims.executors import make_executor
+
+        config.stash[_POOL_KEY] = make_executor(workers)
+    return config.stash[_POOL_KEY]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pool = config.stash.get(_POOL_KEY, None)
+    if pool is not None:
+        pool.close()
 
 
 class ClaimItem(pytest.Item):
@@ -74,6 +105,7 @@ class ClaimItem(pytest.Item):
             profile=self.profile,
             cache=None if no_cache else ResultsCache(),
             derandomize=ci_requested(),
+            executor=_executor(self.config),
         )
         result: ClaimResult = verify_claim(self.claim, options)
         self.user_properties += [("verdict", result.verdict.value), ("reason", result.reason)]

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from claims.model import Claim
 from verifiers.errors import UsageError
 
-CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.random_init",
-                                   "claims.experiment_e1")
+CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.low_noise_stationary",
+                                  "claims.low_noise", "claims.phase_boundary",
+                                  "claims.random_init", "claims.experiment_e1")
 
 
 class Registry:

@@ -1,44 +1,65 @@
-"""Running claims: evaluate instances (through the cache), search for counterexamples, aggregate.
+"""Running claims: jobs through the cache on an executor, counterexample search, aggregation.
 
-`verify_claim(claim, options)` evaluates the claim's grid for the profile, then, when its domain has
-a hypothesis strategy, searches instances inside the hypotheses for a counterexample with
-`hypothesis.find`: a falsifying instance (fail or error) is shrunk to a minimal one and saved in the
-example database (``.scoreclaims/examples`` or ``$SCORECLAIMS_EXAMPLES``), from which later runs
-replay it first. Hypothesis keeps the database only for unseeded runs: a derandomised run (CI,
-``--derandomize``: a fixed seed per claim) or a run with an explicit `seed` (reproducible
-generation) neither reads nor writes it.
+`verify(claims, options)` plans every grid instance of every claim at once, as jobs on
+`options.executor` (in the main process by default; a local pool or Dask, see `claims.executors`),
+then finishes the claims in order: for each, the hypothesis search for a counterexample (when its
+domain has a strategy) runs in the main process, its instances going to the executor ahead of
+the grid, while the grid keeps the other workers busy. A falsifying instance (fail or error) is
+shrunk to a minimal one and saved in the example database (``.scoreclaims/examples`` or
+``$SCORECLAIMS_EXAMPLES``), from which later runs replay it first. Hypothesis keeps the database
+only for unseeded runs: a derandomised run (CI, ``--derandomize``: a fixed seed per claim) or a run
+with an explicit `seed` (reproducible generation) neither reads nor writes it.
+
+Jobs: the outcome of ``claim.run(instance, params)`` is one job (`claims.jobs`), shared by every
+claim and known-false variant with the same `run` and parameters, so variants never multiply the
+work (neither in one run nor across runs: the cache holds outcomes, not verdicts). The main
+process judges each claim on its own copy of the outcome (hypotheses, predicates: cheap), and writes
+each job's output to the cache the moment it arrives, so a killed run loses nothing finished.
+Errors are never cached.
 
 `Claim.run` must be deterministic given (instance, params): randomness comes from seeds inside the
-instance, never from global state.
+instance, never from global state. Every run pins BLAS to one thread in the main process (workers
+are pinned too), so results are bit-identical whatever the executor.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
+import threading
 import time
 import traceback
 import unittest
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claims.cache import (
-    CODE_PACKAGES,
-    ResultsCache,
-    cache_key,
-    module_source_hash,
-    package_sources_hash,
-)
+from claims import parallel
+from claims.cache import ResultsCache
+from claims.determinism import single_blas_thread
 from claims.evidence import ClaimResult, InstanceResult, SearchSummary, jsonable
-from claims.model import PROFILES, Check, Claim, InstanceOutcome
+from claims.executors import (
+    PRIORITY_GRID,
+    PRIORITY_SEARCH,
+    PRIORITY_TASK,
+    Executor,
+    Handle,
+    InProcess,
+)
+from claims.jobs import Envelope, Job, precision, run_job, task_job
+from claims.model import PROFILES, Check, Claim
 from claims.progress import Progress
 from claims.verdict import Verdict, aggregate, predicates_verdict
 
+__all__ = ["RunOptions", "evaluate", "precision", "result_key", "verify", "verify_claim"]
+
 FALSIFYING = (Verdict.FAIL, Verdict.ERROR)
+MAX_WARNINGS = 10
 
 
 def default_examples_dir() -> Path:
@@ -52,7 +73,8 @@ def ci_requested() -> bool:
 
 @dataclass
 class RunOptions:
-    """How to run claims. `cache=None` bypasses the cache (``--no-cache``)."""
+    """How to run claims. `cache=None` bypasses the cache (``--no-cache``); `executor=None` runs
+    every job in the main process."""
 
     profile: str = "quick"
     cache: ResultsCache | None = None
@@ -61,25 +83,11 @@ class RunOptions:
     seed: int | None = None  # fixed generation seed (no example database); None: random
     replay_only: bool = False  # search: replay saved counterexamples only, generate nothing new
     progress: Progress | None = None
+    executor: Executor | None = None
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}; profiles are {PROFILES}")
-
-
-def precision() -> dict[str, Any]:
-    """The arithmetic the results depend on (part of every cache key)."""
-    import mpmath
-    import mpmath.libmp
-
-    return {"float": "float64", "mp_prec": mpmath.mp.prec, "mpmath_backend": mpmath.libmp.BACKEND}
-
-
-def code_version(claim: Claim) -> str:
-    """Hash of the package sources, plus the claim's own module when it lives outside them."""
-    module = getattr(claim.run, "__module__", "") or ""
-    own = "" if module.split(".")[0] in CODE_PACKAGES else module_source_hash(module)
-    return package_sources_hash() + own
 
 
 def instance_key(instance: Mapping[str, Any]) -> str:
@@ -106,102 +114,189 @@ def _instance_reason(checks: list[Check], verdict: Verdict) -> str:
     return f"{label}: " + "; ".join(parts)
 
 
-def _check_outcome(outcome: Any) -> None:
-    """Reject what the results file could not hold: an error of the claim, not a later crash."""
-    import pandas as pd
-
-    if not isinstance(outcome, InstanceOutcome):
-        raise TypeError(f"run returned {type(outcome).__name__}, not InstanceOutcome")
-    if outcome.trajectory is not None and not isinstance(outcome.trajectory, pd.DataFrame):
-        raise TypeError(f"trajectory is a {type(outcome.trajectory).__name__}, not a DataFrame")
-    jsonable(outcome.metrics)
-    jsonable(outcome.rates)
+def _claim_job(claim: Claim, instance: dict[str, Any], params: Mapping[str, Any]) -> Job:
+    return run_job(claim.run, instance, params, claim_id=claim.id,
+                   json_params=jsonable(params, strict=False))
 
 
 def result_key(claim: Claim, instance: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    """Cache key of one instance result: claim, instance, parameters, precision, code version."""
-    return cache_key(
-        {
-            "claim": claim.id,
-            "instance": _normalise(instance),
-            "params": jsonable(params, strict=False),
-            "precision": precision(),
-            "code": code_version(claim),
-        }
-    )
+    """Cache key of `claim.run`'s outcome on one instance (shared with the claim's variants)."""
+    return _claim_job(claim, _normalise(instance), params).key
 
 
-def evaluate(
-    claim: Claim,
-    instance: Mapping[str, Any],
-    params: Mapping[str, Any],
-    cache: ResultsCache | None = None,
-    *,
-    source: str = "grid",
-) -> InstanceResult:
-    """Verdict and evidence for one instance; an exception gives an error verdict with traceback."""
-    try:
-        inst = _normalise(instance)
-    except (TypeError, ValueError) as exc:
+@dataclass
+class _Planned:
+    """One instance of one claim: its job's handle, or an error found before any job."""
+
+    claim: Claim
+    instance: dict[str, Any]
+    params: Mapping[str, Any]
+    source: str
+    inside: bool = True
+    handle: Handle | None = None
+    early: InstanceResult | None = None
+
+
+class _Run:
+    """One run: jobs deduplicated by key, the cache, the executor, the main process's task_map."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.cache = options.cache
+        self.local = options.executor if isinstance(options.executor, InProcess) else InProcess()
+        self.executor = options.executor or self.local
+        self.handles: dict[str, Handle] = {}
+        self.lock = threading.Lock()
+        self.wakeup = threading.Event()
+        self.jobs_done = 0
+        self._stack = ExitStack()
+
+    def __enter__(self) -> _Run:
+        self._stack.enter_context(single_blas_thread())
+        self._stack.enter_context(parallel.routed(self.map_here))
+        self.executor.bind(self)
+        self._stack.callback(self.executor.bind, None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    # ------------------------------------------------------------------ jobs
+
+    def submit(self, job: Job, priority: tuple[Any, ...], cache: bool = True,
+               here: bool = False) -> Handle:
+        """The handle of `job`: the run's existing one, a cache hit, or a newly submitted job."""
+        with self.lock:
+            handle = self.handles.get(job.key)
+            if handle is not None:
+                return handle
+            handle = self.handles[job.key] = Handle(job, priority)
+        handle.add_callback(self._finished)
+        use_cache = cache and self.cache is not None
+        body = self.cache.get(job.key) if use_cache else None
+        if body is not None:
+            try:
+                output = pickle.loads(body)
+            except Exception:  # noqa: BLE001 - unreadable (e.g. older libraries): recompute
+                body = None
+            else:
+                handle.cached = True
+                handle.set(Envelope(ok=True, blob=body, wall_time_s=output.wall_time_s,
+                                    warnings=output.warnings))
+                return handle
+        if use_cache:
+            handle.add_callback(self._store)
+        runs_here = here or job.call is None
+        (self.local if runs_here else self.executor).submit(handle)
+        return handle
+
+    def _store(self, handle: Handle) -> None:
+        envelope = handle.envelope
+        if envelope is not None and envelope.ok and envelope.blob is not None:
+            assert self.cache is not None
+            self.cache.put(handle.job.key, envelope.blob)
+
+    def _finished(self, handle: Handle) -> None:
+        with self.lock:
+            self.jobs_done += 1
+        self.wakeup.set()
+
+    def task_handles(self, fn: Callable[[Any], Any], items: list[Any], label: str,
+                     cache: bool) -> list[Handle]:
+        """`task_map` items requested by a worker process, as jobs of this run."""
+        return [self.submit(task_job(fn, item, label), PRIORITY_TASK, cache) for item in items]
+
+    def map_here(self, fn: Callable[[Any], Any], items: list[Any], label: str,
+                 cache: bool) -> list[Any]:
+        """`task_map` in the main process: the items one after the other, through the cache."""
+        handles = [self.submit(task_job(fn, item, label), PRIORITY_TASK, cache, here=True)
+                   for item in items]
+        self.wait(handles)
+        return parallel.values_or_raise([h.envelope for h in handles], label)  # type: ignore[misc]
+
+    def wait(self, handles: list[Handle], status: Callable[[], str] | None = None) -> None:
+        """Until every handle is done: run main-process jobs, else sleep until a job finishes."""
+        progress = self.options.progress
+        while not all(h.done() for h in handles):
+            if progress is not None and status is not None:
+                progress.update(status())
+            if self.local.has_work():
+                self.local.run_next()
+                continue
+            if self.executor is self.local:
+                raise RuntimeError("waiting for a job that no executor runs (a job waiting for "
+                                   "itself through task_map?)")
+            self.wakeup.wait(0.5)
+            self.wakeup.clear()
+
+    # ------------------------------------------------------------------ instances
+
+    def plan(self, claim: Claim, instance: Any, params: Mapping[str, Any],
+             priority: tuple[Any, ...], source: str) -> _Planned:
+        try:
+            inst = _normalise(instance)
+        except (TypeError, ValueError) as exc:
+            early = InstanceResult(
+                instance={"repr": repr(instance)}, in_hypotheses=True, verdict=Verdict.ERROR,
+                reason=f"instance is not JSON-able: {exc}", traceback=traceback.format_exc(),
+                source=source)
+            return _Planned(claim, {}, params, source, early=early)
+        planned = _Planned(claim, inst, params, source)
+        stage = "hypotheses.contains"
+        try:
+            planned.inside = bool(claim.hypotheses.contains(inst))
+            stage = "preparing the job"
+            planned.handle = self.submit(_claim_job(claim, inst, params), priority)
+        except Exception as exc:  # noqa: BLE001 - the claim's error, not a crash
+            planned.early = InstanceResult(
+                instance=inst, in_hypotheses=planned.inside, verdict=Verdict.ERROR,
+                reason=f"{type(exc).__name__} in {stage}: {exc}",
+                traceback=traceback.format_exc(), source=source)
+        return planned
+
+    def judge(self, planned: _Planned) -> InstanceResult:
+        """The claim's verdict on its own copy of the instance's outcome."""
+        if planned.early is not None:
+            return planned.early
+        assert planned.handle is not None
+        self.wait([planned.handle])
+        envelope = planned.handle.envelope
+        assert envelope is not None
+        claim, params = planned.claim, planned.params
+        base = {"instance": planned.instance, "in_hypotheses": planned.inside,
+                "source": planned.source, "cached": planned.handle.cached}
+        if not envelope.ok:
+            return InstanceResult(**base, verdict=Verdict.ERROR, reason=envelope.reason,
+                                  traceback=envelope.traceback, warnings=envelope.warnings,
+                                  wall_time_s=envelope.wall_time_s)
+        output = envelope.output()
+        outcome = output.value
+        checks: list[Check] = []
+        stage = ""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                for predicate in claim.conclusions:
+                    stage = f"predicate {predicate.name!r}"
+                    checks.append(predicate.check(outcome, params))
+                verdict = predicates_verdict(c.holds for c in checks)
+                reason, tb = _instance_reason(checks, verdict), None
+            except Exception as exc:  # noqa: BLE001 - a broken predicate is an error verdict
+                verdict = Verdict.ERROR
+                reason = f"{type(exc).__name__} in {stage}: {exc}"
+                tb = traceback.format_exc()
+        messages = output.warnings + [f"{w.category.__name__}: {w.message}" for w in caught]
         return InstanceResult(
-            instance={"repr": repr(instance)},
-            in_hypotheses=True,
-            verdict=Verdict.ERROR,
-            reason=f"instance is not JSON-able: {exc}",
-            traceback=traceback.format_exc(),
-            source=source,
-        )
-    key = None
-    if cache is not None:
-        key = result_key(claim, inst, params)
-        payload = cache.get(key)
-        if payload is not None:
-            return InstanceResult.from_payload(payload, source=source)
+            **base, verdict=verdict, reason=reason, checks=checks,
+            metrics=dict(outcome.metrics), rates=dict(outcome.rates),
+            trajectory=outcome.trajectory, notes=outcome.notes,
+            warnings=list(dict.fromkeys(messages))[:MAX_WARNINGS], traceback=tb,
+            wall_time_s=output.wall_time_s)
 
-    start = time.perf_counter()
-    stage = "hypotheses.contains"
-    inside = True
-    outcome: InstanceOutcome | None = None
-    checks: list[Check] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")  # each distinct warning once
-        try:
-            inside = bool(claim.hypotheses.contains(inst))
-            stage = "run"
-            produced = claim.run(inst, params)
-            _check_outcome(produced)
-            outcome = produced
-            for predicate in claim.conclusions:
-                stage = f"predicate {predicate.name!r}"
-                checks.append(predicate.check(outcome, params))
-            verdict = predicates_verdict(c.holds for c in checks)
-            reason, tb = _instance_reason(checks, verdict), None
-        except Exception as exc:  # noqa: BLE001 - any failure of the claim's code is an error verdict
-            verdict = Verdict.ERROR
-            reason = f"{type(exc).__name__} in {stage}: {exc}"
-            tb = traceback.format_exc()
-    messages = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))[:10]
-    result = InstanceResult(
-        instance=inst,
-        in_hypotheses=inside,
-        verdict=verdict,
-        reason=reason,
-        checks=checks,
-        metrics=dict(outcome.metrics) if outcome is not None else {},
-        rates=dict(outcome.rates) if outcome is not None else {},
-        trajectory=outcome.trajectory if outcome is not None else None,
-        notes=outcome.notes if outcome is not None else "",
-        warnings=messages,
-        traceback=tb,
-        wall_time_s=time.perf_counter() - start,
-        source=source,
-    )
-    if key is not None and verdict is not Verdict.ERROR:  # errors are always recomputed
-        try:
-            cache.put(key, result.to_payload())
-        except (TypeError, ValueError) as exc:  # metrics not JSON-able: keep the result, skip cache
-            result.warnings.append(f"not cached: {exc}")
-    return result
+    def plan_grid(self, claim: Claim, index: int) -> list[_Planned]:
+        params = claim.params(self.options.profile)
+        return [self.plan(claim, instance, params, PRIORITY_GRID + (index, i), "grid")
+                for i, instance in enumerate(claim.hypotheses.grid(self.options.profile))]
 
 
 def search(
@@ -324,28 +419,44 @@ def _claim_reason(
     return f"{count} of {len(inside)} instances {verdict.value}; {example}"
 
 
-def verify_claim(claim: Claim, options: RunOptions) -> ClaimResult:
-    """Run one claim in `options.profile` and aggregate its verdict."""
+def _finish(run: _Run, claim: Claim, grid: list[_Planned]) -> ClaimResult:
+    """Search (if any), then judge one claim whose grid jobs were submitted with `plan_grid`."""
     start = time.perf_counter()
+    options = run.options
     params = claim.params(options.profile)
     memo: dict[str, InstanceResult] = {}
+    searches = iter(range(1 << 62))
 
     def evaluate_one(instance: Any, source: str = "search") -> InstanceResult:
         try:
             key = instance_key(_normalise(instance))
         except (TypeError, ValueError):
-            return evaluate(claim, instance, params, options.cache, source=source)
-        if key not in memo:
-            memo[key] = evaluate(claim, instance, params, options.cache, source=source)
+            key = None
+        if key is None or key not in memo:
+            planned = run.plan(claim, instance, params, PRIORITY_SEARCH + (next(searches),),
+                               source)
+            result = run.judge(planned)
+            if key is None:
+                return result
+            memo[key] = result
         return memo[key]
 
-    grid = claim.hypotheses.grid(options.profile)
-    results: list[InstanceResult] = []
-    for i, instance in enumerate(grid, 1):
-        if options.progress is not None:
-            options.progress.update(f"{claim.id}: instance {i}/{len(grid)}")
-        results.append(evaluate_one(instance, "grid"))
+    def status() -> str:
+        done = sum(p.handle is None or p.handle.done() for p in grid)
+        return f"{claim.id}: grid {done}/{len(grid)} · {run.jobs_done} jobs done"
+
+    # the search first: its instances overtake the grid, which keeps the other workers busy
     summary, found = search(claim, params, options, evaluate_one)
+    run.wait([p.handle for p in grid if p.handle is not None], status)
+    results: list[InstanceResult] = []
+    for planned in grid:
+        key = instance_key(planned.instance) if planned.early is None else None
+        result = memo.get(key) if key is not None else None
+        if result is None:
+            result = run.judge(planned)
+            if key is not None:
+                memo[key] = result
+        results.append(result)
     grid_ids = {id(r) for r in results}
     results += [r for r in found if id(r) not in grid_ids]
 
@@ -386,16 +497,41 @@ def verify(
     options: RunOptions,
     on_result: Callable[[ClaimResult], None] | None = None,
 ) -> list[ClaimResult]:
-    """Run `claims` in order; `on_result` is called as each one finishes."""
+    """Run `claims`; `on_result` is called as each one finishes, in order.
+
+    Every claim's grid is submitted first; a claim's `wall_time_s` is then the time the run spent
+    waiting for that claim after the previous one finished (in a serial run, its own run time).
+    """
     claims = list(claims)
     results = []
-    for i, claim in enumerate(claims):
-        if options.progress is not None:
-            options.progress.update(f"{claim.id}", done=i)
-        result = verify_claim(claim, options)
-        results.append(result)
-        if options.progress is not None:
-            options.progress.update(f"{claim.id} done", done=i + 1)
-        if on_result is not None:
-            on_result(result)
+    with _Run(options) as run:
+        grids = [run.plan_grid(claim, index) for index, claim in enumerate(claims)]
+        for i, (claim, grid) in enumerate(zip(claims, grids, strict=True)):
+            if options.progress is not None:
+                options.progress.update(f"{claim.id}", done=i)
+            result = _finish(run, claim, grid)
+            results.append(result)
+            if options.progress is not None:
+                options.progress.update(f"{claim.id} done", done=i + 1)
+            if on_result is not None:
+                on_result(result)
     return results
+
+
+def verify_claim(claim: Claim, options: RunOptions) -> ClaimResult:
+    """Run one claim in `options.profile` and aggregate its verdict."""
+    return verify([claim], options)[0]
+
+
+def evaluate(
+    claim: Claim,
+    instance: Mapping[str, Any],
+    params: Mapping[str, Any],
+    cache: ResultsCache | None = None,
+    *,
+    source: str = "grid",
+) -> InstanceResult:
+    """Verdict and evidence for one instance, in the main process; an exception in the claim's
+    code gives an error verdict with its traceback."""
+    with _Run(RunOptions(cache=cache)) as run:
+        return run.judge(run.plan(claim, instance, params, PRIORITY_GRID, source))

@@ -21,7 +21,7 @@ means along a coordinate axis (otherwise a UsageError: rotate the problem to d =
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import flint
@@ -36,6 +36,7 @@ from verifiers.geometry import Reduction, reduce_means
 
 ACB_EXP = np.frompyfunc(lambda z: z.exp(), 1, 1)
 DEFAULT_DIGITS = 25
+SIGN_DIGITS = 2  # relative radius 1e-2 settles a sign with room to spare
 MAX_PASSES = 12  # a component near exp(-1e6) needs ~8 passes (its tolerance squares)
 
 
@@ -125,14 +126,15 @@ def _tail(a: arb, b: arb, y: arb) -> arb:
     return arb(0, bound.upper())
 
 
-def _components(func: Callable, tails: list[tuple[arb, arb]], bits: int) -> list[arb]:
-    """Every Gaussian expectation, each with relative radius 2^-bits when the passes allow it.
-    Components still open in a pass share its cut-off, so their subdivisions (and `func`'s
-    cached values) coincide."""
+def _components(func: Callable, tails: list[tuple[arb, arb]], bits: int,
+                which: Sequence[int] | None = None) -> list[arb | None]:
+    """The Gaussian expectations of the components `which` (default: all; the others stay None),
+    each with relative radius 2^-bits when the passes allow it. Components still open in a pass
+    share its cut-off, so their subdivisions (and `func`'s cached values) coincide."""
     ncomp = len(tails)
     abs_tol = [arb(2) ** (-bits)] * ncomp
     best: list[arb | None] = [None] * ncomp
-    todo = list(range(ncomp))
+    todo = list(range(ncomp)) if which is None else sorted(set(which))
     for _ in range(MAX_PASSES):
         if not todo:
             break
@@ -176,8 +178,38 @@ class _Cached:
 def enclose(means: object, digits: int = DEFAULT_DIGITS) -> Enclosure:
     """Balls for the loss and gradient of canonical collinear means (numbers, decimal strings or
     mpf), aiming at relative radius 10^-digits (an absolute radius below 1e-20 for O(1) values)."""
+    loss, grad, prec, ok = _enclose(means, digits, None)
+    return Enclosure(loss, grad, prec, digits, ok)
+
+
+def enclose_mean_gradient(means: object, i: int, digits: int = SIGN_DIGITS
+                          ) -> tuple[np.ndarray, arb, bool]:
+    """(grad_{m_i} L as a (d,) array of balls, the ball of the radial component m_i . grad_{m_i} L,
+    certified) for canonical collinear means: only the components of mean i are integrated, to
+    relative radius 10^-digits (a sign needs little), which is much cheaper than `enclose` when
+    the other means' components are large and mean i's is exponentially small. `certified`: every
+    ball of the row has relative radius <= 10^-digits (or is exactly zero)."""
+    _, grad, _, ok = _enclose(means, digits, i)
+    with mpmath.workdps(max(mpmath.mp.dps, input_dps(means))):
+        row = as_mp_means(means)[i]
+    old = flint.ctx.prec
+    flint.ctx.prec = max(old, mpmath.mp.prec + 20, *(int(x._mpf_[3]) + 8 for x in row))
+    try:
+        radial = sum((arb(x) * g for x, g in zip(row, grad[i], strict=True)), arb(0))
+    finally:
+        flint.ctx.prec = old
+    return grad[i], radial, ok
+
+
+def _enclose(means: object, digits: int, only: int | None
+             ) -> tuple[arb | None, np.ndarray, int, bool]:
+    """(loss or None, gradient (n, d) of balls, arb precision, certified). `only`: integrate just
+    the components of mean `only` (the other rows are left as None, the loss too)."""
     with mpmath.workdps(max(mpmath.mp.dps, input_dps(means))):
         m = as_mp_means(means)
+        n, d = m.shape
+        if only is not None and not 0 <= only < n:
+            raise UsageError(f"mean index {only} out of range for n = {n}")
         scale = max(1.0, *(abs(float(x)) for x in m.reshape(-1)))
         bits = int(digits * 3.33) + 8
         prec = bits + 40 + int(3 * math.log2(scale))
@@ -185,10 +217,10 @@ def enclose(means: object, digits: int = DEFAULT_DIGITS) -> Enclosure:
         flint.ctx.prec = max(prec, mpmath.mp.prec + 20)
         try:
             red = _exact_reduction(m)
-            n, k = red.coords.shape[0], red.k
+            k = red.k
             if k == 0:
                 grad = np.tile(red.perp * arb(2) / n, (n, 1))
-                return Enclosure(red.perp @ red.perp, grad, flint.ctx.prec, digits, True)
+                return red.perp @ red.perp, grad, flint.ctx.prec, True
             coords = red.coords
             inv = 1 / (2 * arb.pi()).sqrt()
 
@@ -198,21 +230,42 @@ def enclose(means: object, digits: int = DEFAULT_DIGITS) -> Enclosure:
 
             tails = _tail_coefficients(red)
             assert len(tails) == n_components(n, k)
-            values = np.array(_components(_Cached(func), tails, bits), dtype=object)
-            loss_u, g, gamma = split_components(values, n, k)
-            loss = loss_u + red.perp @ red.perp
+            which = None
+            if only is not None:
+                which = [1 + only * k + a for a in range(k)]
+                if not all(x.is_zero() for x in red.perp):
+                    which.append(1 + n * k + only)
+            values = _components(_Cached(func), tails, bits, which)
+            zero = arb(0)
+            filled = np.array([zero if v is None else v for v in values], dtype=object)
+            loss_u, g, gamma = split_components(filled, n, k)
             grad = red.lift(g, gamma)
-            ok = all(x.rad() <= abs(x.mid()) * arb(10) ** (-digits) or x.is_zero()
-                     for x in [loss, *grad.reshape(-1)])
-            return Enclosure(loss, grad, flint.ctx.prec, digits, bool(ok))
+            if only is None:
+                loss = loss_u + red.perp @ red.perp
+                balls = [loss, *grad.reshape(-1)]
+            else:
+                loss = None
+                grad = np.array([[x if r == only else None for x in row]
+                                 for r, row in enumerate(grad)], dtype=object)
+                balls = list(grad[only])
+            ok = all(x.rad() <= abs(x.mid()) * arb(10) ** (-digits) or x.is_zero() for x in balls)
+            return loss, grad, flint.ctx.prec, bool(ok)
         finally:
             flint.ctx.prec = old
 
 
 def certify_sign(means: object, i: int, j: int, digits: int = DEFAULT_DIGITS) -> int:
     """The certified sign (+1 / -1) of the gradient component d L / d m_{i, j}, or 0 when the
-    enclosure still contains zero."""
-    return enclose(means, digits).sign(i, j)
+    enclosure still contains zero (only mean i's components are integrated)."""
+    row, _, _ = enclose_mean_gradient(means, i, digits)
+    return _sign(row[j])
+
+
+def certify_radial_sign(means: object, i: int, digits: int = SIGN_DIGITS) -> int:
+    """The certified sign of m_i . grad_{m_i} L (canonical means, truth at the origin): -1 means
+    a GD step moves mean i away from the truth, +1 towards it; 0 when undecided."""
+    _, radial, _ = enclose_mean_gradient(means, i, digits)
+    return _sign(radial)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ known-false variants on small instances, and catch deliberately broken inputs.""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,13 +18,6 @@ from claims.verdict import Verdict
 from verifiers.rates import fit_rates
 
 SMALL_L22 = {"identity_scales": [0.3], "r_max": 0.1, "r_min": 0.002, "per_octave": 4}
-
-
-@pytest.fixture(autouse=True)
-def fresh_memo() -> Iterator[None]:
-    ln.clear_memo()
-    yield
-    ln.clear_memo()
 
 
 def by_id(claim_id: str) -> Any:

@@ -79,3 +79,107 @@ def test_rule_rejected_far_away() -> None:
     ref = evaluate(np.array([[0.0], [3.0]]))
     assert ev.rule is not rule
     assert abs(ev.loss - ref.loss) <= 1e-12 * ref.loss
+
+
+def _gd_against_fresh(m: np.ndarray, steps: int, eta: float) -> int:
+    """GD with rule reuse; every step held against a fresh adaptive evaluation (the estimates
+    must cover the difference). Returns how many steps reused the previous rule."""
+    ev = evaluate(m)
+    reused = 0
+    for _ in range(steps):
+        m = m - eta * ev.grad
+        nxt = evaluate(m, rule=ev.rule)
+        reused += nxt.rule is ev.rule
+        fresh = evaluate(m)
+        assert abs(nxt.loss - fresh.loss) <= nxt.loss_error + fresh.loss_error + 1e-300
+        assert np.linalg.norm(nxt.grad - fresh.grad) <= nxt.grad_error + fresh.grad_error + 1e-300
+        assert nxt.relative_loss_error <= 1e-10 and nxt.relative_grad_error <= 1e-10
+        ev = nxt
+    return reused
+
+
+def test_k1_rules_in_higher_dimension_and_clustered() -> None:
+    """k = 1 line rules: a collinear configuration in d = 3 (the SVD may flip the line's sign
+    between steps: the rule must follow it), and clustered means (Gauss-Hermite pair)."""
+    u = np.array([1.0, 2.0, -2.0]) / 3.0
+    line = np.array([0.5, 0.5, 0.5]) + np.array([-1.5, 0.2, 2.0])[:, None] * u
+    assert reduce_means(line).k == 1
+    assert _gd_against_fresh(line, 12, 0.01) >= 9
+    clustered = np.array([[2.0], [2.0 + 1e-4], [2.0 - 3e-5]])
+    rule = evaluate(clustered).rule
+    assert rule is not None and rule.kind == "hermite"
+    assert _gd_against_fresh(clustered, 12, 0.05) >= 9
+
+
+def test_k1_rule_not_used_after_a_crossing_moved() -> None:
+    """The drift check: a crossing moved by more than a quarter of its width 1/|p_1 - p_0|
+    rebuilds the rule even where the old panels' estimate might still pass."""
+    ev = evaluate(np.array([[0.0], [14.0]]))
+    moved = np.array([[0.0], [14.0 + 0.6 / 14]])  # crossing 7 -> 7 + 0.3 / 14 (> h / 4)
+    assert evaluate(moved, rule=ev.rule).rule is not ev.rule
+    assert evaluate(np.array([[0.0], [14.0 + 0.1 / 14]]), rule=ev.rule).rule is ev.rule
+
+
+def _cubature(m: np.ndarray, thin: bool):
+    from verifiers.formulation import n_components, score_integrands
+    from verifiers.population import error_groups, integrand_bound
+    from verifiers.quadrature import GaussianCubature
+
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    quad = GaussianCubature(red.coords, lambda y: score_integrands(y, red.coords),
+                            n_components(n, k), error_groups(n, k, 0.0), integrand_bound(red),
+                            tol=1e-11, thin=thin)
+    return quad, quad.run()
+
+
+@pytest.mark.parametrize("thin_spread", [1e-7, 1e-4, 2e-2, 0.2])
+def test_thin_axis_block_agrees_with_adaptive_axis(thin_spread: float) -> None:
+    """k = 2 means spread along one axis and thin along the other: the Gauss-Hermite block on
+    the thin axis agrees with the adaptive rule on it, within the two estimates."""
+    rng = np.random.default_rng(17)
+    m = np.c_[[3.0, 0.5, -2.0, 1.2], thin_spread * rng.uniform(-0.5, 0.5, 4)]
+    quad, thin = _cubature(m, True)
+    assert quad.thin_from == 1
+    _, full = _cubature(m, False)
+    assert thin.converged and full.converged and thin.rule is not None
+    assert np.all(np.abs(thin.value - full.value) <= thin.error + full.error + 1e-300)
+    assert np.all(thin.error <= 1e-10 * thin.abs_value + 1e-300)
+
+
+def test_thin_block_rules_along_gd_k3() -> None:
+    """E1-like k = 3 (means apart along the centre direction, 1e-7 across): block rules reused
+    along GD agree with fresh evaluations within the estimates, at the k = 3 target."""
+    rng = np.random.default_rng(5)
+    m = np.c_[[6.0, 5.1, 6.9, 4.2, 7.5], 1e-7 * rng.normal(size=(5, 2))]
+    ev = evaluate(m)
+    assert reduce_means(m).k == 3 and ev.rule is not None and ev.rule.block is not None
+    reused = 0
+    for _ in range(8):
+        m = m - 1e-3 * ev.grad  # |grad| ~ 9 here: a step that keeps the crossings in place
+        nxt = evaluate(m, rule=ev.rule)
+        reused += nxt.rule is ev.rule
+        fresh = evaluate(m)
+        assert abs(nxt.loss - fresh.loss) <= nxt.loss_error + fresh.loss_error
+        assert np.linalg.norm(nxt.grad - fresh.grad) <= nxt.grad_error + fresh.grad_error
+        assert nxt.relative_loss_error <= 1e-8 and nxt.relative_grad_error <= 1e-8
+        ev = nxt
+    assert reused >= 6
+
+
+def test_k1_rule_carried_along_with_the_crossings() -> None:
+    """A rule whose crossings moved (gaps unchanged) is transported, not rebuilt: its panels
+    follow the crossing, and its values agree with a fresh evaluation within the estimates."""
+    from verifiers import collinear
+
+    ev = evaluate(np.array([[-7.0], [7.0]]))
+    m = np.array([[-6.85], [7.1]])  # crossing 0 -> 0.125, 1.75 widths; gap 14 -> 13.95
+    moved = evaluate(m, rule=ev.rule)
+    assert moved.rule is not ev.rule and moved.rule.kind == "panels"
+    np.testing.assert_array_equal(moved.rule.coords, m[:, 0])
+    assert moved.evaluations == ev.rule.n_nodes  # one pass over the carried panels
+    assert collinear.transport(ev.rule, np.array([-7.0, 3.0])) is None  # the gap changed
+    fresh = evaluate(m)
+    assert abs(moved.loss - fresh.loss) <= moved.loss_error + fresh.loss_error
+    assert np.linalg.norm(moved.grad - fresh.grad) <= moved.grad_error + fresh.grad_error
+    assert moved.relative_loss_error <= 1e-10 and moved.relative_grad_error <= 1e-10

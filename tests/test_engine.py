@@ -4,6 +4,7 @@ form, and the invariances of PAPER.md sec. 1."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,11 @@ def _check_against(m: np.ndarray, loss_ref: float, grad_ref: np.ndarray, tol: fl
                                                      1e-15 * np.linalg.norm(grad_ref)) * 10
 
 
-@settings(max_examples=25)
+@settings(max_examples=12)  # each reference takes seconds (the suite's time budget)
 @given(collinear_means())
 def test_k1_against_mpmath(m: np.ndarray) -> None:
     assert reduce_means(m).k == 1
-    loss, grad, err = population_reference(m.tolist(), dps=25)
+    loss, grad, err = population_reference(m.tolist(), dps=20)
     _check_against(m, float(loss), np.array(grad, dtype=float), 1e-10, float(err))
 
 
@@ -74,6 +75,34 @@ def test_k2_against_stored_reference(case: dict) -> None:
     assert reduce_means(m).k == case["k"]
     grad = np.array([[float(x) for x in row] for row in case["gradient"]])
     _check_against(m, float(case["loss"]), grad, tol, case["quad_rel_error"])
+
+
+K3_FIXTURE = Path(__file__).parent / "data" / "reference_k3.json"
+K3_SLOW = {"separated-tetrahedron", "separated-normal"}  # the engine takes 5-60 s on each
+
+
+def _k3_cases() -> list[dict]:
+    cases = json.loads(K3_FIXTURE.read_text())
+    slow = os.environ.get("SCORECLAIMS_SLOW") == "1"
+    return [c for c in cases if slow or c["kind"] not in K3_SLOW]
+
+
+@pytest.mark.parametrize("case", _k3_cases(), ids=lambda c: c["kind"])
+def test_k3_against_independent_reference(case: dict) -> None:
+    """k = 3 against `tests/reference_k3.py` (direct-form integrand, QR basis, fixed composite
+    Gauss-Legendre; see there): the issue's 1e-8, and the engine's estimates cover the gap.
+    The separated cases run with SCORECLAIMS_SLOW=1."""
+    m = np.array(case["means"])
+    assert reduce_means(m).k == 3
+    grad_ref = np.array(case["gradient"])
+    gnorm = float(np.linalg.norm(grad_ref))
+    assert case["loss_error"] <= 1e-10 * case["loss"] and case["grad_error"] <= 1e-10 * gnorm
+    ev = evaluate(m)
+    assert ev.converged
+    assert abs(ev.loss - case["loss"]) <= 1e-8 * case["loss"]
+    assert np.linalg.norm(ev.grad - grad_ref) <= 1e-8 * gnorm
+    assert abs(ev.loss - case["loss"]) <= ev.loss_error + case["loss_error"]
+    assert np.linalg.norm(ev.grad - grad_ref) <= ev.grad_error + case["grad_error"]
 
 
 @settings(max_examples=12)
@@ -178,3 +207,36 @@ def test_trajectory_records_powers_of_two_and_stride() -> None:
     assert {"loss", "loss_error", "grad_norm", "grad_error", "mu_1_0", "dist_1"} <= set(
         traj.frame.columns)
     assert traj.status == "ok"
+
+
+def test_batched_gd_matches_single_runs() -> None:
+    """`run_gd_batch` gives the trajectories `run_gd` gives: same rows and columns, losses
+    within the two error estimates, means equal to rounding (sums run in another order)."""
+    from verifiers.batch import run_gd_batch
+
+    rng = np.random.default_rng(3)
+    starts = [[[0.0], [14.0]], [[4.0], [4.1], [3.9]], [[2.0], [2.0], [-1.0]],
+              (rng.normal(size=(5, 1)) * 2).tolist(), (rng.normal(size=(3, 1)) * 0.01).tolist(),
+              [[1.0, 0.5], [-1.0, -0.5], [0.2, 0.1]]]  # the last, d = 2, runs alone
+    kwargs = {"truth": None, "t": 0.3, "stride": 40}
+    batch = run_gd_batch(starts, 0.05, 120, **kwargs)
+    for start, got in zip(starts, batch, strict=True):
+        want = run_gd(start, 0.05, 120, **kwargs)
+        assert got.status == want.status == "ok"
+        assert list(got.frame.columns) == list(want.frame.columns)
+        assert list(got.frame["tau"]) == list(want.frame["tau"])
+        gap = np.abs(got.frame["loss"] - want.frame["loss"])
+        assert np.all(gap <= got.frame["loss_error"] + want.frame["loss_error"] + 1e-300)
+        np.testing.assert_allclose(got.final_means, want.final_means, rtol=1e-11, atol=1e-300)
+    f = batch[2].frame  # identical means stay identical in the batch too
+    assert (f["mu_0_0"] == f["mu_1_0"]).all()
+
+
+def test_batched_gd_bad_input() -> None:
+    from verifiers.batch import run_gd_batch
+    from verifiers.errors import UsageError
+
+    with pytest.raises(UsageError):
+        run_gd_batch([[[0.0], [1.0]], [[0.0]]], 0.1, 10)
+    with pytest.raises(UsageError):
+        run_gd_batch([[[0.0], [1.0]]], -0.1, 10)

@@ -136,7 +136,8 @@ RAISES = Claim(
 )
 
 ALL = (HOLDS, HOLDS_FAST, HOLDS_SAME, FAILS, UNDECIDED, RAISES)
-PAPER_IDS = {"T2.1", "L2.2", "T3.1", "T3.2", "L3.3", "T3.4", "T3.5", "T3.7", "E1"}
+PAPER_IDS = {"T2.1", "L2.2", "T3.1", "T3.2", "L3.3", "T3.4", "T3.5", "T3.7", "E1",
+             "PB"}  # PB: the measured phase boundary between T3.2 and T3.4 (issue 8)
 
 
 @pytest.fixture(autouse=True)
@@ -145,6 +146,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SCORECLAIMS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SCORECLAIMS_EXAMPLES", str(tmp_path / "examples"))
+    monkeypatch.setenv("SCORECLAIMS_WORKERS", "0")  # in this process: CALLS counts every run
     monkeypatch.delenv("CI", raising=False)
     CALLS.clear()
     return tmp_path
@@ -382,15 +384,21 @@ def test_cache_hits_bypass_and_corruption(tmp_path: Path) -> None:
     evaluate(HOLDS, {"a": 0.5}, HOLDS.params("quick"), None)
     assert CALLS["decay"] == 3
 
+    # A variant with the same run and parameters shares the cached outcome (judged afresh).
+    same = evaluate(HOLDS_SAME, {"a": 0.5}, HOLDS.params("quick"), cache)
+    assert CALLS["decay"] == 3 and same.cached and same.metrics == first.metrics
+
     entry = cache.path(result_key(HOLDS, {"a": 0.5}, HOLDS.params("quick")))
-    text = entry.read_text()
-    assert '"verdict":"pass"' in text
-    entry.write_text(text.replace('"verdict":"pass"', '"verdict":"fail"'))  # checksum now wrong
+    data = entry.read_bytes()
+    body = data.index(b"\n") + 1
+    entry.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit flipped: checksum now wrong
     tampered = evaluate(HOLDS, {"a": 0.5}, HOLDS.params("quick"), cache)
     assert CALLS["decay"] == 4 and not tampered.cached and tampered.verdict is Verdict.PASS
-    entry.write_text("garbage")
-    assert not evaluate(HOLDS, {"a": 0.5}, HOLDS.params("quick"), cache).cached
-    assert CALLS["decay"] == 5
+    assert cache.get(result_key(HOLDS, {"a": 0.5}, HOLDS.params("quick")))  # rewritten, valid
+    for broken in (b"garbage", data[: body + 10]):  # not an entry; truncated
+        entry.write_bytes(broken)
+        assert not evaluate(HOLDS, {"a": 0.5}, HOLDS.params("quick"), cache).cached
+    assert CALLS["decay"] == 6
 
 
 def test_cache_key_covers_precision() -> None:
@@ -404,7 +412,9 @@ def test_cache_key_covers_precision() -> None:
 def test_errors_are_not_cached(tmp_path: Path) -> None:
     cache = ResultsCache(tmp_path / "c")
     evaluate(RAISES, {"n": 1}, {}, cache)
-    assert not list((tmp_path / "c").rglob("*.json"))
+    assert not list((tmp_path / "c").rglob("*.entry"))
+    evaluate(HOLDS, {"a": 0.5}, HOLDS.params("quick"), cache)
+    assert len(list((tmp_path / "c").rglob("*.entry"))) == 1
 
 
 # ---------------------------------------------------------------- command line
@@ -448,6 +458,7 @@ def test_verify_json_content(
     assert env["precision"]["mpmath_backend"] and env["versions"]["numpy"]
     assert env["command_line"] and env["code_version"]
     assert env["git"] is None or len(env["git"]["commit"]) == 40
+    assert env["executor"] == {"kind": "in-process", "workers": 0}
     assert doc["summary"]["mismatched"] == ["S.holds~same", "S.raises"]
     assert doc["summary"]["exit_status"] == 1 and doc["summary"]["budget_s"] == 300
     by_id = {c["id"]: c for c in doc["claims"]}

@@ -134,7 +134,7 @@ def test_certified_sign_of_a_gradient_below_float64_range() -> None:
     m = [[0.0], [80.0]]  # the far mean's gradient is about exp(-80^2 / 8) = 1e-348
     assert evaluate_float64(np.array(m)).grad[1, 0] == 0.0
     enc = enclose(m)
-    assert enc.sign(1, 0) == -1 and enc.certified  # it is pulled towards the truth
+    assert enc.sign(1, 0) == -1 and enc.certified  # negative: the step -eta*grad pushes it out
 
 
 def test_certified_sign_change_of_the_total_gradient() -> None:
@@ -184,3 +184,13 @@ def test_cli_bad_input_is_one_line_exit_2_and_no_file(args: tuple, tmp_path) -> 
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
     assert not out_file.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_spread_far_below_the_input_digits_survives_the_truth_shift() -> None:
+    # data-space means +-1e-300 around 0, truth at 2: m = mu - truth must keep the 2e-300 gap,
+    # which then grows by (1 + (4 eta / n) c^2) per step along the centroid c (PAPER.md sec. 1
+    # expansion L = |c|^2 - (2/n) sum (c.f_i)^2): c = -2, then -1.98
+    traj = run_gd([["1e-300"], ["-1e-300"]], "0.01", 2, truth=["2"], handover=False)
+    m = traj.final_means
+    growth = (1 + mpmath.mpf("0.02") * 4) * (1 + mpmath.mpf("0.02") * mpmath.mpf("1.98") ** 2)
+    assert abs((m[0, 0] - m[1, 0]) / (mpmath.mpf("2e-300") * growth) - 1) < 1e-6

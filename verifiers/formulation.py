@@ -22,16 +22,43 @@ import numpy as np
 Exp = Callable[[np.ndarray], np.ndarray]
 
 
+def _sum_first(x: np.ndarray) -> np.ndarray:
+    """Sum over the first axis (for a float matrix as a product with ones: a little faster on
+    the engine's hot path, where arrays are small and numpy's per-call overhead dominates)."""
+    if x.ndim == 2 and x.dtype != object:
+        return np.ones(len(x)) @ x
+    return x.sum(axis=0)
+
+
+def _logits_t(y: np.ndarray, coords: np.ndarray) -> np.ndarray:
+    """(n, N): y.p_j - |p_j|^2 / 2, shifted by the largest per point against overflow (the
+    softmax is shift-invariant); unshifted for numbers without an order (acb balls, which
+    cannot overflow)."""
+    if coords.ndim == 3:  # one configuration per point: (n, k, N)
+        pt = np.ascontiguousarray(coords.transpose(1, 2, 0))
+        logits = _sum_first((pt * (y.T - 0.5 * pt)).transpose(1, 0, 2))
+    else:
+        logits = coords @ y.T - (0.5 * _sum_first((coords * coords).T))[:, None]
+    if logits.dtype == object:
+        try:
+            return logits - logits.max(axis=0)
+        except TypeError:
+            return logits
+    top = logits[0]
+    for row in logits[1:]:
+        top = np.maximum(top, row)
+    return logits - top
+
+
+def _softmax_t(y: np.ndarray, coords: np.ndarray, exp: Exp) -> np.ndarray:
+    e = exp(_logits_t(y, coords))
+    return e / _sum_first(e)
+
+
 def softmax_weights(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
-    """w (N, n) at points y (N, k) for means coords (n, k)."""
-    half_sq = 0.5 * np.sum(coords * coords, axis=1)
-    logits = y @ coords.T - half_sq
-    try:  # shift by the row maximum against overflow (the softmax is shift-invariant)
-        logits = logits - np.max(logits, axis=1, keepdims=True)
-    except TypeError:  # complex balls (python-flint acb, certified integrals): no ordering,
-        pass  # and no overflow either
-    e = exp(logits)
-    return e / np.sum(e, axis=1, keepdims=True)
+    """w (N, n) at points y (N, k) for means coords (n, k) (or (N, n, k), see
+    `score_integrands`)."""
+    return _softmax_t(y, coords, exp).T
 
 
 def n_components(n: int, k: int) -> int:
@@ -41,17 +68,26 @@ def n_components(n: int, k: int) -> int:
 
 def score_integrands(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
     """(N, 1 + n k + n): columns |u|^2, then 2 w_j (u + s_j (y - p_j)) row-major in (j, axis),
-    then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient."""
-    w = softmax_weights(y, coords, exp)
-    u = w @ coords
-    n, k = coords.shape
-    pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
-    gap = (w @ pairwise.reshape(n, n * k)).reshape(len(y), n, k)  # p_j - u, as one matmul
-    s = np.sum(gap * u[:, None, :], axis=2)
-    g = 2 * w[:, :, None] * (u[:, None, :] + s[:, :, None] * (y[:, None, :] - coords[None]))
-    gamma = 2 * w * (1 - s)
-    loss = np.sum(u * u, axis=1)
-    return np.concatenate([loss[:, None], g.reshape(len(y), -1), gamma], axis=1)
+    then 2 w_j (1 - s_j). Their Gaussian expectations assemble into the loss and gradient.
+    `coords` (n, k), or (N, n, k): a configuration per point (many GD runs in one call).
+    (Computed point-last, (component, N), which keeps numpy's loops long; returned transposed.)"""
+    n, k = coords.shape[-2:]
+    w = _softmax_t(y, coords, exp)  # (n, N)
+    if coords.ndim == 3:
+        at = np.ascontiguousarray(coords.transpose(1, 2, 0))  # p_j at each point, (n, k, N)
+        u = _sum_first(at * w[:, None, :])
+        pairwise = at[None] - at[:, None]  # [l, j] = p_j - p_l
+        gap = _sum_first(w[:, None, None, :] * pairwise)  # p_j - u = sum_l w_l (p_j - p_l)
+    else:
+        at = coords[:, :, None]
+        u = coords.T @ w  # (k, N)
+        pairwise = coords[None, :, :] - coords[:, None, :]  # [l, j] = p_j - p_l
+        gap = (pairwise.reshape(n, n * k).T @ w).reshape(n, k, -1)  # p_j - u, as one matmul
+    s = _sum_first((gap * u).transpose(1, 0, 2))  # (n, N)
+    w2 = 2 * w
+    g = w2[:, None, :] * (u + s[:, None, :] * (y.T - at))  # (n, k, N)
+    loss = _sum_first(u * u)
+    return np.concatenate([loss[None], g.reshape(n * k, -1), w2 - w2 * s], axis=0).T
 
 
 def split_components(values: np.ndarray, n: int, k: int) -> tuple[object, np.ndarray, np.ndarray]:

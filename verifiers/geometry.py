@@ -79,6 +79,14 @@ class Reduction:
         return grad_span @ self.basis.T + np.outer(grad_perp, self.perp)
 
 
+_EPS = float(np.finfo(float).eps)
+_ONE = np.ones((1, 1))
+_ZERO = np.zeros(1)
+_EMPTY_1D = np.zeros((1, 0))
+for _a in (_ONE, _ZERO, _EMPTY_1D):
+    _a.flags.writeable = False
+
+
 def _gram_schmidt(diffs: np.ndarray, tol: object) -> np.ndarray:
     """Orthonormal basis (d, k) of the rows of an object array of mpmath numbers: Gram-Schmidt
     with pivoting on the largest remaining row (projected twice); rows below `tol` are dropped."""
@@ -105,9 +113,13 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
     mpmath numbers (`highprec`) is reduced in its own precision, by Gram-Schmidt; `rank_tol`
     defaults to 64 units of roundoff of the number type."""
     n, d = m.shape
-    diffs = m[1:] - m[0]
     exact = m.dtype == object
-    unit = mpmath.mp.eps if exact else np.finfo(float).eps
+    if d == 1 and not exact:  # the GD hot path: the line itself, or one point
+        if m.max() == m.min():
+            return Reduction(basis=_EMPTY_1D, coords=m[:, :0], perp=m[0].copy())
+        return Reduction(basis=_ONE, coords=m, perp=_ZERO)
+    diffs = m[1:] - m[0]
+    unit = mpmath.mp.eps if exact else _EPS
     if rank_tol is None:
         rank_tol = 64 * unit
     scale = np.max(np.abs(m)) if exact else max(float(np.max(np.abs(m))), 1e-300)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 
+from verifiers import collinear
 from verifiers.formulation import n_components, score_integrands, split_components
 from verifiers.geometry import Reduction, reduce_means
 from verifiers.quadrature import (
+    HERMITE_MAX_SPREAD,
     Y_MAX,
     CubatureResult,
     ErrorGroup,
     FrozenRule,
     GaussianCubature,
+    group_matrix,
 )
 
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
@@ -36,7 +40,7 @@ class Evaluation:
     grad_error: float
     evaluations: int
     converged: bool
-    rule: FrozenRule | None = None
+    rule: object = None  # FrozenRule (k >= 2) or collinear.LineRule (k = 1): pass it back
 
     @property
     def relative_loss_error(self) -> float:
@@ -78,18 +82,53 @@ def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
     return replace(red, basis=red.basis @ rot, coords=red.coords @ rot)
 
 
-def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None
-             ) -> CubatureResult:
+def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None,
+             hermite: bool = True) -> CubatureResult:
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
     quad = GaussianCubature(coords, lambda y: score_integrands(y, coords), n_components(n, k),
-                            error_groups(n, k, perp_norm), integrand_bound(red), tol=tol)
+                            error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
+                            hermite=hermite)
     return quad.run(rule, red.basis)
 
 
-def evaluate(m: np.ndarray, tol: float | None = None, rule: FrozenRule | None = None
-             ) -> Evaluation:
+@cache
+def _group_parts(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`group_matrix(error_groups(n, k, r))` = base + r^2 * extra, for the k = 1 hot path."""
+    base = group_matrix(error_groups(n, k, 0.0), n_components(n, k))
+    return base, group_matrix(error_groups(n, k, 1.0), n_components(n, k)) - base
+
+
+def collinear_cubature(red: Reduction, tol: float, rule: object = None
+                       ) -> tuple[Reduction, CubatureResult]:
+    """k = 1: the frozen `LineRule` when it fits and its estimate meets `tol`, else the adaptive
+    cubature, whose panels (or Gauss-Hermite pair) become the returned rule. The reduction is
+    returned in the orientation of the line the rule was built in (d > 1)."""
+    n = red.coords.shape[0]
+    if isinstance(rule, collinear.LineRule) and red.basis.shape[0] > 1:  # keep the line's sign
+        if rule.basis is not None and float(red.basis[:, 0] @ rule.basis[:, 0]) < 0:
+            red = replace(red, basis=-red.basis, coords=-red.coords)
+    p = red.coords[:, 0]
+    if isinstance(rule, collinear.LineRule):
+        if not collinear.fits(rule, p):  # drifted: carry the panels along, or start afresh
+            rule = collinear.transport(rule, p)
+        if rule is not None:
+            base, extra = _group_parts(n, 1)
+            gmat = base if red.k == red.basis.shape[0] else base + float(red.perp @ red.perp
+                                                                          ) * extra
+            res = collinear.apply(rule, score_integrands(rule.points, red.coords), gmat, tol)
+            if res is not None:
+                return red, res
+    res = cubature(red, tol)
+    if res.rule is not None:
+        return red, replace(res, rule=collinear.from_panels(res.rule, red.basis))
+    if res.converged and float(p.max() - p.min()) <= HERMITE_MAX_SPREAD:
+        return red, replace(res, rule=collinear.hermite(p, red.basis))
+    return red, res
+
+
+def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None) -> Evaluation:
     """L(m) and grad_m L for canonical means m (n, d). `rule`: the `Evaluation.rule` of a
     nearby configuration, reused when its own error estimate still meets `tol` (GD speed).
     `tol` defaults to `default_tol(k)`."""
@@ -97,16 +136,25 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: FrozenRule | None = 
     n = m.shape[0]
     red = reduce_means(m)
     k = red.k
-    perp_sq = float(red.perp @ red.perp)
     if k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
+        perp_sq = float(red.perp @ red.perp)
         return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True)
-    red = align(red, rule)
-    res = cubature(red, default_tol(k) if tol is None else tol, rule)
+    tol = default_tol(k) if tol is None else tol
+    if k == 1:
+        red, res = collinear_cubature(red, tol, rule)
+    else:
+        red = align(red, rule if isinstance(rule, FrozenRule) else None)
+        res = cubature(red, tol, rule if isinstance(rule, FrozenRule) else None)
     loss_u, g, gamma = split_components(res.value, n, k)
     # Floating-point rounding of the node sums (not in the Gauss-Kronrod estimates), with a
     # margin: 64 eps times the integral of |f|.
     error = res.error + ROUNDING * res.abs_value
     _, g_err, gamma_err = split_components(error, n, k)
+    if k == red.basis.shape[0]:  # the means span R^d: no offset, gamma plays no part
+        return Evaluation(float(loss_u), g @ red.basis.T, float(error[0]),
+                          float(np.sqrt(g_err.reshape(-1) @ g_err.reshape(-1))),
+                          res.evaluations, res.converged, res.rule)
+    perp_sq = float(red.perp @ red.perp)
     grad = red.lift(g, gamma)
     # gamma_j multiplies c_perp, itself known only to its rounding error when k < d.
     gamma_abs = np.abs(gamma) + gamma_err
@@ -114,3 +162,4 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: FrozenRule | None = 
                        + np.linalg.norm(gamma_abs) * red.perp_rounding)
     return Evaluation(float(loss_u) + perp_sq, grad, float(error[0]), grad_error,
                       res.evaluations, res.converged, res.rule)
+

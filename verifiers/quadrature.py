@@ -21,12 +21,19 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
+from scipy.special import erfc, erfcinv
 
 from verifiers.gauss_kronrod import rule
 
 Y_MAX = 38.5
 HERMITE_MAX_SPREAD = 0.3  # Gauss-Hermite is tried only for means this close (measured: beyond ~0.5
 HERMITE_ORDERS = (12, 16)  # 48 nodes per axis are needed for 1e-7)
+# Thin axes (the means' spread along them <= HERMITE_MAX_SPREAD) get a Gauss-Hermite pair whose
+# orders start from the spread: along an axis of spread delta the integrand is analytic in a
+# strip of half-width pi / delta, a polynomial to ~delta^(2q) for q nodes. The pair climbs this
+# ladder while its difference misses the budget.
+THIN_LADDER = ((2, 3), (3, 4), (4, 6), (6, 8), (8, 12), (12, 16))
+_THIN_START = (1e-6, 1e-4, 1e-2, 3e-2, 0.1)  # spread thresholds of the ladder's first rungs
 _GRADING = np.array([0.0, 1.0, -1.0, 4.0, -4.0])  # (measured: a +-16 ring only cost nodes)
 _BULK = np.array([0.0, 3.0, -3.0, 8.0, -8.0])  # breakpoints for the Gaussian itself
 _NK = 21  # nodes per panel (Kronrod 21)
@@ -57,6 +64,39 @@ class PanelTree:
     owner: np.ndarray
     child: PanelTree | None = None
     skipped: np.ndarray | None = None
+    tail: np.ndarray | None = None  # (nodes,) Gaussian mass of the inner tails left out
+
+
+@dataclass(frozen=True)
+class ThinBlock:
+    """Gauss-Hermite pair over the trailing thin axes: `points` (B, axes) both orders' nodes,
+    `low`, `high` (B,) their weights (each zero on the other order's nodes)."""
+
+    rungs: tuple[int, ...]
+    points: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@cache
+def thin_block(rungs: tuple[int, ...]) -> ThinBlock:
+    """The tensor pair for one ladder rung per thin axis."""
+    parts = []
+    for which in (0, 1):
+        axes = [np.polynomial.hermite_e.hermegauss(THIN_LADDER[r][which]) for r in rungs]
+        grids = np.meshgrid(*[x for x, _ in axes], indexing="ij")
+        wgrids = np.meshgrid(*[w * _INV_SQRT_2PI for _, w in axes], indexing="ij")
+        parts.append((np.stack([g.reshape(-1) for g in grids], axis=1),
+                      np.prod(np.stack([g.reshape(-1) for g in wgrids], axis=1), axis=1)))
+    (p0, w0), (p1, w1) = parts
+    low = np.concatenate([w0, np.zeros(len(w1))])
+    high = np.concatenate([np.zeros(len(w0)), w1])
+    return ThinBlock(rungs, np.concatenate([p0, p1]), low, high)
+
+
+def thin_rungs(spread: np.ndarray) -> tuple[int, ...]:
+    """First ladder rung for each thin axis from its spread."""
+    return tuple(int(np.searchsorted(_THIN_START, x)) for x in spread)
 
 
 @dataclass(frozen=True)
@@ -66,11 +106,13 @@ class FrozenRule:
     with the same Gauss-Kronrod error estimates, which must again meet the tolerance. `coords`
     and `basis` are the reduced means and the basis of R^d they were computed in."""
 
-    tree: PanelTree
+    tree: PanelTree | None  # None: every axis is thin
     coords: np.ndarray
     basis: np.ndarray | None = None
     points: np.ndarray | None = None  # innermost nodes (N, k), filled by `compile_rule`
     levels: tuple = ()
+    block: ThinBlock | None = None  # the Gauss-Hermite pair of the trailing thin axes
+    live: np.ndarray | None = None  # nodes of the last panel level that carry the block
 
 
 @dataclass(frozen=True)
@@ -119,37 +161,43 @@ def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
 
 def _tree_select(tree: PanelTree, keep: np.ndarray) -> PanelTree:
     """The panels `keep` of a tree (with their subtrees); owners stay as they are."""
-    child, skipped = None, None
-    if tree.child is not None and tree.skipped is not None:
+    child, skipped, tail = None, None, None
+    if tree.skipped is not None:  # an inner level (panels, or a thin block when child is None)
         node_keep = np.repeat(keep, _NK)
-        renumber = np.cumsum(node_keep) - 1
-        child = _tree_select(tree.child, node_keep[tree.child.owner])
-        child = replace(child, owner=renumber[child.owner])
         skipped = tree.skipped[node_keep]
-    return PanelTree(tree.a[keep], tree.b[keep], tree.owner[keep], child, skipped)
+        tail = None if tree.tail is None else tree.tail[node_keep]
+        if tree.child is not None:
+            renumber = np.cumsum(node_keep) - 1
+            child = _tree_select(tree.child, node_keep[tree.child.owner])
+            child = replace(child, owner=renumber[child.owner])
+    return PanelTree(tree.a[keep], tree.b[keep], tree.owner[keep], child, skipped, tail)
 
 
 def _tree_concat(trees: Sequence[PanelTree]) -> PanelTree:
     """One tree from trees over consecutive panel lists (child owners shifted accordingly)."""
     trees = [t for t in trees if len(t.a)] or list(trees[:1])
     cat = np.concatenate
+    tail = None if trees[0].tail is None else cat([t.tail for t in trees])
     if trees[0].child is None:
+        skipped = None if trees[0].skipped is None else cat([t.skipped for t in trees])
         return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
-                         cat([t.owner for t in trees]))
+                         cat([t.owner for t in trees]), None, skipped, tail)
     shift = np.cumsum([0] + [_NK * len(t.a) for t in trees[:-1]])
     children = [replace(t.child, owner=t.child.owner + o)
                 for t, o in zip(trees, shift, strict=True) if t.child is not None]
     return PanelTree(cat([t.a for t in trees]), cat([t.b for t in trees]),
                      cat([t.owner for t in trees]), _tree_concat(children),
-                     cat([t.skipped for t in trees if t.skipped is not None]))
+                     cat([t.skipped for t in trees if t.skipped is not None]), tail)
 
 
-def _empty_tree(inner: bool) -> PanelTree:
+def _empty_tree(depth: int, block: bool) -> PanelTree:
+    """A tree without panels, `depth` panel levels deep (the last over a thin block or not)."""
     e = np.zeros(0)
     o = np.zeros(0, dtype=int)
-    if not inner:
-        return PanelTree(e, e, o)
-    return PanelTree(e, e, o, PanelTree(e, e, o), np.zeros(0, dtype=bool))
+    if depth == 1:
+        return PanelTree(e, e, o, None, np.zeros(0, dtype=bool) if block else None,
+                         e if block else None)
+    return PanelTree(e, e, o, _empty_tree(depth - 1, block), np.zeros(0, dtype=bool), e)
 
 
 def compile_rule(rule: FrozenRule, k: int) -> FrozenRule:
@@ -158,22 +206,34 @@ def compile_rule(rule: FrozenRule, k: int) -> FrozenRule:
     levels = []
     prefix = np.zeros((1, 0))
     tree: PanelTree | None = rule.tree
+    last_skipped = None
     while tree is not None:
         half = 0.5 * (tree.b - tree.a)
         t = ((0.5 * (tree.a + tree.b))[:, None] + half[:, None] * nodes).reshape(-1)
         dens = (np.exp(-0.5 * t**2) * _INV_SQRT_2PI)[:, None]
-        levels.append((half, t, tree.owner, tree.skipped, dens))
+        levels.append((half, t, tree.owner, tree.skipped, dens, tree.tail))
         prefix = np.concatenate([prefix[np.repeat(tree.owner, _NK)], t[:, None]], axis=1)
+        last_skipped = tree.skipped
         tree = tree.child
-    if len(levels) != k:
+    depth = len(levels) + (0 if rule.block is None else rule.block.points.shape[1])
+    if depth != k:
         raise ValueError("rule depth does not match k")
-    return replace(rule, points=prefix, levels=tuple(levels))
+    if rule.block is None:
+        return replace(rule, points=prefix, levels=tuple(levels))
+    live = np.arange(len(prefix)) if last_skipped is None else np.nonzero(~last_skipped)[0]
+    block = rule.block.points
+    points = np.concatenate([np.repeat(prefix[live], len(block), axis=0),
+                             np.tile(block, (len(live), 1))], axis=1)
+    return replace(rule, points=points, levels=tuple(levels), live=live)
 
 
-def _count_nodes(tree: PanelTree) -> int:
+def _count_nodes(tree: PanelTree | None, block: ThinBlock | None = None) -> int:
+    per = 1 if block is None else len(block.points)
+    if tree is None:
+        return per
     while tree.child is not None:
         tree = tree.child
-    return _NK * len(tree.a)
+    return _NK * len(tree.a) * per
 
 
 def rule_nodes() -> np.ndarray:
@@ -185,8 +245,13 @@ class GaussianCubature:
 
     def __init__(self, coords: np.ndarray, integrand: Integrand, ncomp: int,
                  groups: Sequence[ErrorGroup], bound: np.ndarray, tol: float = 1e-11,
-                 max_rounds: int = 48):
-        """`bound` (C,) bounds |f| componentwise on the whole domain (used to skip tails)."""
+                 max_rounds: int = 48, thin: bool = True, hermite: bool = True):
+        """`bound` (C,) bounds |f| componentwise on the whole domain (used to skip tails).
+        `thin` (k >= 2): trailing axes along which the means spread at most
+        HERMITE_MAX_SPREAD are integrated by a Gauss-Hermite pair (`ThinBlock`), the others
+        adaptively; the coordinates should be principal axes, widest first (`reduce_means`).
+        `hermite` (k = 1): try a Gauss-Hermite pair first for clustered means."""
+        self.try_hermite = hermite
         self.coords = np.asarray(coords, dtype=float)
         self.n, self.k = self.coords.shape
         self.integrand = integrand
@@ -205,6 +270,12 @@ class GaussianCubature:
         self.nodes, self.kweights, self.gweights = rule()
         self.evaluations = 0
         self.converged = True
+        self.axis_spread = np.ptp(self.coords, axis=0)
+        self.thin_from = self.k  # first axis of the thin block (k: none)
+        if thin and self.k >= 2:
+            while self.thin_from > 0 and self.axis_spread[self.thin_from - 1] <= HERMITE_MAX_SPREAD:
+                self.thin_from -= 1
+        self.rungs = thin_rungs(self.axis_spread[self.thin_from :])
 
     def run(self, rule: FrozenRule | None = None, basis: np.ndarray | None = None
             ) -> CubatureResult:
@@ -216,11 +287,25 @@ class GaussianCubature:
             reused = self._reuse(rule)
             if reused is not None:
                 return reused
-        spread = float(np.max(np.linalg.norm(self.delta, axis=1)))
-        if spread <= HERMITE_MAX_SPREAD:
+        if self.thin_from < self.k:
+            try:
+                return self._adaptive(basis)
+            except _ThinFailed:  # the pair never met its budget: every axis adaptive
+                self.thin_from, self.rungs, self.converged = self.k, (), True
+        elif self.try_hermite and float(np.max(np.linalg.norm(self.delta, axis=1))
+                                        ) <= HERMITE_MAX_SPREAD:
             res = self._hermite()
             if res.converged:
                 return res
+        return self._adaptive(basis)
+
+    def _adaptive(self, basis: np.ndarray | None) -> CubatureResult:
+        """Adaptive panels on the axes before `thin_from`, the thin block on the rest."""
+        if self.thin_from == 0:
+            val, absval, err = self._block(np.zeros((1, 0)), np.zeros((1, len(self.groups))))
+            frozen = compile_rule(FrozenRule(None, self.coords.copy(), basis,
+                                             block=thin_block(self.rungs)), self.k)
+            return CubatureResult(val[0], absval[0], err[0], self.evaluations, True, frozen)
         # Pilot: a rough scale of the integrals of |f| lets inner levels work to an absolute
         # budget. It only loosens the per-owner relative criterion, so the main pass is redone
         # if the pilot overestimated the scale.
@@ -228,15 +313,41 @@ class GaussianCubature:
         floor = self.tol * pilot
         for _ in range(3):
             self.converged = True
-            val, absval, err, tree = self._level(0, np.zeros((1, 0)), floor[None, :])
+            val, absval, err, tree, _ = self._level(0, np.zeros((1, 0)), floor[None, :])
             scale = _group_norms(absval[0], self.gmat)
             if np.all(scale >= 0.5 * floor / self.tol):
                 break
             floor = self.tol * scale
         frozen = None
-        if self.converged and _count_nodes(tree) <= MAX_FROZEN_NODES:
-            frozen = compile_rule(FrozenRule(tree, self.coords.copy(), basis), self.k)
+        block = thin_block(self.rungs) if self.thin_from < self.k else None
+        if self.converged and _count_nodes(tree, block) <= MAX_FROZEN_NODES:
+            frozen = compile_rule(FrozenRule(tree, self.coords.copy(), basis, block=block),
+                                  self.k)
         return CubatureResult(val[0], absval[0], err[0], self.evaluations, self.converged, frozen)
+
+    def _block(self, fixed: np.ndarray, floor: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value, |value|, error), each (O, C), of the thin block's integral at every owner
+        row of fixed outer coordinates; the pair climbs the ladder (for all later owners too)
+        until every owner meets tol relative to its integral of |f|, or its `floor` (O, G)."""
+        while True:
+            blk = thin_block(self.rungs)
+            size = len(blk.points)
+            out = np.zeros((3, len(fixed), self.ncomp))
+            step = max(1, _BLOCK_POINTS // size)
+            for start in range(0, len(fixed), step):
+                rows = fixed[start : start + step]
+                pts = np.concatenate([np.repeat(rows, size, axis=0),
+                                      np.tile(blk.points, (len(rows), 1))], axis=1)
+                f = self.integrand(pts)
+                self.evaluations += len(pts)
+                out[:, start : start + step] = _block_reduce(f, blk, len(rows))
+            budget = np.maximum(self.tol * _group_norms(out[1], self.gmat), floor)
+            if np.all(_group_norms(out[2], self.gmat) <= budget):
+                return out[0], out[1], out[2]
+            if min(self.rungs) == len(THIN_LADDER) - 1:
+                raise _ThinFailed
+            self.rungs = tuple(min(r + 1, len(THIN_LADDER) - 1) for r in self.rungs)
 
     def _drifted(self, rule: FrozenRule) -> bool:
         """Has any crossing hyperplane y.delta = offset moved, within the region where it
@@ -252,19 +363,38 @@ class GaussianCubature:
         return bool(np.any(shift > 0.25))
 
     def _reuse(self, rule: FrozenRule) -> CubatureResult | None:
-        if rule.points is None or self._drifted(rule):
+        if rule.points is None:
+            return None
+        if rule.block is not None:  # its axes must still be thin
+            width = rule.block.points.shape[1]
+            if np.any(self.axis_spread[self.k - width :] > HERMITE_MAX_SPREAD):
+                return None
+        if rule.tree is not None and self._drifted(rule):
             return None
         f = self.integrand(rule.points)
         self.evaluations += len(f)
         fabs, ferr = np.abs(f), None
-        for lev in range(self.k - 1, -1, -1):
-            half, t, owner, _, dens = rule.levels[lev]
+        if rule.block is not None:
+            f, fabs, ferr = _block_reduce(f, rule.block, len(rule.live))
+            if rule.levels:  # onto every node of the last panel level, skipped ones bounded
+                n_last = len(rule.levels[-1][1])
+                full = np.zeros((3, n_last, self.ncomp))
+                full[:, rule.live] = f, fabs, ferr
+                f, fabs, ferr = full
+                skipped = rule.levels[-1][3]
+                if skipped is not None:
+                    ferr[skipped] = self.bound
+        for lev in range(len(rule.levels) - 1, -1, -1):
+            half, t, owner, _, dens, _ = rule.levels[lev]
             kval, kabs, perr = self._reduce(f, fabs, ferr, t, half, dens)
             skipped = rule.levels[lev - 1][3] if lev > 0 else None  # nodes of the level above
             n_above = 1 if skipped is None else len(skipped)
             f, fabs, ferr = (_sum_by(x, owner, n_above) for x in (kval, kabs, perr))
             if skipped is not None:
                 ferr[skipped] = self.bound
+                tail = rule.levels[lev - 1][5]
+                if tail is not None:
+                    ferr += tail[:, None] * self.bound
         val, absval, err = f[0], fabs[0], ferr[0]
         if np.any(_group_norms(err, self.gmat) > self.tol * _group_norms(absval, self.gmat)):
             return None
@@ -292,11 +422,11 @@ class GaussianCubature:
         d_here = self.delta[:, level]
         with np.errstate(divide="ignore", invalid="ignore"):
             centre = rhs / d_here
-            if level == self.k - 1:
+            if level == self.thin_from - 1:  # the last adaptive axis (thin ones at 0)
                 scale = np.broadcast_to(1.0 / np.abs(d_here), centre.shape).copy()
                 point = np.concatenate(
                     [np.repeat(fixed[:, None, :], len(d_here), 1), centre[..., None]], axis=2)
-                logits = point @ self.coords.T - self.half_sq  # (O, pairs, n)
+                logits = point @ self.coords[:, : level + 1].T - self.half_sq  # (O, pairs, n)
                 top = np.max(logits, axis=2)
                 pair_logit = np.take_along_axis(logits, self.pair_j[None, :, None], axis=2)[..., 0]
                 keep = (top - pair_logit) <= _RELEVANT_GAP
@@ -309,7 +439,7 @@ class GaussianCubature:
         centre = np.where(keep, centre, np.nan)
         return centre, scale
 
-    def _initial_panels(self, level: int, fixed: np.ndarray):
+    def _initial_panels(self, level: int, fixed: np.ndarray, reach: np.ndarray):
         """Breakpoints graded geometrically (ratio 4) around each seed, plus the Gaussian bulk
         and the domain ends, thinned so that no panel is much narrower than the local scale
         min_s max(h_s, |y - y_s| / 3) demands."""
@@ -317,9 +447,9 @@ class GaussianCubature:
         centre, scale = self._seeds(level, fixed)
         with np.errstate(invalid="ignore"):  # inf scale of a parallel pair times 0: NaN, dropped
             graded = (centre[:, :, None] + scale[:, :, None] * _GRADING).reshape(n_owner, -1)
-        fixed_pts = np.concatenate([[-Y_MAX], _BULK, [Y_MAX]])
-        pts = np.concatenate([np.broadcast_to(fixed_pts, (n_owner, len(fixed_pts))), graded], 1)
-        pts = np.sort(np.where(np.abs(pts) <= Y_MAX, pts, np.nan), axis=1)  # NaN sort last
+        pts = np.concatenate([-reach[:, None], np.broadcast_to(_BULK, (n_owner, len(_BULK))),
+                              reach[:, None], graded], 1)
+        pts = np.sort(np.where(np.abs(pts) <= reach[:, None], pts, np.nan), axis=1)  # NaN last
         with np.errstate(invalid="ignore"):
             dist = np.abs(pts[:, :, None] - centre[:, None, :]) / 3.0
             local = np.nanmin(np.maximum(scale[:, None, :], dist), axis=2, initial=np.inf)
@@ -328,7 +458,7 @@ class GaussianCubature:
         last = pts[:, 0].copy()
         for col in range(1, pts.shape[1]):
             cand = pts[:, col]
-            ok = keep[:, col] & ((cand - last >= 0.5 * local[:, col]) | (np.abs(cand) == Y_MAX))
+            ok = keep[:, col] & ((cand - last >= 0.5 * local[:, col]) | (np.abs(cand) == reach))
             keep[:, col] = ok
             last = np.where(ok, cand, last)
         rows = [row[k] for row, k in zip(pts, keep, strict=True)]
@@ -346,15 +476,15 @@ class GaussianCubature:
         half = 0.5 * (b - a)
         flat_t = ((0.5 * (a + b))[:, None] + half[:, None] * self.nodes).reshape(-1)
         points = np.concatenate([fixed[np.repeat(owner, _NK)], flat_t[:, None]], axis=1)
-        child, skip = None, None
+        child, skip, tail = None, None, None
         if level == self.k - 1:
             f = self.integrand(points)
             self.evaluations += len(points)
             fabs, ferr = np.abs(f), None
         else:
-            f, fabs, ferr, child, skip = self._inner(level, points, flat_t,
-                                                     floor[np.repeat(owner, _NK)])
-        return (*self._reduce(f, fabs, ferr, flat_t, half), child, skip)
+            f, fabs, ferr, child, skip, tail = self._inner(level, points, flat_t,
+                                                           floor[np.repeat(owner, _NK)])
+        return (*self._reduce(f, fabs, ferr, flat_t, half), child, skip, tail)
 
     def _reduce(self, f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
                 flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
@@ -392,13 +522,18 @@ class GaussianCubature:
         f, fabs, ferr = (np.zeros((len(t), c)) for _ in range(3))
         ferr[skip] = self.bound
         live = np.nonzero(~skip)[0]
-        trees = [_empty_tree(level + 1 < self.k - 1)]
+        tail = np.zeros(len(t))
+        if level + 1 == self.thin_from:
+            f[live], fabs[live], ferr[live] = self._block(points[live], inner_floor[live])
+            return f, fabs, ferr, None, skip, tail
+        depth = self.thin_from - level - 1
+        trees = [_empty_tree(depth, self.thin_from < self.k)]
         for start in range(0, len(live), _CHUNK):
             idx = live[start : start + _CHUNK]
-            f[idx], fabs[idx], ferr[idx], sub = self._level(level + 1, points[idx],
-                                                            inner_floor[idx])
+            f[idx], fabs[idx], ferr[idx], sub, tail[idx] = self._level(level + 1, points[idx],
+                                                                       inner_floor[idx])
             trees.append(replace(sub, owner=idx[sub.owner]))
-        return f, fabs, ferr, _tree_concat(trees), skip
+        return f, fabs, ferr, _tree_concat(trees), skip, tail
 
     def _level(self, level: int, fixed: np.ndarray, floor: np.ndarray):
         """(value, |value|, error), each (O, C), of the integral over coordinate `level` and all
@@ -407,11 +542,13 @@ class GaussianCubature:
         or within its absolute `floor` (O, G)."""
         n_owner = fixed.shape[0]
         acc = np.zeros((3, n_owner, self.ncomp))  # value, |value|, error of finished panels
-        a, b, owner = self._initial_panels(level, fixed)
+        reach, mass = self._reach(level, floor)
+        acc[2] += mass[:, None] * self.bound  # the tails beyond the reach, bounded
+        a, b, owner = self._initial_panels(level, fixed, reach)
         finished: list[PanelTree] = []
         for _ in range(self.max_rounds):
-            *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
-            tree = PanelTree(a, b, owner, child, skip)
+            *est, child, skip, tail = self._panel_estimates(level, fixed, a, b, owner, floor)
+            tree = PanelTree(a, b, owner, child, skip, tail)
             tot = acc.copy()
             for i in range(3):
                 np.add.at(tot[i], owner, est[i])
@@ -423,7 +560,7 @@ class GaussianCubature:
             split = ~owner_ok[owner] & np.any(_group_norms(est[2], self.gmat) > threshold[owner],
                                               axis=1)
             if not np.any(split):
-                return tot[0], tot[1], tot[2], _tree_concat([*finished, tree])
+                return tot[0], tot[1], tot[2], _tree_concat([*finished, tree]), mass
             done = ~split
             finished.append(_tree_select(tree, done))
             for i in range(3):
@@ -433,11 +570,44 @@ class GaussianCubature:
             owner = np.concatenate([owner[split], owner[split]])
         # Out of rounds: keep the last estimates of the unfinished panels, flag the result.
         self.converged = False
-        *est, child, skip = self._panel_estimates(level, fixed, a, b, owner, floor)
+        *est, child, skip, tail = self._panel_estimates(level, fixed, a, b, owner, floor)
         for i in range(3):
             np.add.at(acc[i], owner, est[i])
-        tree = PanelTree(a, b, owner, child, skip)
-        return acc[0], acc[1], acc[2], _tree_concat([*finished, tree])
+        tree = PanelTree(a, b, owner, child, skip, tail)
+        return acc[0], acc[1], acc[2], _tree_concat([*finished, tree]), mass
+
+    def _reach(self, level: int, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Half-width (O,) of the domain of an inner level's 1-D rule and the Gaussian mass
+        (O,) beyond it: where bound * mass stays below a tenth of every group's absolute floor
+        the tails are left out and bound * mass joins the error (at least 6; the outermost
+        level keeps [-Y_MAX, Y_MAX])."""
+        n_owner = floor.shape[0]
+        if level == 0:
+            return np.full(n_owner, Y_MAX), np.zeros(n_owner)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.min(0.1 * floor / self.bound_norms[None, :], axis=1)
+        ratio = np.where(np.isfinite(ratio), ratio, 0.0)
+        reach = np.full(n_owner, Y_MAX)
+        ok = ratio > 0
+        reach[ok] = np.clip(np.sqrt(2.0) * erfcinv(np.minimum(ratio[ok], 1.0)), 6.0, Y_MAX)
+        mass = np.where(reach < Y_MAX, erfc(reach / np.sqrt(2.0)), 0.0)
+        return reach, mass
+
+
+class _ThinFailed(Exception):
+    """The Gauss-Hermite pair at the top of the ladder still missed its budget."""
+
+
+_BLOCK_POINTS = 200_000  # points per integrand call in a thin block (memory)
+
+
+def _block_reduce(f: np.ndarray, block: ThinBlock, n_owner: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, |value|, error) (O, C) from block node values f (O * B, C): the higher order,
+    and the difference of the two orders as the estimate."""
+    f3 = f.reshape(n_owner, len(block.points), f.shape[1])
+    high = np.matmul(block.high, f3)
+    return high, np.matmul(block.high, np.abs(f3)), np.abs(high - np.matmul(block.low, f3))
 
 
 def _sum_by(x: np.ndarray, owner: np.ndarray, n_owner: int) -> np.ndarray:
