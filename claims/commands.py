@@ -1,7 +1,8 @@
 """``scoreclaims list`` and ``scoreclaims verify``.
 
 Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
-pass; a known-false variant must fail; error and inconclusive never match), 1 otherwise, 2 for a
+pass; a known-false variant must fail; a claim registered as undecidable must be inconclusive;
+error never matches), 1 otherwise, 2 for a
 usage error (unknown id or profile, unwritable output, bad ``--workers``, ``--scheduler`` without
 the Dask extra or unreachable), detected before anything runs, 130 when interrupted (Ctrl-C or
 SIGTERM: the workers are stopped; every instance finished so far is in the cache).
@@ -51,9 +52,9 @@ def register(subparsers: Any) -> None:
         "verify",
         help="verify claims; exit 0 when every verdict matches its expectation, else 1",
         description="Verify claims. A claim id also selects its known-false variants. Exit status: "
-        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail; error "
-        "and inconclusive never match), 1 otherwise, 2 for a usage error, 130 when interrupted "
-        "(Ctrl-C, SIGTERM; finished instances stay in the cache).",
+        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail, "
+        "undecidable -> inconclusive; error never matches), 1 otherwise, 2 for a usage error, "
+        "130 when interrupted (Ctrl-C, SIGTERM; finished instances stay in the cache).",
     )
     verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")

@@ -21,7 +21,6 @@ hours. The Monte-Carlo run costs ~0.05 s a step (batch 20,000 x 5 means x 3 dime
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,13 +75,7 @@ def _slope_last_decade(tau: np.ndarray, loss: np.ndarray) -> float | None:
     return float(np.log(loss[-1] / loss[i]) / np.log(end / tau[i]))
 
 
-_MEMO: dict[str, InstanceOutcome] = {}
-
-
 def run_e1(instance: Instance, params: Params) -> InstanceOutcome:
-    key = json.dumps([instance, dict(params)], sort_keys=True, default=str)
-    if key in _MEMO:
-        return _MEMO[key]
     big_m = float(instance["M"])
     d = int(instance.get("d", D))
     m0 = e1_means(big_m, int(instance["seed"]), float(instance["offset"]), d)
@@ -133,7 +126,6 @@ def run_e1(instance: Instance, params: Params) -> InstanceOutcome:
                               notes=f"exact status {exact.status}",
                               data={"verdict": verdict, "status": exact.status,
                                     "expected": PAPER_CONVERGED.get(big_m)})
-    _MEMO[key] = outcome
     return outcome
 
 
@@ -221,6 +213,3 @@ E1_ALL_M6 = E1.variant(
 
 CLAIMS: tuple[Claim, ...] = (E1, E1_ALL_M6)
 
-
-def clear_memo() -> None:
-    _MEMO.clear()

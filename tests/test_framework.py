@@ -175,6 +175,9 @@ def test_verdict_rules() -> None:
     for v in (Verdict.ERROR, Verdict.INCONCLUSIVE):
         assert not matches(Expectation.HOLDS, v) and not matches(Expectation.KNOWN_FALSE, v)
     assert not matches(Expectation.KNOWN_FALSE, Verdict.PASS)
+    assert matches(Expectation.UNDECIDABLE, Verdict.INCONCLUSIVE)
+    for v in (Verdict.PASS, Verdict.FAIL, Verdict.ERROR):  # a decision would be a finding
+        assert not matches(Expectation.UNDECIDABLE, v)
     assert exit_status([]) == 0 and exit_status([True, True]) == 0
     assert exit_status([True, False]) == 1
 
@@ -637,6 +640,20 @@ def test_pytest_plugin_items(pytester: pytest.Pytester, monkeypatch: pytest.Monk
         ]
     )
     assert 'name="S.holds~fast"' in (pytester.path / "junit.xml").read_text()
+
+
+def test_pytest_plugin_undecidable_register(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim registered as undecidable passes only while it stays inconclusive."""
+    register = {"expectation": Expectation.UNDECIDABLE}
+    undecidable = dataclasses.replace(UNDECIDED, id="S.undecidable", **register)
+    decided = dataclasses.replace(HOLDS, id="S.decided", **register)
+    use_claims(monkeypatch, undecidable, decided)
+    result = pytester.runpytest_inprocess("--claims", "quick", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*S.decided: registered as undecidable, but the verdict is pass*",
+                                 "PASSED scoreclaims::S.undecidable"])
 
 
 def test_pytest_plugin_error_in_known_false_variant_fails(
