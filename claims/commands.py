@@ -195,7 +195,9 @@ def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    claims = registry.load().select(args.ids)
+    known = registry.load()
+    claims = known.select(args.ids, args.profile)
+    skipped = [] if args.ids else [c.id for c in known.skipped(args.profile)]
     json_path = check_writable(args.json_path) if args.json_path else None
     report_dir = _check_report_dir(args.report) if args.report else None
     workers, scheduler = _executor_choice(args)
@@ -207,6 +209,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     env = environment(options)
+    if skipped:
+        env["skipped_claims"] = skipped
+        print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}")
     start = time.perf_counter()
     if not claims:
         print(NO_CLAIMS.format(what="verify"))

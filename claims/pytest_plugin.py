@@ -87,7 +87,10 @@ class ClaimItem(pytest.Item):
         self.claim = claim
         self.profile = profile
         self.add_marker("claim")
-        if claim.is_variant:
+        if profile not in claim.profiles:
+            self.add_marker(pytest.mark.skip(
+                reason=f"runs in the {'/'.join(claim.profiles)} profile only"))
+        elif claim.is_variant:
             self.add_marker(
                 pytest.mark.xfail(
                     strict=True,

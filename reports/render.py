@@ -233,6 +233,10 @@ def _header(doc: Mapping[str, Any]) -> str:
         )
     else:
         status = f"**All {n} verdicts match their expectations** (exit status 0)."
+    skipped = (doc.get("environment") or {}).get("skipped_claims") or []
+    if skipped:
+        status += (" Not run in this profile (their instances are too slow for it): "
+                   + ", ".join(code(c) for c in skipped) + ".")
     wall = summary.get("wall_time_s")
     budget = summary.get("budget_s")
     timing = f"Wall time {_seconds(wall)}" + (f" of a {_seconds(budget)} budget" if budget else "")

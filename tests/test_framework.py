@@ -217,6 +217,17 @@ def test_registry() -> None:
         reg.select(["nope"])
     with pytest.raises(ValueError, match="twice"):
         Registry([HOLDS, HOLDS])
+    # A claim that runs in the full profile only (variants follow it).
+    slow = dataclasses.replace(FAILS, id="S.slow", profiles=("full",))
+    slow_var = slow.variant("v", "A variant of the slow claim (derived).")
+    reg = Registry([HOLDS, slow, slow_var])
+    assert [c.id for c in reg.select((), "quick")] == ["S.holds"]
+    assert [c.id for c in reg.select((), "full")] == ["S.holds", "S.slow", "S.slow~v"]
+    assert [c.id for c in reg.skipped("quick")] == ["S.slow", "S.slow~v"]
+    with pytest.raises(UsageError, match="S.slow runs in the full profile only"):
+        reg.select(["S.slow"], "quick")
+    with pytest.raises(ValueError, match="profile"):
+        dataclasses.replace(HOLDS, profiles=("nightly",))
     with pytest.raises(ValueError, match="not a registered claim"):
         Registry([HOLDS_FAST])
     # The real registry: claims carry PAPER.md ids, each with at least one known-false variant.
@@ -535,6 +546,19 @@ def test_usage_errors(
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert CALLS == {} and not any(Path().rglob("*.json"))  # nothing ran, nothing written
+
+
+def test_verify_skips_claims_outside_the_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_claims(monkeypatch, HOLDS, dataclasses.replace(FAILS, profiles=("full",)))
+    code, out, _ = run_cli(capsys, "verify", "--json", "q.json")
+    assert code == 0 and "not in the quick profile (skipped): S.fails" in out
+    doc = json.loads(Path("q.json").read_text())
+    assert [c["id"] for c in doc["claims"]] == ["S.holds"]
+    assert doc["environment"]["skipped_claims"] == ["S.fails"]
+    code, _, err = run_cli(capsys, "verify", "S.fails")
+    assert code == 2 and "runs in the full profile only" in err
 
 
 def test_report_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
