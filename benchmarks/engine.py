@@ -19,10 +19,8 @@ import numpy as np
 
 from verifiers.batch import run_gd_batch
 from verifiers.dynamics import run_gd
-from verifiers.formulation import softmax_weights
+from verifiers.monte_carlo import mc_gradient
 from verifiers.population import Evaluation, evaluate
-
-BATCH = 20_000
 
 
 def settings(rng: np.random.Generator) -> list[tuple[str, np.ndarray, float]]:
@@ -37,16 +35,6 @@ def settings(rng: np.random.Generator) -> list[tuple[str, np.ndarray, float]]:
         ("n=5 d=3 E1 clustered start M=6", e1, 0.01),
         ("n=5 d=3 random N(0,1) (k=3)", rng.standard_normal((5, 3)), 0.01),
     ]
-
-
-def mc_gradient(m: np.ndarray, rng: np.random.Generator, batch: int = BATCH) -> np.ndarray:
-    """Direct-form gradient 2 E[w_k v + w_k (x - m_k)((m_k - v).v)], x ~ N(0, I_d) sampled."""
-    x = rng.standard_normal((batch, m.shape[1]))
-    w = softmax_weights(x, m)
-    v = w @ m
-    s = (m[None, :, :] - v[:, None, :]) @ v[:, :, None]  # (B, n, 1)
-    per = w[:, :, None] * (v[:, None, :] + (x[:, None, :] - m[None]) * s)
-    return 2 * per.mean(axis=0)
 
 
 def run_exact(m: np.ndarray, eta: float, steps: int, budget: float

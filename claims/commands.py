@@ -1,7 +1,8 @@
 """``scoreclaims list`` and ``scoreclaims verify``.
 
 Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
-pass; a known-false variant must fail; error and inconclusive never match), 1 otherwise, 2 for a
+pass; a known-false variant must fail; a claim registered as undecidable must be inconclusive;
+error never matches), 1 otherwise, 2 for a
 usage error (unknown id or profile, unwritable output, bad ``--workers``, ``--scheduler`` without
 the Dask extra or unreachable), detected before anything runs, 130 when interrupted (Ctrl-C or
 SIGTERM: the workers are stopped; every instance finished so far is in the cache).
@@ -51,9 +52,9 @@ def register(subparsers: Any) -> None:
         "verify",
         help="verify claims; exit 0 when every verdict matches its expectation, else 1",
         description="Verify claims. A claim id also selects its known-false variants. Exit status: "
-        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail; error "
-        "and inconclusive never match), 1 otherwise, 2 for a usage error, 130 when interrupted "
-        "(Ctrl-C, SIGTERM; finished instances stay in the cache).",
+        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail, "
+        "undecidable -> inconclusive; error never matches), 1 otherwise, 2 for a usage error, "
+        "130 when interrupted (Ctrl-C, SIGTERM; finished instances stay in the cache).",
     )
     verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
@@ -194,7 +195,9 @@ def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    claims = registry.load().select(args.ids)
+    known = registry.load()
+    claims = known.select(args.ids, args.profile)
+    skipped = [] if args.ids else [c.id for c in known.skipped(args.profile)]
     json_path = check_writable(args.json_path) if args.json_path else None
     report_dir = _check_report_dir(args.report) if args.report else None
     workers, scheduler = _executor_choice(args)
@@ -206,6 +209,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     env = environment(options)
+    if skipped:
+        env["skipped_claims"] = skipped
+        print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}")
     start = time.perf_counter()
     if not claims:
         print(NO_CLAIMS.format(what="verify"))

@@ -148,8 +148,10 @@ class Claim:
     """One checkable statement of the paper (or a deliberately false variant of one).
 
     `parameters` are the claim's explicit constants (horizon, step, tolerances);
-    `profile_parameters` overrides some of them per profile. A known-false variant names its claim
-    in `variant_of`; build one with `Claim.variant`. `summarize(results)` adds claim metrics.
+    `profile_parameters` overrides some of them per profile; `profiles` are the profiles that run
+    the claim at all (a claim whose smallest honest instance is too slow for the quick gate). A
+    known-false variant names its claim in `variant_of`; build one with `Claim.variant`.
+    `summarize(results)` adds claim metrics.
     """
 
     id: str
@@ -164,6 +166,7 @@ class Claim:
     expectation: Expectation = Expectation.HOLDS
     variant_of: str | None = None
     summarize: Callable[[Sequence[Any]], dict[str, Any]] | None = None
+    profiles: tuple[str, ...] = PROFILES
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -181,9 +184,10 @@ class Claim:
             raise ValueError(
                 f"claim {self.id}: a known-false claim is a variant (set variant_of) and vice versa"
             )
-        unknown = set(self.profile_parameters) - set(PROFILES)
-        if unknown:
-            raise ValueError(f"claim {self.id}: unknown profile(s) {sorted(unknown)}")
+        unknown = (set(self.profile_parameters) | set(self.profiles)) - set(PROFILES)
+        if unknown or not self.profiles:
+            raise ValueError(f"claim {self.id}: unknown or no profile(s) {sorted(unknown)}")
+        object.__setattr__(self, "profiles", tuple(self.profiles))
         object.__setattr__(self, "parameters", _frozen(self.parameters))
         object.__setattr__(
             self,

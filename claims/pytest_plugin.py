@@ -3,7 +3,8 @@
 Items are named by claim id (node id ``scoreclaims::<id>``) and marked ``claim`` (select them alone
 with ``-m claim``). A claim expected to hold passes when its verdict is pass; a known-false variant
 is a strict xfail that only a fail verdict satisfies (an unexpected pass fails as XPASS(strict); an
-error or inconclusive fails outright). Without ``--claims`` the plugin adds nothing. The results
+error or inconclusive fails outright); a claim registered as undecidable passes only when its
+verdict is inconclusive. Without ``--claims`` the plugin adds nothing. The results
 cache is used unless ``--claims-no-cache``; CI runs are derandomised as with ``scoreclaims verify``.
 Instances run in the pytest process unless ``--claims-workers N`` asks for a local pool of N
 worker processes (one pool for the whole session).
@@ -25,7 +26,7 @@ class ClaimRefuted(AssertionError):
 
 
 class ClaimNotVerified(AssertionError):
-    """The claim's verdict is error or inconclusive (never what anybody expects)."""
+    """The claim's verdict is not what its expectation asks for (and not a fail)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,7 +87,10 @@ class ClaimItem(pytest.Item):
         self.claim = claim
         self.profile = profile
         self.add_marker("claim")
-        if claim.is_variant:
+        if profile not in claim.profiles:
+            self.add_marker(pytest.mark.skip(
+                reason=f"runs in the {'/'.join(claim.profiles)} profile only"))
+        elif claim.is_variant:
             self.add_marker(
                 pytest.mark.xfail(
                     strict=True,
@@ -98,7 +102,7 @@ class ClaimItem(pytest.Item):
     def runtest(self) -> None:
         from claims.cache import ResultsCache
         from claims.runner import RunOptions, ci_requested, verify_claim
-        from claims.verdict import Verdict
+        from claims.verdict import Expectation, Verdict
 
         no_cache = self.config.getoption("claims_no_cache")
         options = RunOptions(
@@ -109,6 +113,11 @@ class ClaimItem(pytest.Item):
         )
         result: ClaimResult = verify_claim(self.claim, options)
         self.user_properties += [("verdict", result.verdict.value), ("reason", result.reason)]
+        if self.claim.expectation is Expectation.UNDECIDABLE:
+            if result.verdict is not Verdict.INCONCLUSIVE:
+                raise ClaimNotVerified(f"{self.claim.id}: registered as undecidable, but the "
+                                       f"verdict is {result.verdict.value}: {result.reason}")
+            return
         if result.verdict is Verdict.FAIL:
             raise ClaimRefuted(f"{self.claim.id}: fail: {result.reason}")
         if result.verdict is not Verdict.PASS:

@@ -14,7 +14,8 @@ from claims.model import Claim
 from verifiers.errors import UsageError
 
 CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.low_noise_stationary",
-                                  "claims.low_noise", "claims.phase_boundary")
+                                  "claims.low_noise", "claims.phase_boundary",
+                                  "claims.random_init", "claims.experiment_e1")
 
 
 class Registry:
@@ -51,18 +52,28 @@ class Registry:
     def variants_of(self, claim_id: str) -> list[Claim]:
         return [c for c in self if c.variant_of == claim_id]
 
-    def select(self, ids: Sequence[str] = ()) -> list[Claim]:
+    def select(self, ids: Sequence[str] = (), profile: str | None = None) -> list[Claim]:
         """The claims to run: all of them when `ids` is empty; a claim id brings its variants along.
+        With `profile`, only the claims that run in it (see `skipped`).
 
-        Unknown ids are a usage error (raised before anything runs).
+        Unknown ids, and ids named explicitly that do not run in `profile`, are usage errors
+        (raised before anything runs).
         """
-        if not ids:
-            return list(self)
         unknown = [i for i in ids if i not in self._claims]
         if unknown:
             raise UsageError(self._unknown(*unknown))
+        absent = [i for i in ids if profile is not None and profile not in self.get(i).profiles]
+        if absent:
+            only = "/".join(self.get(absent[0]).profiles)
+            raise UsageError(f"claim {', '.join(absent)} runs in the {only} profile only "
+                             f"(use --profile {self.get(absent[0]).profiles[0]})")
         chosen = set(ids) | {v.id for i in ids for v in self.variants_of(i)}
-        return [c for c in self if c.id in chosen]
+        return [c for c in self if (not ids or c.id in chosen)
+                and (profile is None or profile in c.profiles)]
+
+    def skipped(self, profile: str) -> list[Claim]:
+        """The claims that do not run in `profile`."""
+        return [c for c in self if profile not in c.profiles]
 
     def _unknown(self, *ids: str) -> str:
         known = ", ".join(self._claims) or "none registered yet"

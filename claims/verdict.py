@@ -11,8 +11,10 @@ The rules, in one place:
   ``inconclusive``. Instances beyond the hypotheses get their own "exploration" verdict by the same
   rule; it is reported, never blended into the claim verdict and never gates.
 * Expectation: a claim expected to hold matches only ``pass``; a known-false variant matches only
-  ``fail``. Anything else (an unexpected failure, an unexpected pass of a known-false variant, an
-  ``error`` or ``inconclusive`` for either) is a mismatch.
+  ``fail``; a claim registered as undecidable (no feasible run can decide it inside its hypotheses,
+  e.g. a statement about tau -> infinity whose asymptotic regime starts after 10^25 steps) matches
+  only ``inconclusive``. Anything else (an unexpected failure, an unexpected pass of a known-false
+  variant or of an undecidable claim, an ``error``) is a mismatch.
 * Exit status of a run: 0 when every selected claim matches its expectation, 1 otherwise
   (2 is reserved for usage errors, raised before anything runs).
 """
@@ -37,10 +39,12 @@ class Expectation(StrEnum):
 
     HOLDS = "holds"
     KNOWN_FALSE = "known-false"
+    UNDECIDABLE = "undecidable"
 
     @property
     def expected_verdict(self) -> Verdict:
-        return Verdict.PASS if self is Expectation.HOLDS else Verdict.FAIL
+        return {Expectation.HOLDS: Verdict.PASS, Expectation.KNOWN_FALSE: Verdict.FAIL,
+                Expectation.UNDECIDABLE: Verdict.INCONCLUSIVE}[self]
 
 
 # Highest first: the verdict of a set of instances is the first of these that occurs.
@@ -66,7 +70,8 @@ def aggregate(verdicts: Iterable[Verdict]) -> Verdict:
 
 
 def matches(expectation: Expectation, verdict: Verdict) -> bool:
-    """True when `verdict` is what `expectation` asks for (holds -> pass, known-false -> fail)."""
+    """True when `verdict` is what `expectation` asks for (holds -> pass, known-false -> fail,
+    undecidable -> inconclusive)."""
     return verdict is expectation.expected_verdict
 
 

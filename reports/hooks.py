@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Modules defining HOOKS: Mapping[str, ClaimHooks], imported when a report is rendered.
-SECTION_MODULES: tuple[str, ...] = ("reports.stationary_section", "reports.low_noise_sections")
+SECTION_MODULES: tuple[str, ...] = ("reports.stationary_section", "reports.low_noise_sections",
+                                     "reports.random_init")
 
 FIGURES_DIR = "figures"
 TRAJECTORIES_DIR = "trajectories"

@@ -68,6 +68,7 @@ PAPER = (
 )
 TITLE = "Verification report: over-parameterised score matching of a single Gaussian"
 VERDICT_ORDER = ("pass", "fail", "inconclusive", "error")
+EXPECTED_VERDICT = {"holds": "pass", "known-false": "fail", "undecidable": "inconclusive"}
 
 
 @dataclass
@@ -232,6 +233,10 @@ def _header(doc: Mapping[str, Any]) -> str:
         )
     else:
         status = f"**All {n} verdicts match their expectations** (exit status 0)."
+    skipped = (doc.get("environment") or {}).get("skipped_claims") or []
+    if skipped:
+        status += (" Not run in this profile (their instances are too slow for it): "
+                   + ", ".join(code(c) for c in skipped) + ".")
     wall = summary.get("wall_time_s")
     budget = summary.get("budget_s")
     timing = f"Wall time {_seconds(wall)}" + (f" of a {_seconds(budget)} budget" if budget else "")
@@ -245,7 +250,9 @@ def _header(doc: Mapping[str, Any]) -> str:
             f"{status} {timing}.",
             "A claim expected to hold must **pass** on every instance inside its hypotheses; a "
             "known-false variant (a deliberately wrong rate, constant or regime) must **fail**, "
-            "which shows the checks can tell. Instances beyond the hypotheses are exploration: "
+            "which shows the checks can tell; a claim registered as undecidable (no feasible "
+            "horizon decides it inside its hypotheses) must come out **inconclusive**, and "
+            "would be a finding otherwise. Instances beyond the hypotheses are exploration: "
             "reported apart, never part of a verdict.",
         ]
     )
@@ -281,8 +288,8 @@ def _summary(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]],
 
 
 def _verdict_text(claim: Mapping[str, Any]) -> str:
-    expected = "fail" if claim["expected"] == "known-false" else "pass"
-    known = "known-false, " if claim["expected"] == "known-false" else ""
+    expected = EXPECTED_VERDICT.get(claim["expected"], "pass")
+    known = "" if claim["expected"] == "holds" else f"{claim['expected']}, "
     match = "✓" if claim.get("matches_expectation") else "**✗ mismatch**"
     return f"**{claim['verdict']}** ({known}expected {expected}) {match}"
 
@@ -378,8 +385,10 @@ def _findings(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]]) -> st
     for c in claims:
         if not c.get("variant_of") and not c.get("matches_expectation"):
             bullets.append(
-                f"{code(c['id'])} ({c.get('paper_ref', '')}) was expected to hold but is "
-                f"**{c['verdict']}**: {c.get('reason', '')}"
+                f"{code(c['id'])} ({c.get('paper_ref', '')}) was "
+                + ("registered as undecidable" if c["expected"] == "undecidable"
+                   else "expected to hold")
+                + f" but is **{c['verdict']}**: {c.get('reason', '')}"
             )
     variants = [c for c in claims if c.get("variant_of")]
     missed = [c for c in variants if c["verdict"] != "fail"]
@@ -426,7 +435,7 @@ def _findings(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]]) -> st
 
 
 def _claim_section(claim: Mapping[str, Any], ctx: ClaimContext) -> str:
-    expected = "fail" if claim["expected"] == "known-false" else "pass"
+    expected = EXPECTED_VERDICT.get(claim["expected"], "pass")
     match = "✓ as expected" if claim.get("matches_expectation") else "**✗ MISMATCH**"
     parts = [
         f"## {_heading(claim)}",

@@ -175,6 +175,9 @@ def test_verdict_rules() -> None:
     for v in (Verdict.ERROR, Verdict.INCONCLUSIVE):
         assert not matches(Expectation.HOLDS, v) and not matches(Expectation.KNOWN_FALSE, v)
     assert not matches(Expectation.KNOWN_FALSE, Verdict.PASS)
+    assert matches(Expectation.UNDECIDABLE, Verdict.INCONCLUSIVE)
+    for v in (Verdict.PASS, Verdict.FAIL, Verdict.ERROR):  # a decision would be a finding
+        assert not matches(Expectation.UNDECIDABLE, v)
     assert exit_status([]) == 0 and exit_status([True, True]) == 0
     assert exit_status([True, False]) == 1
 
@@ -214,6 +217,17 @@ def test_registry() -> None:
         reg.select(["nope"])
     with pytest.raises(ValueError, match="twice"):
         Registry([HOLDS, HOLDS])
+    # A claim that runs in the full profile only (variants follow it).
+    slow = dataclasses.replace(FAILS, id="S.slow", profiles=("full",))
+    slow_var = slow.variant("v", "A variant of the slow claim (derived).")
+    reg = Registry([HOLDS, slow, slow_var])
+    assert [c.id for c in reg.select((), "quick")] == ["S.holds"]
+    assert [c.id for c in reg.select((), "full")] == ["S.holds", "S.slow", "S.slow~v"]
+    assert [c.id for c in reg.skipped("quick")] == ["S.slow", "S.slow~v"]
+    with pytest.raises(UsageError, match="S.slow runs in the full profile only"):
+        reg.select(["S.slow"], "quick")
+    with pytest.raises(ValueError, match="profile"):
+        dataclasses.replace(HOLDS, profiles=("nightly",))
     with pytest.raises(ValueError, match="not a registered claim"):
         Registry([HOLDS_FAST])
     # The real registry: claims carry PAPER.md ids, each with at least one known-false variant.
@@ -534,6 +548,19 @@ def test_usage_errors(
     assert CALLS == {} and not any(Path().rglob("*.json"))  # nothing ran, nothing written
 
 
+def test_verify_skips_claims_outside_the_profile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_claims(monkeypatch, HOLDS, dataclasses.replace(FAILS, profiles=("full",)))
+    code, out, _ = run_cli(capsys, "verify", "--json", "q.json")
+    assert code == 0 and "not in the quick profile (skipped): S.fails" in out
+    doc = json.loads(Path("q.json").read_text())
+    assert [c["id"] for c in doc["claims"]] == ["S.holds"]
+    assert doc["environment"]["skipped_claims"] == ["S.fails"]
+    code, _, err = run_cli(capsys, "verify", "S.fails")
+    assert code == 2 and "runs in the full profile only" in err
+
+
 def test_report_option(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     use_claims(monkeypatch, UNDECIDED)
     for missing in ("reports.no_such_renderer", "no_such_package.render"):
@@ -637,6 +664,20 @@ def test_pytest_plugin_items(pytester: pytest.Pytester, monkeypatch: pytest.Monk
         ]
     )
     assert 'name="S.holds~fast"' in (pytester.path / "junit.xml").read_text()
+
+
+def test_pytest_plugin_undecidable_register(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim registered as undecidable passes only while it stays inconclusive."""
+    register = {"expectation": Expectation.UNDECIDABLE}
+    undecidable = dataclasses.replace(UNDECIDED, id="S.undecidable", **register)
+    decided = dataclasses.replace(HOLDS, id="S.decided", **register)
+    use_claims(monkeypatch, undecidable, decided)
+    result = pytester.runpytest_inprocess("--claims", "quick", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*S.decided: registered as undecidable, but the verdict is pass*",
+                                 "PASSED scoreclaims::S.undecidable"])
 
 
 def test_pytest_plugin_error_in_known_false_variant_fails(

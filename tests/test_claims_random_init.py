@@ -1,0 +1,193 @@
+"""T3.5, T3.7 and E1: the run classification, Wilson intervals, the predicates on synthetic
+outcomes (each known-false reading rejected), and small real runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from claims import experiment_e1, random_init
+from claims.model import InstanceOutcome
+from claims.random_init_runs import (
+    Classification,
+    Window,
+    classify,
+    initial_means,
+    proportion,
+    sweep,
+    wilson,
+)
+from verifiers.rates import fit_rates
+
+P = random_init.T3_5.params("quick")
+
+
+# ------------------------------------------------------------------ classification, Wilson
+
+def _window(dists: np.ndarray, radial: np.ndarray, err: float = 1e-12,
+            accurate: bool = True) -> Window:
+    """Means on the first axis at the given distances (R, n); gradient with those radial parts."""
+    r, n = dists.shape
+    means = np.zeros((r, n, 2))
+    means[:, :, 0] = dists
+    grad = np.zeros((n, 2))
+    grad[:, 0] = radial
+    return Window(np.arange(r, dtype=float), means, grad, err, accurate)
+
+
+def test_classify_one_converging_one_diverging() -> None:
+    d = np.array([[0.3, 4.0], [0.2, 4.1], [0.1, 4.3]])
+    c = classify(_window(d, np.array([0.2, -1e-3])))
+    assert c == Classification((0,), (1,), (), "")
+
+
+def test_classify_leaves_ambiguous_means_undecided() -> None:
+    # between the thresholds; beyond r_div but pulled back; the gradient sign not resolved
+    for d, radial, err in [
+        (np.array([[0.3, 2.0], [0.2, 2.2]]), np.array([0.2, -1.0]), 1e-12),
+        (np.array([[0.3, 4.0], [0.2, 4.1]]), np.array([0.2, 1e-3]), 1e-12),
+        (np.array([[0.3, 4.0], [0.2, 4.1]]), np.array([0.2, -1e-3]), 1e-2),
+        (np.array([[0.3, 4.0], [0.2, 3.9]]), np.array([0.2, -1e-3]), 1e-12),
+    ]:
+        c = classify(_window(d, radial, err))
+        assert not c.decided and c.undecided == (1,)
+
+
+def test_classify_inaccurate_window_is_undecided() -> None:
+    d = np.array([[0.3, 4.0], [0.2, 4.1]])
+    c = classify(_window(d, np.array([0.2, -1e-3]), accurate=False))
+    assert not c.decided and c.undecided == (0, 1)
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson(0, 12)
+    assert lo == 0.0 and math.isclose(hi, 0.242494, abs_tol=1e-6)
+    lo, hi = wilson(50, 100)
+    assert math.isclose(lo, 0.40383, abs_tol=1e-5) and math.isclose(hi, 0.59617, abs_tol=1e-5)
+    for k, n in [(3, 10), (97, 100), (1, 1)]:
+        lo, hi = wilson(k, n)
+        assert lo <= k / n <= hi
+    assert wilson(0, 0) is None
+    prop = proportion(8, 10, 2)  # undecided runs widen the all-runs interval on both sides
+    assert prop["ci_all_runs"][0] <= prop["ci"][0] and prop["ci_all_runs"][1] >= prop["ci"][1]
+
+
+def test_initial_law_is_deterministic_and_centred() -> None:
+    a, b = initial_means(3, 2, 10.0, 7), initial_means(3, 2, 10.0, 7)
+    assert np.array_equal(a, b)
+    assert np.allclose(a - [10.0, 0.0], initial_means(3, 2, 4.0, 7) - [4.0, 0.0], atol=1e-12)
+    many = np.concatenate([initial_means(5, 3, 6.0, s) for s in range(200)])
+    assert np.allclose(many.mean(axis=0), [6.0, 0.0, 0.0], atol=0.15)
+    assert np.allclose(many.std(axis=0), 1.0, atol=0.1)
+
+
+def test_small_sweep_closest_mean_wins() -> None:
+    res = sweep(2, 1, 6.0, range(4), 0.1, 32, 1 << 10)
+    assert res["undecided"] == 0 and res["counts"] == {"1": 4}
+    assert res["closest_wins"]["k"] == 4
+    for run in res["runs"]:
+        far = 1 - run["converged"][0]
+        assert run["final_distances"][far] > run["initial_distances"][far]
+
+
+# ------------------------------------------------------------------ T3.5 / T3.7 predicates
+
+def _sweep_outcome(k_one: int, k_all: int, decided: int, undecided: int, n: int = 3
+                   ) -> InstanceOutcome:
+    wins = {"k": k_one, "of": k_one, "p": 1.0 if k_one else None, "ci": wilson(k_one, k_one)}
+    data = {"kind": "sweep", "exactly_one": proportion(k_one, decided, undecided),
+            "all_converge": proportion(k_all, decided, undecided), "closest_wins": wins}
+    return InstanceOutcome(metrics={"n": n}, data=data)
+
+
+def test_sweep_majority_and_its_teeth() -> None:
+    good = random_init.one_mean_converges(_sweep_outcome(190, 0, 200, 0), P)
+    bad = random_init.one_mean_converges(_sweep_outcome(60, 140, 200, 0), P)
+    unsure = random_init.one_mean_converges(_sweep_outcome(110, 0, 120, 80), P)
+    assert good[0] is True and bad[0] is False and unsure[0] is None
+    variant = random_init.T3_5_ALL_M10.conclusions[0]
+    assert variant.check(_sweep_outcome(190, 0, 200, 0), P).holds is False
+    assert variant.check(_sweep_outcome(10, 180, 200, 0), P).holds is True
+
+
+def _rate_outcome(tau: np.ndarray, loss: np.ndarray) -> InstanceOutcome:
+    fit = fit_rates(tau, loss)
+    return InstanceOutcome(data={"kind": "rate", "loss_fit": fit, "eps": []})
+
+
+TAU = np.unique(np.geomspace(10, 1e6, 400).round())
+
+
+def test_rate_predicates_accept_the_measured_law_and_reject_false_ones() -> None:
+    """L = 1/(tau log tau): O(1/tau) holds, the lower bound holds for eps = 0.2 (fitted
+    exponent 1, log power -1), linear convergence and tau^-2 are rejected; a tau^-0.8 loss
+    fails O(1/tau), a tau^-1.3 loss fails the bound for eps = 0.2."""
+    o = _rate_outcome(TAU, 1 / (TAU * np.log(TAU)))
+    assert random_init.loss_o_one_over_tau(o, P)[0] is True
+    assert random_init._loss_geometric(o, P)[0] is False
+    assert random_init._tau_minus_two(o, P)[0] is False
+    from claims.random_init_rates import lower_bound_verdict
+    assert lower_bound_verdict(o.data["loss_fit"], 0.2)[0] is True
+    slow = _rate_outcome(TAU, TAU**-0.8)
+    assert random_init.loss_o_one_over_tau(slow, P)[0] is False
+    fast = _rate_outcome(TAU, TAU**-1.3)
+    assert lower_bound_verdict(fast.data["loss_fit"], 0.2)[0] is False
+    geometric = _rate_outcome(np.arange(1, 400, dtype=float), 0.97 ** np.arange(1, 400))
+    assert random_init._loss_geometric(geometric, P)[0] is True
+
+
+def test_far_predicates_reject_a_mean_pulled_in() -> None:
+    cert = {"tau": 0, "radial_sign": [1, 1], "log10_abs_grad": [3.0, -1e12]}
+    o = InstanceOutcome(data={"kind": "far", "closest": 0, "certs": [cert],
+                              "dist": np.array([5.0, 1.0, 1e-3])})
+    assert random_init.others_move_away(o, P)[0] is False  # mean 1 certified moving inward
+    cert["radial_sign"] = [1, -1]
+    assert random_init.others_move_away(o, P)[0] is True
+    cert["radial_sign"] = [1, 0]
+    assert random_init.others_move_away(o, P)[0] is None
+    o.data["dist"] = np.array([5.0, 6.0, 1e-3])
+    assert random_init.one_mean_converges(o, P)[0] is False
+
+
+def test_inside_instances_and_threshold() -> None:
+    inst = random_init.far_instance(2, 0, 16)
+    assert random_init.inside_t35(inst)
+    assert not random_init.inside_t35({**inst, "M0": 1e12})  # 1e9 * 2^10 = 1.024e12
+    assert not random_init.inside_t35(random_init.sweep_instance(2, 1, 10.0, 4))
+    for claim in random_init.CLAIMS:
+        for profile in ("quick", "full"):
+            for i in claim.hypotheses.grid(profile):
+                assert claim.hypotheses.contains(i) == (i["kind"] == "far"
+                                                        or claim.is_variant)
+
+
+# ------------------------------------------------------------------------------------ E1
+
+def test_e1_setting_and_predicate() -> None:
+    m = experiment_e1.e1_means(6.0, 0)
+    assert m.shape == (5, 3) and np.max(np.abs(m - [6.0, 0.0, 0.0])) < 1e-6
+    inst = experiment_e1.e1_instance(4.0)
+    assert experiment_e1.inside_e1(inst) and not experiment_e1.inside_e1({**inst, "steps": 100})
+
+    def outcome(conv: tuple[int, ...], div: tuple[int, ...], expected: int) -> InstanceOutcome:
+        return InstanceOutcome(data={"verdict": Classification(conv, div, (), ""),
+                                     "expected": expected, "status": "ok"})
+    p = experiment_e1.E1.params("full")
+    assert experiment_e1.paper_outcome(outcome((0, 1, 2, 3, 4), (), 5), p)[0] is True
+    assert experiment_e1.paper_outcome(outcome((3,), (0, 1, 2, 4), 1), p)[0] is True
+    assert experiment_e1.paper_outcome(outcome((3, 4), (0, 1, 2), 1), p)[0] is False
+    variant = experiment_e1.E1_ALL_M6.conclusions[0]
+    assert variant.check(outcome((3,), (0, 1, 2, 4), 1), p).holds is False
+
+
+@pytest.mark.parametrize("m0", [4.0])
+def test_rate_run_short(m0: float) -> None:
+    """A short long-run: one mean converges (the closest), the other escapes, R^2 grows."""
+    from claims.random_init_rates import run_rate
+    out = run_rate(2, 1, m0, 0, 0.1, 1 << 11, 256, [0.2], 1e-3)
+    v = out["classification"]
+    assert v.decided and len(v.converging) == 1 and len(v.diverging) == 1
+    esc = out["escape"][str(v.diverging[0])]
+    assert esc["slope_last_two_decades"] > 0

@@ -1,0 +1,81 @@
+"""The report sections of T3.5, T3.7 and E1 on synthetic claim entries: tables with the numbers
+of the entries, figures written, nothing invented for missing parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports import random_init as sections
+from reports.hooks import ClaimContext
+
+
+def _rows(n: int) -> list[dict[str, Any]]:
+    return [{"tau": t, "loss": 1.0 / (t * (1 + t)), "dist_0": 1.0 / t, "dist_1": 3 + t**0.1,
+             "mc_loss": 1.1 / (t * (1 + t)), "mc_dist_0": 1.0 / t, "mc_dist_1": 3 + t**0.1}
+            for t in range(1, n)]
+
+
+def _entry(kind: str, metrics: dict[str, Any], rows: list | None = None,
+           inside: bool = False) -> dict[str, Any]:
+    return {"instance": {"kind": kind, "seed": 0}, "in_hypotheses": inside, "metrics": metrics,
+            "trajectory": rows}
+
+
+def _prop(p: float | None) -> dict[str, Any]:
+    return {"k": 1, "decided": 2, "undecided": 0, "p": p, "ci": [0.1, 0.9] if p else None,
+            "ci_all_runs": None}
+
+
+CLAIM = {"id": "T3.5", "metrics": {"p_exactly_one": {"a": {"p": 0.9}}, "loss_exponent": 1.01,
+                                   "loss_exponent_ci": [1.0, 1.02], "log_power": -0.9,
+                                   "inside_max_log10_far_grad": -1.2e12},
+         "instances": [
+             _entry("far", {"n": 2, "M0": 2e12, "closest": 1, "closest_distance_0": 2e12,
+                            "closest_distance_T": 2e-6, "log10_far_shift_bound": -1.2e12,
+                            "geometric_phase_log10_steps": 25.1,
+                            "checkpoints": [{"log10_abs_grad": [-1.2e12, 12.6],
+                                             "radial_sign": [-1, 1]},
+                                            {"log10_abs_grad": [-2.3e23, -5.4],
+                                             "radial_sign": [-1, 1]}]}, inside=True),
+             _entry("sweep", {"n": 3, "d": 1, "M0": 4.0, "seeds": 12, "undecided": 0,
+                              "counts": {"1": 11, "2": 1}, "exactly_one": _prop(11 / 12),
+                              "closest_wins": _prop(1.0), "all_converge": _prop(0.0),
+                              "steps_total": 704, "wall_s": 2.4}),
+             _entry("rate", {"n": 2, "d": 1, "M0": 4.0, "eta": 0.1, "steps": 40,
+                             "converging": 0, "diverging": [1],
+                             "loss_fit": {"classification": "power-log", "exponent": 1.0,
+                                          "exponent_ci": [0.99, 1.01], "log_power": -1.0},
+                             "approach_fit": {"classification": "power", "exponent": 1.0},
+                             "escape": {"1": {"secant_by_decade": [[10, 100, 9.5]]}},
+                             "lower_bound": [{"eps": 0.1, "c": 0.5, "c_at_tau": 20.0,
+                                              "ratio_last_decade": 1.2,
+                                              "monotone_last_decade": True,
+                                              "fitted_law_implies_growth": True,
+                                              "turnaround_log10_tau": None}]}, _rows(40)),
+         ]}
+
+
+def test_t35_section_has_the_tables_and_figures() -> None:
+    ctx = ClaimContext(CLAIM)
+    text = sections.t35_section(ctx)
+    assert "certified far-mean gradients" in text and "-1.2e+12" in text
+    assert "| 3 | 1 | 4 | 12 (reduced) | 0 | 1: 11, 2: 1 | 0.917 [0.1, 0.9]" in text
+    assert "Escape" in text and "9.5" in text
+    assert sorted(ctx.assets) == ["figures/T3.5-p-exactly-one.png", "figures/T3.5-rate-run-3.png"]
+    assert "P(exactly one) 0.9…0.9" in sections.t35_key_figures(CLAIM)
+
+
+def test_t37_and_e1_sections() -> None:
+    ctx = ClaimContext({**CLAIM, "id": "T3.7"})
+    text = sections.t37_section(ctx)
+    assert "| 0.1 | 0.5 | 20 | 1.2 | yes | yes | – |" in text
+    e1 = {"id": "E1", "instances": [_entry("", {"M": 6.0, "converged": 1, "paper_converged": 1,
+                                                "final_distances": [0.01, 9.0],
+                                                "loss_slope_last_decade": -1.02,
+                                                "mc_converged": 1, "mc_max_deviation": 0.3},
+                                           _rows(30))]}
+    ctx = ClaimContext(e1)
+    text = sections.e1_section(ctx)
+    assert "| #1 | 6 | 1 | 1 | [0.01, 9] | -1.02 | 1 |" in text
+    assert list(ctx.assets) == ["figures/E1-e1-1.png"]
+    assert sections.e1_section(ClaimContext({"id": "E1", "instances": []})) == ""
