@@ -154,14 +154,13 @@ def boundary_point(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_MEMO: dict[str, dict[str, Any]] = {}
 SEARCH_KEYS = ("guess_offset", "half_width", "refined_half_width", "resolution", "floor", "cap",
                "rule")
 RESULT_KEYS = ("n", "d", "M0", "eta", "seed", "resolution", "floor", "cap", "rule")
 
 
 def _key(item: dict[str, Any]) -> str:
-    """Memo key: what the result depends on (not where the search started)."""
+    """Key of a measured point within one run: what it is (not where the search started)."""
     return json.dumps({k: item[k] for k in RESULT_KEYS}, sort_keys=True)
 
 
@@ -172,11 +171,12 @@ def _items(instance: Instance, params: Params) -> list[dict[str, Any]]:
             for e in instance["eta"] for m in instance["M0"]]
 
 
-def _measure(items: list[dict[str, Any]]) -> None:
-    todo = [it for it in items if _key(it) not in _MEMO]
+def _measure(items: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> None:
+    """Measure the items not in `done` yet (the pilots of stage 1 are not measured twice)."""
+    todo = [it for it in items if _key(it) not in done]
     for it, point in zip(todo, task_map(boundary_point, todo, label="phase boundary"),
                          strict=True):
-        _MEMO[_key(it)] = point
+        done[_key(it)] = point
 
 
 def run_boundary(instance: Instance, params: Params) -> InstanceOutcome:
@@ -189,15 +189,16 @@ def run_boundary(instance: Instance, params: Params) -> InstanceOutcome:
         if best is None or abs(it["M0"] - params["linear_from"]) < \
                 abs(best["M0"] - params["linear_from"]):
             first[it["eta"]] = it
-    _measure(list(first.values()))
+    done: dict[str, dict[str, Any]] = {}
+    _measure(list(first.values()), done)
     for it in items:
-        pilot = _MEMO[_key(first[it["eta"]])]
+        pilot = done[_key(first[it["eta"]])]
         if pilot["decided"] and it is not first[it["eta"]]:
             it["guess_b"] = -pilot["log10_delta_star"] - pilot["log10_amplification"]
             if pilot.get("decided_one") and pilot["n"] > 2:
                 it["guess_gap"] = pilot["log10_delta_one"] - pilot["log10_delta_star"]
-    _measure(items)
-    points = [dict(_MEMO[_key(it)]) for it in items]
+    _measure(items, done)
+    points = [dict(done[_key(it)]) for it in items]
     for p in points:
         if p["decided"]:
             _, along = z_scales(p["n"], p["d"], p["seed"])
@@ -448,7 +449,3 @@ PB_FLOW = PB.variant(
 )
 
 CLAIMS: tuple[Claim, ...] = (PB, PB_FLOW)
-
-
-def clear_memo() -> None:
-    _MEMO.clear()
