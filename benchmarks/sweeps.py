@@ -95,7 +95,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     args = parser.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
-    claims = registry.load().select(args.ids)
+    claims = registry.load().select(args.ids, args.profile)
     print(f"profile {args.profile}: {len(claims)} claims ({', '.join(c.id for c in claims)}), "
           f"{os.cpu_count()} cores")
     times: dict[int, float] = {}
