@@ -207,7 +207,7 @@ def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
                "counts": [r["counts"] for r in results] + [late["counts"]],
                "undecided": [r["undecided"] for r in results] + [late["undecided"]],
                "steps_total": [r["steps_total"] for r in results] + [late["steps_total"]],
-               "wall_s": [r["wall_s"] for r in results] + [late["wall_s"]]}
+               "wall_time_s": [r["wall_time_s"] for r in results] + [late["wall_time_s"]]}
     return InstanceOutcome(metrics=metrics, data={"kind": "step-check", "both": len(both),
                                                   "differ": differ, "both_late": len(both_late),
                                                   "differ_late": differ_late})
@@ -416,7 +416,7 @@ def summarize_t35(results: Sequence[Any]) -> dict[str, Any]:
         p_one[key] = {**m["exactly_one"], "seeds": m["seeds"]}
         p_win[key] = m["closest_wins"]
         p_all[key] = m["all_converge"]
-        cost[key] = {"steps": m["steps_total"], "wall_s": round(m["wall_s"], 2)}
+        cost[key] = {"steps": m["steps_total"], "wall_time_s": round(m["wall_time_s"], 2)}
     out.update(p_exactly_one=p_one, p_closest_wins=p_win, p_all_converge=p_all,
                sweep_cost=cost)
     far = [r.metrics for r in results if r.instance.get("kind") == "far" and "closest" in r.metrics]

@@ -162,7 +162,7 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         "reason": result.reason,
         "initial_distances": dist0.tolist(),
         "final_distances": np.linalg.norm(m, axis=1).tolist(),
-        "wall_s": time.perf_counter() - start_time,
+        "wall_time_s": time.perf_counter() - start_time,
     }
 
 
@@ -225,5 +225,5 @@ def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: in
                          "ci": wilson(wins, len(one))},
         "steps_total": int(sum(r["tau"] for r in runs)),
         "decision_tau": sorted({r["tau"] for r in decided}),
-        "wall_s": float(sum(r["wall_s"] for r in runs)),
+        "wall_time_s": float(sum(r["wall_time_s"] for r in runs)),
     }

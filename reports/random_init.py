@@ -74,7 +74,7 @@ def _sweep_table(ctx: ClaimContext) -> str:
         rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", m["undecided"],
                      counts, _pct(m.get("exactly_one")), _pct(m.get("closest_wins")),
                      _pct(m.get("all_converge")), m.get("steps_total"),
-                     fmt(m.get("wall_s"), 3)])
+                     fmt(m.get("wall_time_s"), 3)])
     if not rows:
         return ""
     return ("#### Beyond the hypotheses: which means converge\n\n"
@@ -181,7 +181,7 @@ def _step_table(ctx: ClaimContext) -> str:
         rows.append([f"#{number}", m["n"], m["d"], fmt(m["M0"]), m["decided_at_both"],
                      fmt(m["disagreements"]), m.get("decided_early_and_late"),
                      fmt(m.get("late_disagreements")), fmt(m.get("steps_total")),
-                     fmt(m.get("wall_s"), 3)])
+                     fmt(m.get("wall_time_s"), 3)])
     if not rows:
         return ""
     return ("#### Step and early-decision check\n\n"

@@ -40,7 +40,7 @@ CLAIM = {"id": "T3.5", "metrics": {"p_exactly_one": {"a": {"p": 0.9}}, "loss_exp
              _entry("sweep", {"n": 3, "d": 1, "M0": 4.0, "seeds": 12, "undecided": 0,
                               "counts": {"1": 11, "2": 1}, "exactly_one": _prop(11 / 12),
                               "closest_wins": _prop(1.0), "all_converge": _prop(0.0),
-                              "steps_total": 704, "wall_s": 2.4}),
+                              "steps_total": 704, "wall_time_s": 2.4}),
              _entry("rate", {"n": 2, "d": 1, "M0": 4.0, "eta": 0.1, "steps": 40,
                              "converging": 0, "diverging": [1],
                              "loss_fit": {"classification": "power-log", "exponent": 1.0,
