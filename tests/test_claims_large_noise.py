@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from claim_lookup import by_id, params
 
 import claims.large_noise as ln
 from claims import registry
@@ -18,14 +19,6 @@ from claims.verdict import Verdict
 from verifiers.rates import fit_rates
 
 SMALL_L22 = {"identity_scales": [0.3], "r_max": 0.1, "r_min": 0.002, "per_octave": 4}
-
-
-def by_id(claim_id: str) -> Any:
-    return next(c for c in ln.CLAIMS if c.id == claim_id)
-
-
-def params(claim_id: str, **changes: Any) -> dict[str, Any]:
-    return {**by_id(claim_id).params("quick"), **changes}
 
 
 def test_registered_with_variants() -> None:

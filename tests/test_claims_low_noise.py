@@ -3,11 +3,10 @@ instances, reject the known-false variants, and their predicates catch broken ev
 
 from __future__ import annotations
 
-from typing import Any
-
 import mpmath
 import numpy as np
 import pytest
+from claim_lookup import by_id, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,14 +20,6 @@ from claims.runner import evaluate
 from claims.verdict import Verdict
 from highprec.certified import enclose, enclose_mean_gradient
 from verifiers.population import evaluate as evaluate_float64
-
-
-def by_id(claim_id: str) -> Any:
-    return next(c for c in ln.CLAIMS if c.id == claim_id)
-
-
-def params(claim_id: str, **changes: Any) -> dict[str, Any]:
-    return {**by_id(claim_id).params("quick"), **changes}
 
 
 def test_registered_with_variants() -> None:
