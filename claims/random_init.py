@@ -29,7 +29,13 @@ import numpy as np
 
 from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from claims.random_init_far import run_far, threshold
-from claims.random_init_rates import fit_summary, lower_bound_verdict, run_rate, turnaround
+from claims.random_init_rates import (
+    fit_summary,
+    lower_bound_verdict,
+    run_rate,
+    turnaround,
+    unobserved_slowdown,
+)
 from claims.random_init_runs import R_CONV, R_DIV, sweep
 from claims.verdict import Expectation
 from verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit
@@ -351,6 +357,9 @@ def loss_o_one_over_tau(o: InstanceOutcome, p: Params) -> tuple[bool | None, str
         if lo > 1:
             return True, text + ": faster than 1/tau"
         if hi < 1:
+            note = unobserved_slowdown(fit)
+            if note is not None:
+                return None, text + ": " + note
             return False, text + ": slower than 1/tau"
         if fit.classification == POWER:
             return True, text + (f": 1/tau within the fit (log powers below "
@@ -492,6 +501,9 @@ def lower_bound(eps: float):
         if row["turnaround_log10_tau"] is not None:
             seen += f", fitted law turns upward at tau ~ 10^{row['turnaround_log10_tau']:.3g}"
         if holds and fit.exponent_ci is not None and fit.exponent_ci[1] < 1:
+            note = unobserved_slowdown(fit)
+            if note is not None:
+                return None, detail + "; but " + note + seen
             return False, detail + "; but p < 1: slower than 1/tau (not nearly matching)" + seen
         return holds, detail + seen
     return test

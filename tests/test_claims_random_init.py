@@ -138,6 +138,31 @@ def test_rate_predicates_accept_the_measured_law_and_reject_false_ones() -> None
     assert random_init._loss_geometric(geometric, P)[0] is True
 
 
+def test_a_fitted_slowdown_that_is_not_observed_is_undecided() -> None:
+    """L = 1/(tau log tau log log tau) is o(1/tau), yet its power-log fit puts p below 1 with an
+    interval excluding 1 (the form cannot absorb the log log factor): "slower than 1/tau" must not
+    be a failure when every local exponent is >= 1. A loss really slower than 1/tau
+    (tau^-0.9, every local exponent 0.9) still fails, for T3.5 and for T3.7's matching bound."""
+    from claims.random_init_rates import unobserved_slowdown
+
+    tau = np.unique(np.geomspace(1, 2**20, 3000).round())
+    law = 1 / (tau * np.log(tau + 2) * np.log(np.log(tau + 2) + 1))
+    o = _rate_outcome(tau, law)
+    fit = o.data["loss_fit"]
+    assert fit.exponent_ci is not None and fit.exponent_ci[1] < 1  # the artefact
+    assert unobserved_slowdown(fit) is not None
+    verdict, reason = random_init.loss_o_one_over_tau(o, P)
+    assert verdict is None and "not observed" in reason
+    o.data["eps"] = [{"eps": 0.2, "fitted_law_implies_growth": True, "detail": "d",
+                      "turnaround_log10_tau": None}]
+    assert random_init.lower_bound(0.2)(o, P)[0] is None
+    slow = _rate_outcome(tau, tau**-0.9)
+    assert unobserved_slowdown(slow.data["loss_fit"]) is None
+    assert random_init.loss_o_one_over_tau(slow, P)[0] is False
+    slow.data["eps"] = o.data["eps"]
+    assert random_init.lower_bound(0.2)(slow, P)[0] is False
+
+
 def test_far_predicates_reject_a_mean_pulled_in() -> None:
     cert = {"tau": 0, "radial_sign": [1, 1], "log10_abs_grad": [3.0, -1e12]}
     o = InstanceOutcome(data={"kind": "far", "closest": 0, "certs": [cert],
