@@ -175,7 +175,7 @@ E1 = Claim(
         "20,000, offset 1e-7). Beyond, in the full profile: the same starts with the "
         "perpendicular offsets removed (d = 1, a k = 1 problem; the exact d = 3 runs keep those "
         "offsets near 1e-7). Full profile only: each exact d = 3 run with its Monte-Carlo twin "
-        "takes about 9 CPU minutes",
+        "takes about 3 minutes",
         contains=inside_e1,
         instances={"full": [e1_instance(4.0), e1_instance(6.0),
                                          e1_instance(4.0, d=1), e1_instance(6.0, d=1)]},
@@ -189,7 +189,7 @@ E1 = Claim(
     run=run_e1,
     parameters={"rows": 200, "r_conv": R_CONV, "r_div": R_DIV},
     summarize=summarize_e1,
-    profiles=("full",),  # two exact 20,000-step k = 3 runs: longer than the quick gate
+    profiles=("full",),  # two exact 20,000-step k = 3 runs, ~190 s each: too long for the gate
 )
 
 

@@ -411,7 +411,8 @@ def summarize_t35(results: Sequence[Any]) -> dict[str, Any]:
     if rates:
         fit = max(rates, key=lambda r: r.instance["steps"]).metrics["loss_fit"]
         out.update(loss_exponent=fit["exponent"], loss_exponent_ci=fit["exponent_ci"],
-                   log_power=fit["log_power"], loss_classification=fit["classification"])
+                   log_power=fit["log_power"], loss_classification=fit["classification"],
+                   loss_last_local_exponent=(fit["local_exponents"] or [None])[-1])
         rate = max(rates, key=lambda r: r.instance["steps"]).metrics
         out["approach_fit"] = {k: rate["approach_fit"][k] for k in
                                ("classification", "exponent", "exponent_ci", "log_power")}

@@ -215,7 +215,8 @@ def t35_key_figures(claim: Mapping[str, Any]) -> str:
                     f"{len(ps)} settings")
     if m.get("loss_exponent") is not None:
         text.append(f"loss p = {with_ci(m['loss_exponent'], m.get('loss_exponent_ci'))}, "
-                    f"q = {fmt(m.get('log_power'), 3)}")
+                    f"q = {fmt(m.get('log_power'), 3)} (fitted form; last local exponent "
+                    f"{fmt(m.get('loss_last_local_exponent'), 4)})")
     return "; ".join(text) or "–"
 
 
