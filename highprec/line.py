@@ -108,7 +108,7 @@ def breakpoints(values: np.ndarray, y_max: float) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LineRule:
+class LegendrePair:
     """Nodes (N, 1) and weights (N,) (Gaussian density included) of the two composite rules
     (lower order, higher order): float64 arrays, or object arrays of arb at `prec` bits."""
 
@@ -122,7 +122,7 @@ ARB_EXP = np.frompyfunc(lambda z: z.exp(), 1, 1)
 
 
 def line_rule(values: np.ndarray, digits: int = FLOAT64_DIGITS, prec: int | None = None
-              ) -> LineRule:
+              ) -> LegendrePair:
     """The two composite Gauss-Legendre rules for means at `values` (1-D); arb nodes at `prec`
     bits (set `flint.ctx.prec` to at least that while using them) or float64 (prec None)."""
     floats = np.array([float(v) for v in np.ravel(values)])
@@ -147,7 +147,7 @@ def line_rule(values: np.ndarray, digits: int = FLOAT64_DIGITS, prec: int | None
             ww = (half[:, None] * w[None, :]).reshape(-1) * ARB_EXP(-(y * y) / 2) * inv
         pts.append(y[:, None])
         wts.append(ww)
-    return LineRule((pts[0], pts[1]), (wts[0], wts[1]), digits, prec)
+    return LegendrePair((pts[0], pts[1]), (wts[0], wts[1]), digits, prec)
 
 
 @cache
@@ -157,7 +157,7 @@ def _arb_legendre(order: int, prec: int) -> tuple[np.ndarray, np.ndarray]:
             np.array([arb(v) for v in w], dtype=object))
 
 
-def expectation(integrand: Integrand, rule: LineRule, error: bool = True
+def expectation(integrand: Integrand, rule: LegendrePair, error: bool = True
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(values, error estimates, integrals of |f|) of E f(y), f(y) (N, C) the integrand at the
     rule's nodes: floats, or mpf (the arb midpoints; the errors include the arb radii).
