@@ -102,9 +102,12 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
         if t_mp < 0:
             raise UsageError(f"noise level t must be >= 0, got {t}")
         validate_step(float(eta_mp) if eta_mp > 0 else -1.0, steps, stride)
-        # exact differences: a spread far below the input's digits must survive the shift
-        m0 = np.array([[mpmath.fsub(a, b, exact=True) for a, b in zip(row, star, strict=True)]
-                       for row in mu], dtype=object)
+        # exact differences: a spread far below the input's digits must survive the shift; then
+        # the canonical scaling e^{-t}, at the precision those differences need
+        diff = np.array([[mpmath.fsub(a, b, exact=True) for a, b in zip(row, star, strict=True)]
+                         for row in mu], dtype=object)
+        with mpmath.workdps(required_dps(diff, digits) + GUARD_DIGITS):
+            m0 = diff * mpmath.exp(-t_mp)
         need = required_dps(m0, digits)
         start_dps = need + GUARD_DIGITS if dps is None else int(dps)
     if start_dps < need:

@@ -194,3 +194,11 @@ def test_a_spread_far_below_the_input_digits_survives_the_truth_shift() -> None:
     m = traj.final_means
     growth = (1 + mpmath.mpf("0.02") * 4) * (1 + mpmath.mpf("0.02") * mpmath.mpf("1.98") ** 2)
     assert abs((m[0, 0] - m[1, 0]) / (mpmath.mpf("2e-300") * growth) - 1) < 1e-6
+
+
+@pytest.mark.parametrize("t", ["0", "30", "60"])
+def test_close_means_run_at_large_t(t: str) -> None:
+    # the canonical scaling e^{-t} is applied after the exact shift, at the precision the spread
+    # needs: means 1e-22 apart must run (not stop 'imprecise' at tau 0) whatever t
+    traj = run_gd([["0.5"], ["0.5000000000000000000001"]], "0.01", 3, t=t)
+    assert traj.status == "ok" and len(traj.frame) == 4
