@@ -31,6 +31,7 @@ from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predi
 from claims.random_init_far import run_far, threshold
 from claims.random_init_rates import (
     fit_summary,
+    last_local_exponent,
     lower_bound_verdict,
     run_rate,
     turnaround,
@@ -324,10 +325,14 @@ def closest_wins(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
         return _majority(prop, "the initially closest mean is the one that converges",
                          p["majority"])
     if kind == "rate":
-        conv, c0 = o.data["converging"], o.data["closest0"]
-        return conv == c0, f"converging mean {conv}, initially closest {c0}"
-    if kind == "far":
-        return True, "the mean checked by one_mean_converges is the initially closest one"
+        v, c0 = o.data["verdict"], o.data["closest0"]
+        text = f"converging at the horizon {list(v.converging)}, initially closest {c0}"
+        if not v.decided:
+            return None, text
+        return list(v.converging) == [c0], text
+    if kind == "far":  # the mean followed there is the initially closest: it wins if it converges
+        holds, text = one_mean_converges(o, p)
+        return holds, "initially closest mean: " + text
     return _na(o)
 
 
@@ -345,32 +350,42 @@ def loss_o_one_over_tau(o: InstanceOutcome, p: Params) -> tuple[bool | None, str
         return None, text + ": still growing in the last decade"
     if kind == "rate":
         fit: RateFit = o.data["loss_fit"]
-        if fit.classification == GEOMETRIC:
-            return True, f"geometric (ratio {fit.ratio:.6g})"
-        if fit.classification not in (POWER, POWER_LOG) or fit.exponent_ci is None:
-            return None, f"loss rate undecided: {fit.reason[:200]}"
-        lo, hi = fit.exponent_ci
-        text = f"{fit.classification} p = {fit.exponent:.4f} [{lo:.4f}, {hi:.4f}]"
-        if fit.log_power is not None:
-            qlo, qhi = fit.log_power_ci
-            text += f", q = {fit.log_power:.3g} [{qlo:.3g}, {qhi:.3g}]"
-        if lo > 1:
-            return True, text + ": faster than 1/tau"
-        if hi < 1:
-            note = unobserved_slowdown(fit)
-            if note is not None:
-                return None, text + ": " + note
-            return False, text + ": slower than 1/tau"
-        if fit.classification == POWER:
-            return True, text + (f": 1/tau within the fit (log powers below "
-                                 f"{fit.log_power_resolution:.2g} unresolved)")
-        qlo, qhi = fit.log_power_ci
-        if qhi <= 0:
-            return True, text + ": L tau bounded (non-positive log power)"
-        if qlo > 0:
-            return False, text + ": L tau grows like a log power"
-        return None, text + ": the log power's sign is not resolved"
+        holds, text = _loss_vs_one_over_tau(fit)
+        last = last_local_exponent(fit)
+        if holds and last is not None and last < 1:
+            return None, (f"{text}; but the last local exponent in the window is {last:.4g} < 1 "
+                          "(L tau grows there): the fitted form is not what is observed")
+        return holds, text
     return _na(o)
+
+
+def _loss_vs_one_over_tau(fit: RateFit) -> tuple[bool | None, str]:
+    """O(1/tau) judged on the fitted form (see `unobserved_slowdown` for its one exception)."""
+    if fit.classification == GEOMETRIC:
+        return True, f"geometric (ratio {fit.ratio:.6g})"
+    if fit.classification not in (POWER, POWER_LOG) or fit.exponent_ci is None:
+        return None, f"loss rate undecided: {fit.reason[:200]}"
+    lo, hi = fit.exponent_ci
+    text = f"{fit.classification} p = {fit.exponent:.4f} [{lo:.4f}, {hi:.4f}]"
+    if fit.log_power is not None:
+        qlo, qhi = fit.log_power_ci
+        text += f", q = {fit.log_power:.3g} [{qlo:.3g}, {qhi:.3g}]"
+    if lo > 1:
+        return True, text + ": faster than 1/tau"
+    if hi < 1:
+        note = unobserved_slowdown(fit)
+        if note is not None:
+            return None, text + ": " + note
+        return False, text + ": slower than 1/tau"
+    if fit.classification == POWER:
+        return True, text + (f": 1/tau within the fit (log powers below "
+                             f"{fit.log_power_resolution:.2g} unresolved)")
+    qlo, qhi = fit.log_power_ci
+    if qhi <= 0:
+        return True, text + ": L tau bounded (non-positive log power)"
+    if qlo > 0:
+        return False, text + ": L tau grows like a log power"
+    return None, text + ": the log power's sign is not resolved"
 
 
 def step_independent(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
@@ -501,6 +516,11 @@ def lower_bound(eps: float):
                     f"{row['ratio_last_decade']:.4g}")
         if row["turnaround_log10_tau"] is not None:
             seen += f", fitted law turns upward at tau ~ 10^{row['turnaround_log10_tau']:.3g}"
+        last = last_local_exponent(fit)
+        if holds and last is not None and last > 1 + eps:
+            return None, (detail + f"; but the last local exponent in the window is {last:.4g} "
+                          f"> 1 + eps: L tau^(1+eps) still falls there, its growth is the "
+                          "fitted form's extrapolation" + seen)
         if holds and fit.exponent_ci is not None and fit.exponent_ci[1] < 1:
             note = unobserved_slowdown(fit)
             if note is not None:

@@ -44,6 +44,15 @@ def fit_summary(fit: RateFit) -> dict[str, Any]:
             "reason": fit.reason}
 
 
+def last_local_exponent(fit: RateFit) -> float | None:
+    """The local exponent of the last half-decade inside the fit's window (None if none)."""
+    local = fit.local
+    if local is None:
+        return None
+    seen = [e for e, inside in zip(local.exponent, local.in_window, strict=True) if inside]
+    return seen[-1] if seen else None
+
+
 def unobserved_slowdown(fit: RateFit, p0: float = 1.0) -> str | None:
     """When the fitted exponent's interval lies below `p0` but every local exponent in the fit's
     window is at least `p0` (L tau^p0 falls over the whole window): the sentence saying that the
@@ -73,11 +82,11 @@ def lower_bound_verdict(fit: RateFit, eps: float) -> tuple[bool | None, str]:
     lo, hi = fit.exponent_ci
     law = f"{cls} fit p = {fit.exponent:.4f} [{lo:.4f}, {hi:.4f}]"
     if fit.log_power is not None:
-        law += f", log power q = {fit.log_power:.3g}"
+        law += f" (log power q = {fit.log_power:.3g})"
     if hi < 1 + eps:
-        return True, law + f" < 1 + eps = {1 + eps:g}: L tau^(1+eps) grows without bound"
+        return True, law + f": p < 1 + eps = {1 + eps:g}, L tau^(1+eps) grows without bound"
     if lo > 1 + eps:
-        return False, law + f" > 1 + eps = {1 + eps:g}: L decays faster than tau^-(1+eps)"
+        return False, law + f": p > 1 + eps = {1 + eps:g}, L decays faster than tau^-(1+eps)"
     return None, law + f" straddles 1 + eps = {1 + eps:g}"
 
 

@@ -174,6 +174,20 @@ def test_far_predicates_reject_a_mean_pulled_in() -> None:
     assert random_init.others_move_away(o, P)[0] is None
     o.data["dist"] = np.array([5.0, 6.0, 1e-3])
     assert random_init.one_mean_converges(o, P)[0] is False
+    assert random_init.closest_wins(o, P)[0] is False  # the closest mean did not converge
+    o.data["dist"] = np.array([5.0, 1.0, 1e-3])
+    assert random_init.closest_wins(o, P)[0] is True
+
+
+def test_closest_wins_on_a_long_run_uses_its_classification() -> None:
+    def rate(converging: tuple[int, ...], undecided: tuple[int, ...] = ()) -> InstanceOutcome:
+        verdict = Classification(converging, tuple(i for i in range(3) if i not in converging
+                                                   and i not in undecided), undecided, "")
+        return InstanceOutcome(data={"kind": "rate", "verdict": verdict, "closest0": 1})
+    assert random_init.closest_wins(rate((1,)), P)[0] is True
+    assert random_init.closest_wins(rate((0,)), P)[0] is False
+    assert random_init.closest_wins(rate((0, 1)), P)[0] is False  # two converge
+    assert random_init.closest_wins(rate((1,), undecided=(2,)), P)[0] is None
 
 
 def test_inside_instances_and_threshold() -> None:
