@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from reference import population_reference
 
 from verifiers.geometry import reduce_means
 from verifiers.population import evaluate
@@ -109,6 +110,16 @@ def test_k1_rules_in_higher_dimension_and_clustered() -> None:
     rule = evaluate(clustered).rule
     assert rule is not None and rule.kind == "hermite"
     assert _gd_against_fresh(clustered, 12, 0.05) >= 9
+    # there a reused and a fresh evaluation are the same Gauss-Hermite computation, so the loop
+    # cannot tell them apart: hold the reused rule against the mpmath reference as well
+    ev = evaluate(clustered)
+    moved = clustered - 0.05 * ev.grad
+    reused = evaluate(moved, rule=ev.rule)
+    assert reused.rule is ev.rule
+    loss, grad, _ = population_reference(moved.tolist(), dps=30)
+    assert abs(reused.loss - float(loss)) <= 1e-10 * float(loss)
+    grad = np.array(grad, dtype=float)
+    assert np.linalg.norm(reused.grad - grad) <= 1e-10 * np.linalg.norm(grad)
 
 
 def test_k1_rule_not_used_after_a_crossing_moved() -> None:
