@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import secrets
 import threading
 import time
 import traceback
@@ -91,10 +92,16 @@ def importable(fn: Callable[..., Any]) -> bool:
     return "<lambda>" not in ref and "<locals>" not in ref and not ref.startswith("?")
 
 
+# Stands for the source of a module that has no file (`python -c`, a REPL, a notebook): outcomes
+# of such code are shared within this process only, never served to a later run.
+_NO_SOURCE = f"no-source-{secrets.token_hex(8)}"
+
+
 def code_version(fn: Callable[..., Any]) -> str:
     """Hash of the package sources, plus `fn`'s own module when it lives outside them."""
     module = getattr(fn, "__module__", "") or ""
-    own = "" if module.split(".")[0] in CODE_PACKAGES else module_source_hash(module)
+    own = "" if module.split(".")[0] in CODE_PACKAGES else (module_source_hash(module)
+                                                              or _NO_SOURCE)
     return package_sources_hash() + own
 
 

@@ -304,3 +304,22 @@ def test_pytest_plugin_runs_claims_on_a_pool(pytester: pytest.Pytester,
                                           "-p", "no:cacheprovider", "--claims-no-cache")
     result.assert_outcomes(passed=1, xfailed=1)
     assert os.getpid() not in {pid for e, _, pid in events() if e == "start"}
+
+
+def test_code_without_a_source_file_is_never_served_from_a_later_run() -> None:
+    """A `run` defined where there is no source file (python -c, a REPL) cannot be hashed: its
+    key carries a per-process token, so a later process with other code misses the cache."""
+    import subprocess
+    import sys
+
+    from claims.cache import package_sources_hash
+    from claims.jobs import code_version
+
+    script = ("from claims.jobs import code_version\n"
+              "def run(i, p):\n    return 1\n"
+              "print(code_version(run))")
+    keys = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)]
+    assert keys[0] != keys[1] and all(k.startswith(package_sources_hash()) for k in keys)
+    assert code_version(test_code_without_a_source_file_is_never_served_from_a_later_run) \
+        == code_version(test_code_without_a_source_file_is_never_served_from_a_later_run)
