@@ -325,7 +325,7 @@ PB_CONCLUSIONS = (
 
 PARAMS = {"guess_offset": -1.2, "half_width": 0.4, "refined_half_width": 0.1, "resolution": 0.05,
           "floor": -400.0, "cap": 3.0, "rule": asdict(RunRule()), "linear_from": 4.0,
-          "offset_tol": 0.5}
+          "offset_tol": 0.1}  # twice the bisection resolution, as fit_forms' fit_tol
 
 
 def curve(n: int, d: int, m0s: Sequence[float], etas: Sequence[float] = (0.01,),
