@@ -195,7 +195,7 @@ def _run_rate(instance: Instance, params: Params) -> InstanceOutcome:
 def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
     n, d, m0 = int(instance["n"]), int(instance["d"]), float(instance["M0"])
     results = [sweep(n, d, m0, range(int(instance["seeds"])), float(eta),
-                     params["first_horizon"] * (1 if eta >= SWEEP_ETA else 8),
+                     params["first_horizon"] * max(1, round(SWEEP_ETA / float(eta))),
                      int(instance["max_steps"]), params["r_conv"], params["r_div"])
                for eta in instance["etas"]]
     late_t = int(instance["late_horizon"])
