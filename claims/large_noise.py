@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from claims.large_noise_terms import em_terms, stein_vs_direct_mp
@@ -189,13 +190,39 @@ T21_BEYOND = {
 # n = 2 at C_eta = 1: eta tau = 1024 puts the law's distance at (4 * 1024)^-1/2 = 0.016, under
 # half the tolerance 0.25/6 = 0.042, from any start inside the hypotheses
 SEARCH_STEPS = {1: 1 << 14, 2: 1 << 16}
+SPREAD_LAW_C2 = 4.0  # n = 2: r' = -4 eta r^3 for the half-spread r (derived, module docstring)
+SEARCH_TRANSIENTS = 4  # K = L sqrt(eta tau) peaks at T/3: 4 T puts the peak before the last decade
+SEARCH_MAX_STEPS = 1 << 17
+
+
+def transient_steps(instance: Instance) -> float:
+    """T = 1 / (4 eta r0^2): the steps before the n = 2 spread law leaves its plateau (r0 the
+    canonical half-spread, eta the canonical step). Until then the loss is flat (local exponent
+    near 0) and K = L sqrt(eta tau) grows like sqrt(tau): no horizon shorter than a few T decides
+    the rate conclusions."""
+    mu = np.asarray(instance["means"], dtype=float)
+    r0 = math.exp(-float(instance["t"])) * float(np.max(np.linalg.norm(mu - mu.mean(0), axis=1)))
+    return math.inf if r0 == 0 else 1.0 / (SPREAD_LAW_C2 * float(instance["eta"]) * r0 * r0)
+
+
+def search_steps(instance: Instance) -> int:
+    """The horizon of a search example, from its start: the power of two at least
+    SEARCH_TRANSIENTS transients (so K's peak at T/3 lies before the last decade and the loss's
+    local exponent is ~1.6, past the bound's 1/2) and at least SEARCH_STEPS[d] (the distance
+    law)."""
+    need = max(SEARCH_TRANSIENTS * transient_steps(instance),
+               SEARCH_STEPS[len(instance["means"][0])])
+    return SEARCH_MAX_STEPS * 2 if not math.isfinite(need) else 1 << math.ceil(math.log2(need))
 
 
 @st.composite
 def large_noise_instances(draw: st.DrawFn, margin_max: float = 0.5) -> dict[str, Any]:
     """n = 2, d in {1, 2} at the theorem's step scale (C_eta = 1): means truth + M u_i
-    (|u_i| <= 1), t in (threshold, threshold + margin]. Larger n or d at C_eta = 1 need 10^5 to
-    10^8 steps per example (see the module docstring), too many for a search."""
+    (|u_i| <= 1), t in (threshold, threshold + margin], with a horizon `search_steps` derived
+    from the start. Starts whose horizon exceeds SEARCH_MAX_STEPS (means so close that the
+    spread's plateau lasts beyond ~3 10^4 steps; ~25% of draws) are rejected: their run could
+    only be inconclusive. Larger n or d at C_eta = 1 need 10^5 to 10^8 steps per example (see
+    the module docstring), too many for a search."""
     n = 2
     d = draw(st.sampled_from([1, 2]))
     unit = st.floats(-1.0, 1.0, allow_nan=False)
@@ -205,8 +232,10 @@ def large_noise_instances(draw: st.DrawFn, margin_max: float = 0.5) -> dict[str,
     truth = draw(st.lists(st.floats(-3.0, 3.0, allow_nan=False), min_size=d, max_size=d))
     big_m = draw(st.floats(0.1, 20.0))
     margin = draw(st.floats(0.01, margin_max))
-    return t21_instance(u.tolist(), truth, big_m, margin, steps=SEARCH_STEPS[d],
-                        eta=theorem_step(n, d))
+    instance = t21_instance(u.tolist(), truth, big_m, margin, eta=theorem_step(n, d))
+    steps = search_steps(instance)
+    assume(steps <= SEARCH_MAX_STEPS)
+    return {**instance, "steps": steps}
 
 
 # ------------------------------------------------------------------------------ T2.1 run
@@ -467,7 +496,9 @@ T2_1 = Claim(
     hypotheses=Domain(
         "t > log n + log M + 2 (so every canonical |m_i(0)| <= e^-2 / n < 1/(3n)) and "
         "C_eta = eta n^4 d^2 <= 1; grid n = 2 (d <= 3), n = 3 (d = 1); search: n = 2, d <= 2, "
-        "t within margin_max 0.5 of the threshold",
+        "t within margin_max 0.5 of the threshold, horizon 4 transients 1/(4 eta r0^2) of the "
+        "spread law (r0 the canonical half-spread; pairs needing more than 2^17 steps are not "
+        "searched)",
         contains=inside_t21,
         instances={p: T21_INSIDE[p] + T21_STEP_BEYOND[p] + T21_BEYOND[p]
                    for p in ("quick", "full")},

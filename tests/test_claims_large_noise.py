@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from claim_lookup import by_id, params
+from hypothesis import given, settings
 
 import claims.large_noise as ln
 from claims import registry
@@ -120,6 +121,27 @@ def test_t21_small_instance_passes() -> None:
     assert result.verdict is Verdict.PASS, result.reason
     assert 0 < result.metrics["empirical_constant"] < 1
     assert result.metrics["final_max_canonical_distance"] < result.metrics["distance_tolerance"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(ln.large_noise_instances())
+def test_search_horizon_covers_the_spread_transient(inst: dict[str, Any]) -> None:
+    """Search examples run at least SEARCH_TRANSIENTS transients of the spread law, and at least
+    the distance law's horizon, within the cap."""
+    assert ln.inside_t21(inst)
+    steps = inst["steps"]
+    assert steps >= ln.SEARCH_TRANSIENTS * ln.transient_steps(inst)
+    assert ln.SEARCH_STEPS[len(inst["truth"])] <= steps <= ln.SEARCH_MAX_STEPS
+
+
+def test_search_horizon_of_the_undecided_example() -> None:
+    """The search example a non-derandomised quick run drew (n = 2, d = 2, t = 4.84): its loss
+    was still in the spread's plateau at the old fixed 2^16 steps (T ~ 5 10^4). Its derived
+    horizon is 2^18, beyond the search cap, so the strategy no longer draws it."""
+    inst = ln.t21_instance([[0.0, 3.22], [4.27, 3.96]], [-1.0, 1.0], 6.044, 0.348,
+                           eta=ln.theorem_step(2, 2))
+    assert 4e4 < ln.transient_steps(inst) < 6e4
+    assert ln.search_steps(inst) == 1 << 18 > ln.SEARCH_MAX_STEPS
 
 
 def test_t21_beyond_step_is_exploration() -> None:
