@@ -31,7 +31,15 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+from claims.model import (
+    NOT_APPLICABLE,
+    Claim,
+    Domain,
+    Instance,
+    InstanceOutcome,
+    Params,
+    Predicate,
+)
 from claims.stationary_census import census, census_gd, certify_n2
 from claims.stationary_family import (
     certify,
@@ -218,7 +226,7 @@ def run_census(instance: Instance, params: Params) -> InstanceOutcome:
 
 # ------------------------------------------------------------------------------ predicates
 
-NA = (True, "not applicable to this kind of instance")
+NA = (NOT_APPLICABLE, "not applicable to this kind of instance")
 
 
 def interior_max(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:

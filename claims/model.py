@@ -65,16 +65,24 @@ class InstanceOutcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+NOT_APPLICABLE = "n/a"  # a conclusion that does not concern this kind of instance
+
+
 @dataclass(frozen=True)
 class Check:
-    """Result of one predicate on one instance: holds True, False (violated) or None (undecided)."""
+    """Result of one predicate on one instance: holds True, False (violated), None (undecided)
+    or NOT_APPLICABLE (the conclusion does not concern the instance: it counts neither way)."""
 
     name: str
-    holds: bool | None
+    holds: bool | None | str
     detail: str = ""
 
+    @property
+    def applicable(self) -> bool:
+        return self.holds != NOT_APPLICABLE
 
-PredicateResult = bool | None | tuple[bool | None, str]
+
+PredicateResult = bool | None | str | tuple[bool | None | str, str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +90,9 @@ class Predicate:
     """A named conclusion: `test(outcome, params)` gives True/False/None, optionally with a detail.
 
     Return None when the evidence cannot decide (horizon too short, precision too low): that makes
-    the instance inconclusive rather than failed.
+    the instance inconclusive rather than failed. Return NOT_APPLICABLE when the conclusion does
+    not concern the instance (another kind of instance of the same claim): it is listed as such
+    and never counted as a pass; an instance with no applicable conclusion is inconclusive.
     """
 
     name: str
@@ -92,6 +102,11 @@ class Predicate:
     def check(self, outcome: InstanceOutcome, params: Params) -> Check:
         result = self.test(outcome, params)
         holds, detail = result if isinstance(result, tuple) else (result, "")
+        if holds == NOT_APPLICABLE:
+            return Check(self.name, NOT_APPLICABLE, str(detail))
+        if isinstance(holds, str):
+            raise TypeError(f"predicate {self.name!r} returned {holds!r}: use True, False, None "
+                            f"or NOT_APPLICABLE")
         return Check(self.name, None if holds is None else bool(holds), str(detail))
 
 

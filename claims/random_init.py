@@ -27,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+from claims.model import (
+    NOT_APPLICABLE,
+    Claim,
+    Domain,
+    Instance,
+    InstanceOutcome,
+    Params,
+    Predicate,
+)
 from claims.random_init_far import run_far, threshold
 from claims.random_init_rates import (
     fit_summary,
@@ -222,8 +230,8 @@ def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
 
 # ------------------------------------------------------------------------------ predicates
 
-def _na(o: InstanceOutcome) -> tuple[bool, str]:
-    return True, f"not applicable to {o.data['kind']} instances"
+def _na(o: InstanceOutcome) -> tuple[str, str]:
+    return NOT_APPLICABLE, f"not applicable to {o.data['kind']} instances"
 
 
 def engine_accurate(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:

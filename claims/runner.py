@@ -106,8 +106,13 @@ def _normalise(instance: Any) -> dict[str, Any]:
 
 
 def _instance_reason(checks: list[Check], verdict: Verdict) -> str:
+    moot = [c.name for c in checks if not c.applicable]
+    aside = f" ({len(moot)} not applicable: {', '.join(moot)})" if moot else ""
+    if len(moot) == len(checks):
+        return "no conclusion applies to this instance" + aside
     if verdict is Verdict.PASS:
-        return f"all {len(checks)} conclusions hold"
+        return f"all {len(checks) - len(moot)} applicable conclusions hold{aside}" if moot else (
+            f"all {len(checks)} conclusions hold")
     wanted = False if verdict is Verdict.FAIL else None
     label = "violated" if verdict is Verdict.FAIL else "undecided"
     parts = [c.name + (f" ({c.detail})" if c.detail else "") for c in checks if c.holds is wanted]
@@ -279,7 +284,7 @@ class _Run:
                 for predicate in claim.conclusions:
                     stage = f"predicate {predicate.name!r}"
                     checks.append(predicate.check(outcome, params))
-                verdict = predicates_verdict(c.holds for c in checks)
+                verdict = predicates_verdict(c.holds for c in checks if c.applicable)
                 reason, tb = _instance_reason(checks, verdict), None
             except Exception as exc:  # noqa: BLE001 - a broken predicate is an error verdict
                 verdict = Verdict.ERROR

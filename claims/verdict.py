@@ -52,8 +52,11 @@ PRECEDENCE = (Verdict.ERROR, Verdict.FAIL, Verdict.INCONCLUSIVE, Verdict.PASS)
 
 
 def predicates_verdict(results: Iterable[bool | None]) -> Verdict:
-    """One instance's verdict from its predicates (True holds, False violated, None undecided)."""
+    """One instance's verdict from its applicable predicates (True holds, False violated, None
+    undecided); with none applicable the instance decides nothing and is inconclusive."""
     results = list(results)
+    if not results:
+        return Verdict.INCONCLUSIVE
     if any(r is False for r in results):
         return Verdict.FAIL
     if any(r is None for r in results):

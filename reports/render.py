@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claims.model import NOT_APPLICABLE
 from reports import hooks
 from reports.hooks import FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
 from reports.markdown import (
@@ -559,6 +560,9 @@ def _predicates_text(predicates: Mapping[str, Any]) -> str:
     parts = []
     for name, result in predicates.items():
         holds = result.get("holds") if isinstance(result, dict) else result
+        if holds == NOT_APPLICABLE:
+            parts.append(f"{name} n/a")
+            continue
         mark = {True: "✓", False: "✗", None: "?"}.get(holds, "?")
         detail = result.get("detail", "") if isinstance(result, dict) else ""
         parts.append(f"{name} {mark}" + (f" ({detail})" if detail and holds is not True else ""))

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from claims import commands, registry
 from claims.cache import ResultsCache
 from claims.evidence import MAX_TRAJECTORY_ROWS, thin_indices
-from claims.model import Claim, Domain, InstanceOutcome, Predicate
+from claims.model import NOT_APPLICABLE, Claim, Domain, InstanceOutcome, Predicate
 from claims.progress import Progress
 from claims.registry import Registry
 from claims.runner import RunOptions, evaluate, result_key, verify_claim
@@ -275,6 +275,32 @@ def test_inconclusive_and_error() -> None:
     only = raised.inside[0]
     assert "RuntimeError in run: engine exploded" in only.reason
     assert "Traceback" in only.traceback and "run_raises" in only.traceback
+
+
+def test_not_applicable_is_neither_pass_nor_fail() -> None:
+    """A conclusion that does not concern an instance is listed as n/a and never counted as a
+    pass: an instance whose every conclusion is n/a decides nothing (inconclusive)."""
+    def kind_only(kind: str, holds: bool) -> Predicate:
+        return Predicate(f"{kind}_ok", "x", lambda o, p: holds if o.metrics["kind"] == kind
+                         else (NOT_APPLICABLE, "other kind"))
+
+    def make(*conclusions: Predicate) -> Claim:
+        return Claim(id="S.na", paper_ref="synthetic", regime="any",
+                     statement_md="x (derived)",
+                     hypotheses=Domain(description="all", contains=lambda i: True,
+                                       instances={"quick": [{"kind": "a"}]}),
+                     conclusions=conclusions, run=lambda i, p: InstanceOutcome(metrics=dict(i)))
+
+    mixed = verify_claim(make(kind_only("a", True), kind_only("b", True)), options())
+    only = mixed.inside[0]
+    assert mixed.verdict is Verdict.PASS
+    assert [c.holds for c in only.checks] == [True, NOT_APPLICABLE]
+    assert "all 1 applicable conclusions hold (1 not applicable: b_ok)" in only.reason
+    moot = verify_claim(make(kind_only("b", True), kind_only("c", False)), options())
+    assert moot.verdict is Verdict.INCONCLUSIVE
+    assert "no conclusion applies" in moot.inside[0].reason
+    typo = verify_claim(make(Predicate("typo", "x", lambda o, p: "na")), options())
+    assert typo.verdict is Verdict.ERROR and "NOT_APPLICABLE" in typo.reason
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from claims.model import Claim, Domain, InstanceOutcome, Predicate
 from claims.registry import Registry
 from claims.results import environment, results_document
 from claims.runner import RunOptions, verify
-from reports import figures, hooks
+from reports import figures, hooks, render
 from reports.figures import new_figure, styled
 from reports.hooks import ClaimContext, ClaimHooks
 from reports.markdown import Slugs, cell, code, fmt, github_slug, table
@@ -566,3 +566,10 @@ def test_markdown_helpers() -> None:
     html = html_of(table(["a", "b"], [[1, "x|y"]]))
     assert "<td>x|y</td>" in html
 
+
+
+def test_not_applicable_conclusions_are_marked_not_ticked() -> None:
+    text = render._predicates_text({"a": {"holds": "n/a", "detail": "other kind"},
+                                    "b": {"holds": True, "detail": ""},
+                                    "c": {"holds": None, "detail": "horizon"}})
+    assert text == "a n/a; b ✓; c ? (horizon)"
