@@ -212,7 +212,6 @@ E1_ALL_M6 = E1.variant(
                       instances={"full": [e1_instance(6.0)]}),
     conclusions=(Predicate("all_converge", "all five means converge at the horizon",
                            _all_converge),),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (E1, E1_ALL_M6)

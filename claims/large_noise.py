@@ -530,7 +530,6 @@ T2_1_CUBIC = T2_1.variant(
     hypotheses=_RATE_DOMAIN,
     conclusions=(Predicate("loss_at_least_tau^-3", "fitted loss exponent >= 3 (or geometric)",
                            lambda o, p: _loss_exponent_check(o, p, 3.0, True)),),
-    summarize=None,
 )
 
 T2_1_LINEAR = T2_1.variant(
@@ -541,7 +540,6 @@ T2_1_LINEAR = T2_1.variant(
     hypotheses=_RATE_DOMAIN,
     conclusions=(Predicate("loss_geometric", "the loss fit is classified geometric",
                            lambda o, p: _geometric_check(o)),),
-    summarize=None,
 )
 
 
@@ -572,7 +570,6 @@ T2_1_T0 = T2_1.variant(
                         "steps": 2048, "eta": LADDER_ETA}] for p in ("quick", "full")},
     ),
     conclusions=(ACCURATE, CONVERGES),
-    summarize=None,
 )
 
 # ------------------------------------------------------------------------------------ L2.2
@@ -743,7 +740,6 @@ L2_2_QUADRATIC = L2_2.variant(
     "accepted this could not measure exponents.",
     conclusions=(Predicate("remainder_quadratic", "|grad L - 2E[w_k v]| ~ r^2",
                            lambda o, p: _remainder_check(o, p, 2.0)),),
-    summarize=None,
 )
 
 
@@ -759,7 +755,6 @@ L2_2_SIGN = L2_2.variant(
     "twice the gradient-EM update direction' (the literal reading of the reported phrase; "
     "off by a sign).",
     conclusions=(Predicate("em_plus_sign", "2E[w_k v] = +2E[w_k (x - m_k)]", _plus_sign),),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (T2_1, T2_1_CUBIC, T2_1_LINEAR, T2_1_T0, L2_2, L2_2_QUADRATIC,

@@ -393,7 +393,6 @@ T3_2_LOOSE = T3_2.variant(
         instances={"quick": [collapse_instance(2, 1, 6.0, radius="1e-3")],
                    "full": [collapse_instance(2, 1, 6.0, radius="1e-3"),
                             collapse_instance(2, 1, 6.0, radius="1e-6", seed=2)]}),
-    summarize=None,
 )
 
 T3_2_SQRT = T3_2.variant(
@@ -403,7 +402,6 @@ T3_2_SQRT = T3_2.variant(
     "|A|^2 and decays geometrically; a verifier that accepted this could not tell rates apart.",
     conclusions=(Predicate("loss_like_sqrt", "fitted loss exponent within sqrt_tol of 1/2",
                            lambda o, p: _rate_check(o, p, True)),),
-    summarize=None,
 )
 
 L33_STATEMENT = (
@@ -435,7 +433,6 @@ L3_3_REPORTED = L3_3.variant(
     conclusions=(PRECISION, Predicate("contraction_reported", "|A(tau+1)| / |A(tau)| = "
                                       "1 - eta/n to factor_rtol",
                                       lambda o, p: contraction_check(o, p, "reported"))),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (T3_2, T3_2_LOOSE, T3_2_SQRT, L3_3, L3_3_REPORTED, *T3_4_CLAIMS)

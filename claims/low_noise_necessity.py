@@ -248,7 +248,6 @@ T3_4_ALL = T3_4.variant(
                                      "increases and ends within r_conv", every_mean_converges)),
     hypotheses=Domain("T3.4's instances (truth at +M0 e_1)", contains=inside_t34,
                       instances={p: _GRID[p] for p in ("quick", "full")}),
-    summarize=None,
 )
 
 T3_4_OPPOSITE = T3_4.variant(
@@ -259,7 +258,6 @@ T3_4_OPPOSITE = T3_4.variant(
     hypotheses=Domain("T3.4's configuration with the truth at -M0 e_1",
                       contains=lambda i: int(i["side"]) == -1,
                       instances={p: _OPPOSITE[p] for p in ("quick", "full")}),
-    summarize=None,
 )
 
 T3_4_CLAIMS: tuple[Claim, ...] = (T3_4, T3_4_ALL, T3_4_OPPOSITE)

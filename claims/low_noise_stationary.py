@@ -474,7 +474,6 @@ T3_1_NONE = T3_1.variant(
     hypotheses=_N3,
     conclusions=(Predicate("no_stationary_point", "no certified sign change of dL/ds on the "
                            "family for s in (0, s_max)", no_sign_change),),
-    summarize=None,
 )
 
 T3_1_MIN = T3_1.variant(
@@ -485,7 +484,6 @@ T3_1_MIN = T3_1.variant(
     hypotheses=_N3,
     conclusions=(Predicate("local_minimum", "no negative Hessian eigenvalue at s* (d = 1), "
                            "resolved", is_local_minimum),),
-    summarize=None,
 )
 
 _N2 = Domain("n = 2, the symmetric family (s, -s)", contains=lambda i: i.get("kind") == "family"
@@ -499,7 +497,6 @@ T3_1_N2 = T3_1.variant(
     hypotheses=_N2,
     conclusions=(Predicate("family_interior_maximum", "dL/ds changes sign once on (0, s_max]",
                            interior_max),),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (T3_1, T3_1_NONE, T3_1_MIN, T3_1_N2)

@@ -222,8 +222,10 @@ class Claim:
         """Known-false variant ``<id>~<name>``: this claim with `changes` (conclusions, parameters).
 
         Choose it so that a broken verifier would accept it (a wrong rate, a wrong threshold, a
-        swapped regime); the run must reject it.
+        swapped regime); the run must reject it. The parent's `summarize` describes the parent's
+        conclusions, so a variant has none unless it passes its own.
         """
+        changes.setdefault("summarize", None)
         return replace(
             self,
             id=f"{self.id}~{name}",

@@ -445,7 +445,6 @@ PB_FLOW = PB.variant(
     hypotheses=Domain("the eta = 0.01 curves", contains=lambda i: True,
                       instances={"quick": PB_INSTANCES["quick"],
                                  "full": PB_INSTANCES["full"][:1]}),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (PB, PB_FLOW)

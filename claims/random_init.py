@@ -623,7 +623,6 @@ T3_5_LINEAR = T3_5.variant(
     "so only runs that reach the asymptotic regime can reject it.",
     hypotheses=_LONG_RUNS,
     conclusions=(Predicate("loss_geometric", "the loss fit is geometric", _loss_geometric),),
-    summarize=None,
 )
 
 
@@ -651,7 +650,6 @@ T3_5_ALL_M10 = T3_5.variant(
                                  for p in ("quick", "full")}),
     conclusions=(Predicate("all_converge_at_least_half", "P(all converge) >= 1/2 (Wilson over "
                            "all runs)", _all_converge_half),),
-    summarize=None,
 )
 
 
@@ -679,7 +677,6 @@ T3_7_FAST = T3_7.variant(
     hypotheses=_LONG_RUNS,
     conclusions=(Predicate("loss_at_least_tau^-2", "fitted exponent >= 2 (or geometric)",
                            _tau_minus_two),),
-    summarize=None,
 )
 
 CLAIMS: tuple[Claim, ...] = (T3_5, T3_5_LINEAR, T3_5_ALL_M10, T3_7, T3_7_FAST)

@@ -204,6 +204,7 @@ def test_claim_validation_and_variant() -> None:
         Domain(description="d", contains=lambda i: True, instances={"slow": []})
     assert HOLDS_FAST.id == "S.holds~fast" and HOLDS_FAST.variant_of == "S.holds"
     assert HOLDS_FAST.expectation is Expectation.KNOWN_FALSE
+    assert HOLDS.summarize is not None and HOLDS_FAST.summarize is None  # not the parent's
     assert HOLDS.params("full")["steps"] == 30 and HOLDS.params("quick")["steps"] == 20
     with pytest.raises(TypeError):
         HOLDS.parameters["steps"] = 1  # type: ignore[index]
