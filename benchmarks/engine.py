@@ -1,13 +1,16 @@
 """GD steps per second of the exact engine, and of a Monte-Carlo gradient (batch 20,000, as in
 the paper's experiment) on the same trajectories, with that gradient's error against the exact;
-then batched k = 1 runs (`verifiers.batch.run_gd_batch`) against the same runs one by one.
+then the per-step cost of rule reuse on T2.1's inside configurations (the large-noise regime,
+where every axis is thin); then batched k = 1 runs (`verifiers.batch.run_gd_batch`) against the
+same runs one by one.
 
-`python -m benchmarks.engine [--steps N] [--budget S] [--batch B]`. Rates are per second of
-this process's CPU time (single-threaded), so other load on the machine slows them less than
-wall-clock figures; the load average is printed with every line all the same. Issue 2 targets
-on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000, n=5 d=3 >= 100 (at 1e-10 relative for
-k <= 2 and 1e-8 for k = 3). A separated k = 3 evaluation (n=5 d=3 random N(0,1)) takes minutes:
-that setting runs `--k3-steps` steps (default 1)."""
+`python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]`.
+Rates are per second of this process's CPU time (single-threaded), so other load on the
+machine slows them less than wall-clock figures; the load average is printed with every line
+all the same. Issue 2 targets on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000,
+n=5 d=3 >= 100 (at 1e-10 relative for k <= 2 and 1e-8 for k = 3). A separated k = 3
+evaluation (n=5 d=3 random N(0,1)) takes minutes: that setting runs `--k3-steps` steps
+(default 1)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ import time
 import numpy as np
 
 from verifiers.batch import run_gd_batch
+from verifiers.collinear import LineRule
 from verifiers.dynamics import run_gd
+from verifiers.geometry import reduce_means, to_canonical
 from verifiers.monte_carlo import mc_gradient
 from verifiers.population import Evaluation, evaluate
 
@@ -77,6 +82,52 @@ def single_runs(args: argparse.Namespace, rng: np.random.Generator) -> None:
               f"{mc_rate:10.0f} {np.median(errs):15.1e} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
+T21_CONFIGS = ((2, 1), (3, 1), (5, 1), (3, 2), (3, 3), (5, 2), (5, 3))
+
+
+def _rule_kind(rule: object) -> str:
+    if isinstance(rule, LineRule):
+        return f"line {rule.kind}"
+    if rule.tree is None:
+        return "thin block"
+    return "panels" if rule.block is None else "panels + thin"
+
+
+def t21_per_step(args: argparse.Namespace) -> None:
+    """Microseconds per GD step with the rule reused, on T2.1's inside instances: `evaluate`
+    in a bare loop (after 50 warm-up steps) and `run_gd` itself (recording and its first, adaptive
+    evaluation included)."""
+    from claims.large_noise import _inside
+
+    print(f"\n{'T2.1 inside, per step':22s} {'k':>2s} {'rule':>14s} {'nodes':>6s} "
+          f"{'evaluate us':>11s} {'run_gd us':>9s} {'steps/s':>8s} {'kept':>5s} {'load':>5s}")
+    for n, d in T21_CONFIGS:
+        inst = _inside(n, d, 10)
+        mu, truth = np.array(inst["means"]), np.array(inst["truth"])
+        m = to_canonical(mu, truth, inst["t"])
+        eta = inst["eta"]
+        rule = None
+        for _ in range(50):
+            ev = evaluate(m, rule=rule)
+            rule = ev.rule
+            m = m - eta * ev.grad
+        kept = 0
+        t0 = time.process_time()
+        for _ in range(args.step_runs):
+            ev = evaluate(m, rule=rule)
+            kept += ev.rule is rule
+            rule = ev.rule
+            m = m - eta * ev.grad
+        per_eval = (time.process_time() - t0) / args.step_runs
+        t0 = time.process_time()
+        run_gd(inst["means"], eta, args.step_runs, truth=inst["truth"], t=inst["t"])
+        per_gd = (time.process_time() - t0) / args.step_runs
+        print(f"{f'n={n} d={d}':22s} {reduce_means(m).k:2d} {_rule_kind(rule):>14s} "
+              f"{len(rule.points):6d} {1e6 * per_eval:11.1f} {1e6 * per_gd:9.1f} "
+              f"{1 / per_gd:8.0f} {kept / args.step_runs:5.0%} {os.getloadavg()[0]:5.1f}",
+              flush=True)
+
+
 def batched_runs(args: argparse.Namespace, rng: np.random.Generator) -> None:
     """Trajectory-steps per CPU second: `run_gd_batch` on B starts against `run_gd` on a
     sample of the same starts (k = 1, d = 1, starts N(0, s^2))."""
@@ -104,12 +155,19 @@ def main() -> None:
     parser.add_argument("--k3-steps", type=int, default=1)
     parser.add_argument("--budget", type=float, default=20.0, help="CPU seconds per setting")
     parser.add_argument("--batch", type=int, default=200, help="runs per batched setting")
+    parser.add_argument("--step-runs", type=int, default=2000,
+                        help="timed steps per T2.1 configuration")
+    parser.add_argument("--table", choices=("all", "single", "t21", "batched"), default="all")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     evaluate(np.array([[0.0], [1.0]]))  # derives and caches the Gauss-Kronrod rule (0.15 s)
     print(f"pid {os.getpid()}; load average {os.getloadavg()[0]:.2f}; rates per CPU second")
-    single_runs(args, rng)
-    batched_runs(args, rng)
+    if args.table in ("all", "single"):
+        single_runs(args, rng)
+    if args.table in ("all", "t21"):
+        t21_per_step(args)
+    if args.table in ("all", "batched"):
+        batched_runs(args, rng)
 
 
 def _means_along(m0: np.ndarray, evs: list[Evaluation], eta: float, picks: list[Evaluation]

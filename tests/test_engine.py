@@ -209,6 +209,62 @@ def test_trajectory_records_powers_of_two_and_stride() -> None:
     assert traj.status == "ok"
 
 
+FAST_PATH_CASES = {  # (canonical means, eta, steps): the reuse paths of the GD hot path
+    "k1-panels": ([[0.0], [14.0]], 0.01, 300),
+    "k1-panels-transported": ([[-9.1], [-3.3], [0.4], [5.2], [11.7]], 0.05, 300),
+    "k1-hermite": ([[0.12], [-0.05], [-0.1]], 0.2, 300),
+    "k1-hermite-d3": ([[0.05, -0.1, 0.02], [-0.04, 0.08, -0.016]], 0.2, 200),
+    "k2-thin": ([[0.08, 0.0], [-0.04, 0.056], [-0.032, -0.064]], 0.2, 60),
+    "k2-thin-d3": ([[0.09, 0.03, -0.01], [-0.0, 0.1, 0.06], [-0.03, -0.04, 0.04]], 0.2, 60),
+    "k3-thin": ([[0.07, 0.01, -0.02], [-0.015, 0.06, 0.03], [-0.04, -0.045, 0.015],
+                 [0.03, -0.03, -0.04], [-0.01, 0.02, 0.05]], 0.05, 25),
+}
+
+
+@pytest.mark.parametrize("case", FAST_PATH_CASES, ids=str)
+def test_gd_fast_path_equals_the_general_path(case: str) -> None:
+    """`run_gd` (rule reuse through the short cuts: no reduction for d = 1, no adaptive
+    cubature built before a reuse, cached group matrices) against the same GD stepped by
+    `evaluate(..., shortcuts=False)`: trajectories and error columns to 1e-13, reuse on most
+    steps, the same statuses."""
+    means, eta, steps = FAST_PATH_CASES[case]
+    fast = run_gd(means, eta, steps, stride=1)
+    m, rule, rows, kept = np.array(means), None, [], 0
+    for _ in range(steps + 1):
+        ev = evaluate(m, rule=rule, shortcuts=False)
+        kept += ev.rule is rule and rule is not None
+        rule = ev.rule
+        assert ev.converged
+        rows.append([ev.loss, ev.loss_error, np.linalg.norm(ev.grad), ev.grad_error,
+                     *m.reshape(-1)])
+        m = m - eta * ev.grad
+    want = np.array(rows)
+    got = fast.frame.drop(columns=["tau"]).filter(regex="^(loss|grad|mu_)").to_numpy()
+    assert fast.status == "ok" and got.shape == want.shape
+    assert kept >= 0.9 * steps
+    scale = np.maximum(np.abs(want), np.abs(want).max(axis=0) * 1e-3)  # loss, errors: own size
+    assert np.max(np.abs(got - want) / scale) <= 1e-13
+
+
+@pytest.mark.parametrize("case", ["k1-panels", "k1-hermite", "k2-thin-d3"])
+def test_fast_path_accepts_a_rule_exactly_when_the_general_path_does(case: str) -> None:
+    """The reuse decision (the estimate against `tol`, re-checked at every step) is the same
+    with and without the short cuts over a ladder of tolerances around the rule's estimate.
+    (k = 3 shares k = 2's reuse_rule; its fresh evaluations at 1e-16 take minutes.)"""
+    means, eta, _ = FAST_PATH_CASES[case]
+    m = np.array(means)
+    ev = evaluate(m)
+    m = m - eta * ev.grad
+    decisions = set()
+    for tol in np.geomspace(1e-16, 1e-8, 17):
+        fast = evaluate(m, tol=tol, rule=ev.rule)
+        plain = evaluate(m, tol=tol, rule=ev.rule, shortcuts=False)
+        assert (fast.rule is ev.rule) == (plain.rule is ev.rule), tol
+        assert fast.evaluations == plain.evaluations and fast.loss == plain.loss
+        decisions.add(fast.rule is ev.rule)
+    assert decisions == {True, False}  # the ladder crosses the rule's estimate
+
+
 def test_batched_gd_matches_single_runs() -> None:
     """`run_gd_batch` gives the trajectories `run_gd` gives: same rows and columns, losses
     within the two error estimates, means equal to rounding (sums run in another order)."""

@@ -81,13 +81,16 @@ def drift_check(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return check, limit
 
 
-def fits(rule: LineRule, coords: np.ndarray) -> bool:
+def fits(rule: LineRule, coords: np.ndarray, spread: float | None = None) -> bool:
     """May `rule` be tried for the reduced means `coords` (n,)? (Gauss-Hermite: while the
-    means stay within `HERMITE_MAX_SPREAD`, where the adaptive cubature would try it too.)"""
+    means stay within `HERMITE_MAX_SPREAD`, where the adaptive cubature would try it too;
+    `spread`: max - min of `coords`, when the caller has it.)"""
     if len(coords) != len(rule.coords):
         return False
     if rule.kind == "hermite":
-        return float(coords.max() - coords.min()) <= HERMITE_MAX_SPREAD
+        if spread is None:
+            spread = float(coords.max() - coords.min())
+        return spread <= HERMITE_MAX_SPREAD
     return bool(np.all(np.abs(rule.check @ (coords - rule.coords)) <= rule.limit))
 
 
@@ -172,9 +175,9 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
         error = rule.ones @ calibrated(raw, resasc)
         value = rule.ones @ kron
         abs_value = rule.kronrod @ np.abs(fd)
-    sq = np.stack([error, tol * abs_value])
+    sq = np.array((error, tol * abs_value))
     norms = (sq * sq) @ gmat
-    if np.any(norms[0] > norms[1]):
+    if (norms[0] > norms[1]).any():
         return None
     return CubatureResult(value, abs_value, error, len(f), True, rule)
 

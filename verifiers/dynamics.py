@@ -99,7 +99,7 @@ def run_gd(means: object, eta: float, steps: int, *, truth: object | None = None
         if tau == steps:
             break
         m = m - step * ev.grad
-        if not np.all(np.isfinite(m)):
+        if not np.isfinite(m).all():
             status = "non-finite"
             break
     columns = ["tau", "loss", "loss_error", "grad_norm", "grad_error",

@@ -16,17 +16,27 @@ and arrays of mpmath numbers (object dtype).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 
 Exp = Callable[[np.ndarray], np.ndarray]
 
 
+@cache
+def _ones(n: int) -> np.ndarray:
+    ones = np.ones(n)
+    ones.flags.writeable = False
+    return ones
+
+
 def _sum_first(x: np.ndarray) -> np.ndarray:
-    """Sum over the first axis (for a float matrix as a product with ones: a little faster on
-    the engine's hot path, where arrays are small and numpy's per-call overhead dominates)."""
+    """Sum over the first axis: a single term as it is, a float matrix as a product with ones
+    (the engine's hot path runs on small arrays, where numpy's per-call overhead dominates)."""
+    if len(x) == 1:
+        return x[0]
     if x.ndim == 2 and x.dtype != object:
-        return np.ones(len(x)) @ x
+        return _ones(len(x)) @ x
     return x.sum(axis=0)
 
 
@@ -39,15 +49,10 @@ def _logits_t(y: np.ndarray, coords: np.ndarray) -> np.ndarray:
         logits = _sum_first((pt * (y.T - 0.5 * pt)).transpose(1, 0, 2))
     else:
         logits = coords @ y.T - (0.5 * _sum_first((coords * coords).T))[:, None]
-    if logits.dtype == object:
-        try:
-            return logits - logits.max(axis=0)
-        except TypeError:
-            return logits
-    top = logits[0]
-    for row in logits[1:]:
-        top = np.maximum(top, row)
-    return logits - top
+    try:
+        return logits - logits.max(axis=0)
+    except TypeError:
+        return logits
 
 
 def _softmax_t(y: np.ndarray, coords: np.ndarray, exp: Exp) -> np.ndarray:
@@ -85,9 +90,19 @@ def score_integrands(y: np.ndarray, coords: np.ndarray, exp: Exp = np.exp) -> np
         gap = (pairwise.reshape(n, n * k).T @ w).reshape(n, k, -1)  # p_j - u, as one matmul
     s = _sum_first((gap * u).transpose(1, 0, 2))  # (n, N)
     w2 = 2 * w
-    g = w2[:, None, :] * (u + s[:, None, :] * (y.T - at))  # (n, k, N)
-    loss = _sum_first(u * u)
-    return np.concatenate([loss[None], g.reshape(n * k, -1), w2 - w2 * s], axis=0).T
+    # Written in place into one output, operand for operand as
+    # 2 w_j (u + s_j (y - p_j)) and 2 w_j - 2 w_j s_j (no temporaries, no concatenation).
+    out = np.empty((1 + n * k + n, w.shape[1]), dtype=w.dtype)
+    out[0] = _sum_first(u * u)
+    g = out[1 : 1 + n * k].reshape(n, k, -1)  # a view: g is computed where it is returned
+    np.subtract(y.T, at, out=g)
+    np.multiply(s[:, None, :], g, out=g)
+    np.add(u, g, out=g)
+    np.multiply(w2[:, None, :], g, out=g)
+    last = out[1 + n * k :]
+    np.multiply(w2, s, out=last)
+    np.subtract(w2, last, out=last)
+    return out.T
 
 
 def split_components(values: np.ndarray, n: int, k: int) -> tuple[object, np.ndarray, np.ndarray]:

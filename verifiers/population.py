@@ -18,6 +18,7 @@ from verifiers.quadrature import (
     FrozenRule,
     GaussianCubature,
     group_matrix,
+    reuse_rule,
 )
 
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
@@ -83,19 +84,34 @@ def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
 
 
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None,
-             hermite: bool = True) -> CubatureResult:
+             hermite: bool = True, shortcuts: bool = True) -> CubatureResult:
+    """The integrals of `score_integrands` for the reduction `red`; a frozen `rule` is tried
+    first (with `shortcuts`, without building the adaptive cubature unless it fails)."""
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
-    quad = GaussianCubature(coords, lambda y: score_integrands(y, coords), n_components(n, k),
+
+    def integrand(y: np.ndarray) -> np.ndarray:
+        return score_integrands(y, coords)
+
+    spent = 0
+    if shortcuts and rule is not None and rule.coords.shape == coords.shape:
+        base, extra = _group_parts(n, k)  # = group_matrix(error_groups(n, k, perp_norm))
+        res, spent = reuse_rule(rule, coords, integrand, base + perp_norm**2 * extra, tol,
+                                lambda: integrand_bound(red))
+        if res is not None:
+            return res
+        rule = None  # it failed: the adaptive cubature need not try it again
+    quad = GaussianCubature(coords, integrand, n_components(n, k),
                             error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
                             hermite=hermite)
+    quad.evaluations = spent
     return quad.run(rule, red.basis)
 
 
 @cache
 def _group_parts(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`group_matrix(error_groups(n, k, r))` = base + r^2 * extra, for the k = 1 hot path."""
+    """`group_matrix(error_groups(n, k, r))` = base + r^2 * extra, exactly (for the hot path)."""
     base = group_matrix(error_groups(n, k, 0.0), n_components(n, k))
     return base, group_matrix(error_groups(n, k, 1.0), n_components(n, k)) - base
 
@@ -128,12 +144,19 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None
     return red, res
 
 
-def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None) -> Evaluation:
+def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
+             shortcuts: bool = True) -> Evaluation:
     """L(m) and grad_m L for canonical means m (n, d). `rule`: the `Evaluation.rule` of a
     nearby configuration, reused when its own error estimate still meets `tol` (GD speed).
-    `tol` defaults to `default_tol(k)`."""
+    `tol` defaults to `default_tol(k)`. `shortcuts` False takes the general path alone (no
+    d = 1 short cut, the adaptive cubature's set-up before a reuse): the same computation, which
+    the tests hold equal."""
     m = np.asarray(m, dtype=float)
     n = m.shape[0]
+    if shortcuts and m.shape[1] == 1 and isinstance(rule, collinear.LineRule):
+        ev = _line_shortcut(m, default_tol(1) if tol is None else tol, rule)
+        if ev is not None:
+            return ev
     red = reduce_means(m)
     k = red.k
     if k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
@@ -144,14 +167,34 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None) -> Ev
         red, res = collinear_cubature(red, tol, rule)
     else:
         red = align(red, rule if isinstance(rule, FrozenRule) else None)
-        res = cubature(red, tol, rule if isinstance(rule, FrozenRule) else None)
+        res = cubature(red, tol, rule if isinstance(rule, FrozenRule) else None,
+                       shortcuts=shortcuts)
+    return _assemble(res, n, k, red)
+
+
+def _line_shortcut(m: np.ndarray, tol: float, rule: collinear.LineRule) -> Evaluation | None:
+    """d = 1 with a LineRule that fits and meets `tol`: `collinear_cubature` without the
+    reduction, which for d = 1 is the line itself (coordinates m, basis 1, no offset); None
+    when the general path must decide (k = 0, a drifted rule, a missed estimate)."""
+    p = m[:, 0]
+    lo, hi = p.min(), p.max()
+    if lo == hi or not collinear.fits(rule, p, float(hi - lo)):
+        return None
+    n = len(m)
+    res = collinear.apply(rule, score_integrands(rule.points, m), _group_parts(n, 1)[0], tol)
+    return None if res is None else _assemble(res, n, 1, None)
+
+
+def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None) -> Evaluation:
+    """The Evaluation from the integrals of `score_integrands`; `red` None: d = k = 1 (basis
+    1, no offset)."""
     loss_u, g, gamma = split_components(res.value, n, k)
     # Floating-point rounding of the node sums (not in the Gauss-Kronrod estimates), with a
     # margin: 64 eps times the integral of |f|.
     error = res.error + ROUNDING * res.abs_value
     _, g_err, gamma_err = split_components(error, n, k)
-    if k == red.basis.shape[0]:  # the means span R^d: no offset, gamma plays no part
-        return Evaluation(float(loss_u), g @ red.basis.T, float(error[0]),
+    if red is None or k == red.basis.shape[0]:  # the means span R^d: no offset, gamma unused
+        return Evaluation(float(loss_u), g if red is None else g @ red.basis.T, float(error[0]),
                           float(np.sqrt(g_err.reshape(-1) @ g_err.reshape(-1))),
                           res.evaluations, res.converged, res.rule)
     perp_sq = float(red.perp @ red.perp)
@@ -162,4 +205,3 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None) -> Ev
                        + np.linalg.norm(gamma_abs) * red.perp_rounding)
     return Evaluation(float(loss_u) + perp_sq, grad, float(error[0]), grad_error,
                       res.evaluations, res.converged, res.rule)
-

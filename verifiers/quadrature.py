@@ -284,7 +284,9 @@ class GaussianCubature:
         if self.k == 0:
             raise ValueError("k = 0 needs no cubature")
         if rule is not None and rule.coords.shape == self.coords.shape:
-            reused = self._reuse(rule)
+            reused, spent = reuse_rule(rule, self.coords, self.integrand, self.gmat, self.tol,
+                                       lambda: self.bound)
+            self.evaluations += spent
             if reused is not None:
                 return reused
         if self.thin_from < self.k:
@@ -348,57 +350,6 @@ class GaussianCubature:
             if min(self.rungs) == len(THIN_LADDER) - 1:
                 raise _ThinFailed
             self.rungs = tuple(min(r + 1, len(THIN_LADDER) - 1) for r in self.rungs)
-
-    def _drifted(self, rule: FrozenRule) -> bool:
-        """Has any crossing hyperplane y.delta = offset moved, within the region where it
-        matters (|y| up to its distance from the origin + 4), by more than a quarter of a
-        logit unit since the rule was built? Then the seeded panels may no longer fit."""
-        half_sq = 0.5 * np.sum(rule.coords**2, axis=1)
-        delta = rule.coords[self.pair_j] - rule.coords[self.pair_l]
-        offset = half_sq[self.pair_j] - half_sq[self.pair_l]
-        norm = np.maximum(np.sqrt(np.sum(delta * delta, axis=1)), 1e-300)
-        reach = np.minimum(np.abs(offset) / norm + 4.0, Y_MAX)
-        moved = self.delta - delta
-        shift = np.abs(self.offset - offset) + reach * np.sqrt(np.sum(moved * moved, axis=1))
-        return bool(np.any(shift > 0.25))
-
-    def _reuse(self, rule: FrozenRule) -> CubatureResult | None:
-        if rule.points is None:
-            return None
-        if rule.block is not None:  # its axes must still be thin
-            width = rule.block.points.shape[1]
-            if np.any(self.axis_spread[self.k - width :] > HERMITE_MAX_SPREAD):
-                return None
-        if rule.tree is not None and self._drifted(rule):
-            return None
-        f = self.integrand(rule.points)
-        self.evaluations += len(f)
-        fabs, ferr = np.abs(f), None
-        if rule.block is not None:
-            f, fabs, ferr = _block_reduce(f, rule.block, len(rule.live))
-            if rule.levels:  # onto every node of the last panel level, skipped ones bounded
-                n_last = len(rule.levels[-1][1])
-                full = np.zeros((3, n_last, self.ncomp))
-                full[:, rule.live] = f, fabs, ferr
-                f, fabs, ferr = full
-                skipped = rule.levels[-1][3]
-                if skipped is not None:
-                    ferr[skipped] = self.bound
-        for lev in range(len(rule.levels) - 1, -1, -1):
-            half, t, owner, _, dens, _ = rule.levels[lev]
-            kval, kabs, perr = self._reduce(f, fabs, ferr, t, half, dens)
-            skipped = rule.levels[lev - 1][3] if lev > 0 else None  # nodes of the level above
-            n_above = 1 if skipped is None else len(skipped)
-            f, fabs, ferr = (_sum_by(x, owner, n_above) for x in (kval, kabs, perr))
-            if skipped is not None:
-                ferr[skipped] = self.bound
-                tail = rule.levels[lev - 1][5]
-                if tail is not None:
-                    ferr += tail[:, None] * self.bound
-        val, absval, err = f[0], fabs[0], ferr[0]
-        if np.any(_group_norms(err, self.gmat) > self.tol * _group_norms(absval, self.gmat)):
-            return None
-        return CubatureResult(val, absval, err, self.evaluations, True, rule)
 
     def _hermite(self, orders: tuple[int, ...] = HERMITE_ORDERS) -> CubatureResult:
         """Tensor Gauss-Hermite rules of two orders; the error estimate is their difference."""
@@ -488,26 +439,7 @@ class GaussianCubature:
 
     def _reduce(self, f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
                 flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
-        """Per-panel K21 value, K21 of |f| and calibrated error from node values (P * 21, C)."""
-        wk = self.kweights
-        if dens is None:
-            dens = (np.exp(-0.5 * flat_t**2) * _INV_SQRT_2PI)[:, None]
-        shape = (len(half), _NK, self.ncomp)
-        weighted = (f * dens).reshape(shape)
-        kg = _kg_weights() @ weighted  # (P, 2, C)
-        kval = half[:, None] * kg[:, 0]
-        perr = np.abs(kval - half[:, None] * kg[:, 1])
-        kabs = half[:, None] * (wk @ (fabs * dens).reshape(shape))
-        # QUADPACK's calibration of |K21 - G10| into an estimate of the K21 error, using the
-        # integral of |f - mean| (resasc); tests check it against reference values.
-        mean = kval / np.maximum(2 * half, 1e-300)[:, None]
-        resasc = half[:, None] * (wk @ np.abs(weighted - mean[:, None, :]))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            calibrated = resasc * np.minimum(1.0, (200.0 * perr / resasc) ** 1.5)
-        perr = np.where(resasc > 0, calibrated, perr)
-        if ferr is not None:
-            perr += half[:, None] * (wk @ (ferr * dens).reshape(shape))
-        return kval, kabs, perr
+        return _kronrod_reduce(f, fabs, ferr, flat_t, half, dens)
 
     def _inner(self, level: int, points: np.ndarray, t: np.ndarray, floor: np.ndarray):
         """Inner integrals at the nodes `points` of level `level`. Their errors are weighted by
@@ -592,6 +524,94 @@ class GaussianCubature:
         reach[ok] = np.clip(np.sqrt(2.0) * erfcinv(np.minimum(ratio[ok], 1.0)), 6.0, Y_MAX)
         mass = np.where(reach < Y_MAX, erfc(reach / np.sqrt(2.0)), 0.0)
         return reach, mass
+
+
+def _kronrod_reduce(f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
+                    flat_t: np.ndarray, half: np.ndarray, dens: np.ndarray | None = None):
+    """Per-panel K21 value, K21 of |f| and calibrated error from node values (P * 21, C)."""
+    _, wk, _ = rule()
+    if dens is None:
+        dens = (np.exp(-0.5 * flat_t**2) * _INV_SQRT_2PI)[:, None]
+    shape = (len(half), _NK, f.shape[1])
+    weighted = (f * dens).reshape(shape)
+    kg = _kg_weights() @ weighted  # (P, 2, C)
+    kval = half[:, None] * kg[:, 0]
+    perr = np.abs(kval - half[:, None] * kg[:, 1])
+    kabs = half[:, None] * (wk @ (fabs * dens).reshape(shape))
+    # QUADPACK's calibration of |K21 - G10| into an estimate of the K21 error, using the
+    # integral of |f - mean| (resasc); tests check it against reference values.
+    mean = kval / np.maximum(2 * half, 1e-300)[:, None]
+    resasc = half[:, None] * (wk @ np.abs(weighted - mean[:, None, :]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        calibrated = resasc * np.minimum(1.0, (200.0 * perr / resasc) ** 1.5)
+    perr = np.where(resasc > 0, calibrated, perr)
+    if ferr is not None:
+        perr += half[:, None] * (wk @ (ferr * dens).reshape(shape))
+    return kval, kabs, perr
+
+
+def _drifted(built: np.ndarray, coords: np.ndarray) -> bool:
+    """Has any crossing hyperplane y.delta = offset of the means `built` a rule was made for
+    moved, for the means `coords`, within the region where it matters (|y| up to its distance
+    from the origin + 4), by more than a quarter of a logit unit? Then the seeded panels may
+    no longer fit."""
+    j, other = _pairs(len(coords))
+    half_now = 0.5 * np.sum(coords**2, axis=1)
+    half_sq = 0.5 * np.sum(built**2, axis=1)
+    delta = built[j] - built[other]
+    offset = half_sq[j] - half_sq[other]
+    norm = np.maximum(np.sqrt(np.sum(delta * delta, axis=1)), 1e-300)
+    reach = np.minimum(np.abs(offset) / norm + 4.0, Y_MAX)
+    moved = (coords[j] - coords[other]) - delta
+    shift = (np.abs((half_now[j] - half_now[other]) - offset)
+             + reach * np.sqrt(np.sum(moved * moved, axis=1)))
+    return bool(np.any(shift > 0.25))
+
+
+def reuse_rule(rule: FrozenRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,
+               tol: float, bound: Callable[[], np.ndarray]
+               ) -> tuple[CubatureResult | None, int]:
+    """The integrals by a frozen `rule` for the means `coords` (the same shape as the rule's),
+    or None when its thin axes are no longer thin, its crossings drifted or its Gauss-Kronrod
+    (Gauss-Hermite) error estimate misses `tol` relative to the integral of |f| in a group
+    (columns of `gmat`); and the integrand evaluations spent. `bound()` gives the componentwise
+    bound of |f| (`GaussianCubature`'s), asked for only where nodes were skipped."""
+    if rule.points is None:
+        return None, 0
+    if rule.block is not None:  # its axes must still be thin
+        width = rule.block.points.shape[1]
+        if np.any(np.ptp(coords[:, coords.shape[1] - width :], axis=0) > HERMITE_MAX_SPREAD):
+            return None, 0
+    if rule.tree is not None and _drifted(rule.coords, coords):
+        return None, 0
+    f = integrand(rule.points)
+    spent = len(f)
+    fabs, ferr = np.abs(f), None
+    if rule.block is not None:
+        f, fabs, ferr = _block_reduce(f, rule.block, len(rule.live))
+        if rule.levels:  # onto every node of the last panel level, skipped ones bounded
+            n_last = len(rule.levels[-1][1])
+            full = np.zeros((3, n_last, f.shape[1]))
+            full[:, rule.live] = f, fabs, ferr
+            f, fabs, ferr = full
+            skipped = rule.levels[-1][3]
+            if skipped is not None:
+                ferr[skipped] = bound()
+    for lev in range(len(rule.levels) - 1, -1, -1):
+        half, t, owner, _, dens, _ = rule.levels[lev]
+        kval, kabs, perr = _kronrod_reduce(f, fabs, ferr, t, half, dens)
+        skipped = rule.levels[lev - 1][3] if lev > 0 else None  # nodes of the level above
+        n_above = 1 if skipped is None else len(skipped)
+        f, fabs, ferr = (_sum_by(x, owner, n_above) for x in (kval, kabs, perr))
+        if skipped is not None:
+            ferr[skipped] = bound()
+            tail = rule.levels[lev - 1][5]
+            if tail is not None:
+                ferr += tail[:, None] * bound()
+    val, absval, err = f[0], fabs[0], ferr[0]
+    if np.any(_group_norms(err, gmat) > tol * _group_norms(absval, gmat)):
+        return None, spent
+    return CubatureResult(val, absval, err, spent, True, rule), spent
 
 
 class _ThinFailed(Exception):
