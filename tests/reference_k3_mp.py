@@ -25,8 +25,8 @@ that estimate is <= USABLE_GAP relative (1e-11: three decades below the engine's
 the reference's error cannot decide a comparison), checked in `main()` and again by the tests.
 
 `python tests/reference_k3_mp.py OUT.json [KIND ...]` recomputes `tests/data/reference_k3_mp.json`
-(1 to 4 CPU minutes per configuration; run it under `nice`); with KINDs, only those, keeping
-the other stored entries.
+(2 to 6 minutes per configuration at load average 3 to 4; run it under `nice`); with KINDs,
+only those, keeping the other stored entries.
 """
 
 from __future__ import annotations
