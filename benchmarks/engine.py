@@ -63,6 +63,8 @@ def single_runs(args: argparse.Namespace, rng: np.random.Generator) -> None:
           f"{'rules kept':>10s} {'MC steps/s':>10s} {'MC grad rel err':>15s} {'load':>5s}")
     for label, m0, eta in settings(rng):
         steps = args.k3_steps if "(k=3)" in label else args.steps
+        if steps < 1:  # e.g. --k3-steps 0: skip the setting
+            continue
         done, secs, evs, _ = run_exact(m0, eta, steps, args.budget)
         kept = sum(1 for a, b in zip(evs, evs[1:], strict=False) if b.rule is a.rule
                    and a.rule is not None) / max(len(evs) - 1, 1)
