@@ -129,9 +129,10 @@ def test_search_horizon_covers_the_spread_transient(inst: dict[str, Any]) -> Non
     """Search examples run at least SEARCH_TRANSIENTS transients of the spread law, and at least
     the distance law's horizon, within the cap."""
     assert ln.inside_t21(inst)
-    steps = inst["steps"]
-    assert steps >= ln.SEARCH_TRANSIENTS * ln.transient_steps(inst)
-    assert ln.SEARCH_STEPS[len(inst["truth"])] <= steps <= ln.SEARCH_MAX_STEPS
+    steps, transient = inst["steps"], ln.transient_steps(inst)
+    base = ln.SEARCH_STEPS[len(inst["truth"])]
+    assert steps == base if math.isinf(transient) else steps >= ln.SEARCH_TRANSIENTS * transient
+    assert base <= steps <= ln.SEARCH_MAX_STEPS
 
 
 def test_search_horizon_of_the_undecided_example() -> None:
@@ -142,6 +143,22 @@ def test_search_horizon_of_the_undecided_example() -> None:
                            eta=ln.theorem_step(2, 2))
     assert 4e4 < ln.transient_steps(inst) < 6e4
     assert ln.search_steps(inst) == 1 << 18 > ln.SEARCH_MAX_STEPS
+    collapsed = {**inst, "means": [[1.0, 2.0], [1.0, 2.0]]}  # no spread: geometric, no plateau
+    assert ln.search_steps(collapsed) == ln.SEARCH_STEPS[2]
+
+
+def test_collapsed_search_start_is_decided() -> None:
+    """Identical means (a draw the search can make) stay identical and decay geometrically by
+    (1 - 2 eta/n) until the loss underflows to exact zeros; those end the fit's window instead of
+    leaving the rate undecided (which made such a draw inconclusive)."""
+    inst = ln.t21_instance([[1.0], [1.0]], [0.0], 1.0, 0.5, eta=ln.theorem_step(2, 1))
+    inst = {**inst, "steps": ln.search_steps(inst)}
+    result = evaluate(by_id("T2.1"), inst, params("T2.1"))
+    assert result.in_hypotheses and result.verdict is Verdict.PASS, result.reason
+    fit = result.metrics["loss_fit"]
+    assert fit["classification"] == "geometric"
+    assert fit["ratio"] == pytest.approx((1 - 2 * inst["eta"] / 2) ** 2, rel=1e-9)
+    assert result.metrics["final_loss"] == 0.0  # the underflow the fit had to stop before
 
 
 def test_t21_beyond_step_is_exploration() -> None:

@@ -587,6 +587,7 @@ def reuse_rule(rule: FrozenRule, coords: np.ndarray, integrand: Integrand, gmat:
     f = integrand(rule.points)
     spent = len(f)
     fabs, ferr = np.abs(f), None
+    bound = cache(bound)  # asked for at most once per reuse
     if rule.block is not None:
         f, fabs, ferr = _block_reduce(f, rule.block, len(rule.live))
         if rule.levels:  # onto every node of the last panel level, skipped ones bounded
