@@ -123,6 +123,47 @@ def test_t21_small_instance_passes() -> None:
     assert result.metrics["final_max_canonical_distance"] < result.metrics["distance_tolerance"]
 
 
+def test_n2_runs_follow_the_derived_clock() -> None:
+    """The quick inside n = 2 run: its largest distance at the horizon is (4 eta tau')^-1/2 on
+    the derived clock tau' (`on_clock`) to 1e-5 (an O(1) constant c left in r^-2 moves r by
+    c / (8 eta tau'), 1e-5 for c ~ 0.1; without the log term the law is off by 9e-4), and on
+    that clock both fits are power laws at the derived exponents 2 and 1/2, and they are the
+    ones the exponents come from."""
+    inst = ln.T21_INSIDE["quick"][0]
+    result = evaluate(by_id("T2.1"), inst, params("T2.1"))
+    eta, steps = inst["eta"], inst["steps"]
+    shift = ln.derived_clock(inst, eta)
+    assert shift == pytest.approx(ln.transient_steps(inst)) and shift > 0
+    tau_end = float(ln.on_clock(np.array([float(steps)]), shift, eta)[0])
+    law = (4 * eta * tau_end) ** -0.5
+    assert result.metrics["final_max_canonical_distance"] == pytest.approx(law, rel=1e-5)
+    plain = (4 * eta * (steps + shift)) ** -0.5
+    assert abs(result.metrics["final_max_canonical_distance"] / plain - 1) > 5e-4
+    dist, loss = result.metrics["distance_fit_clock"], result.metrics["loss_fit_clock"]
+    assert dist["clock_shift"] == loss["clock_shift"] == shift
+    assert dist["classification"] == loss["classification"] == "power"
+    assert abs(dist["exponent"] - 0.5) < 1e-4 and abs(loss["exponent"] - 2.0) < 1e-2
+    assert result.rates["distance_exponent"] == dist["exponent"]
+    assert result.rates["loss_exponent"] == loss["exponent"]
+    assert result.metrics["loss_fit"]["classification"] != "power"  # on tau: the transient
+
+
+def test_derived_clock_only_where_derived() -> None:
+    """n > 2 (no derived law), identical means, and a spread too wide for the law's expansion
+    (where the clock would not be monotone) are fitted on tau itself."""
+    n2 = ln.t21_instance([[1.0], [-0.3]], [1.0], 2.0, 0.05, eta=ln.theorem_step(2, 1))
+    assert ln.derived_clock(n2, n2["eta"]) > 0
+    tau = np.arange(0.0, 1e5, 7.0)
+    clock = ln.on_clock(tau, ln.derived_clock(n2, n2["eta"]), n2["eta"])
+    assert np.all(np.diff(clock) > 0) and clock[0] > 0
+    n3 = ln.t21_instance([[1.0], [0.1], [-0.8]], [0.0], 2.0, 0.05, eta=ln.theorem_step(3, 1))
+    same = {**n2, "means": [[1.0], [1.0]]}
+    wide = {**n2, "t": 0.0}  # half-spread 0.65: 3 (1 - eta) r0^2 > 1
+    for inst in (n3, same, wide):
+        assert ln.derived_clock(inst, inst["eta"]) == 0.0
+    assert ln.on_clock(tau, 0.0, 0.1) is tau
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(ln.large_noise_instances())
 def test_search_horizon_covers_the_spread_transient(inst: dict[str, Any]) -> None:
