@@ -123,6 +123,8 @@ class SearchSummary:
     derandomized: bool
     falsifying_seen: int = 0  # falsifying instances met (shrinking visits many)
     shrink_budget_exhausted: bool = False  # the counterexample may not be minimal
+    skipped_outside: int = 0  # draws outside the hypotheses (not searched)
+    skipped_unsearchable: int = 0  # draws inside them that `Domain.searchable` refused
     counterexample: InstanceResult | None = None  # the shrunk, minimal one
     error: str | None = None  # the search itself could not run
 
@@ -134,6 +136,8 @@ class SearchSummary:
             "derandomized": self.derandomized,
             "falsifying_seen": self.falsifying_seen,
             "shrink_budget_exhausted": self.shrink_budget_exhausted,
+            "skipped_outside": self.skipped_outside,
+            "skipped_unsearchable": self.skipped_unsearchable,
             "shrunk_counterexample": None
             if self.counterexample is None
             else jsonable(self.counterexample.instance),

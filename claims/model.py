@@ -124,6 +124,9 @@ class Domain:
     counterexamples (only instances inside the hypotheses are searched), `search_examples[profile]`
     examples per run; shrinking a counterexample evaluates at most `max_shrinks` more instances
     (past that the best one found so far is reported, flagged as possibly not minimal).
+    `searchable(instance)` optionally refuses drawn instances that are inside the hypotheses but
+    cannot be decided by a run (a horizon beyond what the claim can afford); the search counts
+    those draws, and the ones outside the hypotheses, in its summary.
     """
 
     description: str
@@ -132,6 +135,7 @@ class Domain:
     strategy: SearchStrategy[Any] | None = None
     search_examples: Mapping[str, int] = field(default_factory=lambda: {"quick": 10, "full": 100})
     max_shrinks: int = 100
+    searchable: Callable[[Instance], bool] | None = None
 
     def __post_init__(self) -> None:
         unknown = (set(self.instances) | set(self.search_examples)) - set(PROFILES)

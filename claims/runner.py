@@ -342,11 +342,20 @@ def search(
     shrink_budget = claim.hypotheses.max_shrinks
     shrinks = 0
 
-    def inside(instance: Any) -> bool:
+    def drawable(instance: Any) -> bool:
+        """Inside the hypotheses and searchable; refused draws are counted."""
+        normal = _normalise(instance)
         try:
-            return bool(claim.hypotheses.contains(_normalise(instance)))
+            if not claim.hypotheses.contains(normal):
+                summary.skipped_outside += 1
+                return False
         except Exception:  # noqa: BLE001 - let evaluate() report it as an error
             return True
+        searchable = claim.hypotheses.searchable
+        if searchable is not None and not searchable(normal):
+            summary.skipped_unsearchable += 1
+            return False
+        return True
 
     def falsifies(instance: Any) -> bool:
         nonlocal shrinks
@@ -377,7 +386,7 @@ def search(
         rng = random.Random(f"{'derandomized' if options.derandomize else options.seed}:{claim.id}")
     try:
         minimal = find(
-            claim.hypotheses.strategy.filter(inside),
+            claim.hypotheses.strategy.filter(drawable),
             falsifies,
             settings=config,
             random=rng,

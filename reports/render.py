@@ -498,6 +498,12 @@ def _checked(claim: Mapping[str, Any]) -> str:
             f"evaluated (budget {search.get('max_examples', '?')} examples), "
             f"{'derandomised' if search.get('derandomized') else 'random seed'}"
         )
+        skipped = [(search.get("skipped_outside") or 0, "outside the hypotheses"),
+                   (search.get("skipped_unsearchable") or 0,
+                    "inside them but refused as not searchable (see the hypotheses)")]
+        for count, why in skipped:
+            if count:
+                text += f"; {count} draws skipped, {why}"
         if search.get("falsifying_seen"):
             text += f"; {search['falsifying_seen']} falsifying instances met while shrinking"
         shrunk = search.get("shrunk_counterexample")

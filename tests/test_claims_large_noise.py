@@ -168,12 +168,13 @@ def test_derived_clock_only_where_derived() -> None:
 @given(ln.large_noise_instances())
 def test_search_horizon_covers_the_spread_transient(inst: dict[str, Any]) -> None:
     """Search examples run at least SEARCH_TRANSIENTS transients of the spread law, and at least
-    the distance law's horizon, within the cap."""
+    the distance law's horizon; the search refuses those beyond the cap."""
     assert ln.inside_t21(inst)
     steps, transient = inst["steps"], ln.transient_steps(inst)
     base = ln.SEARCH_STEPS[len(inst["truth"])]
     assert steps == base if math.isinf(transient) else steps >= ln.SEARCH_TRANSIENTS * transient
-    assert base <= steps <= ln.SEARCH_MAX_STEPS
+    assert base <= steps
+    assert ln.searchable_t21(inst) is (steps <= ln.SEARCH_MAX_STEPS)
 
 
 def test_search_horizon_of_the_undecided_example() -> None:
@@ -184,6 +185,7 @@ def test_search_horizon_of_the_undecided_example() -> None:
                            eta=ln.theorem_step(2, 2))
     assert 4e4 < ln.transient_steps(inst) < 6e4
     assert ln.search_steps(inst) == 1 << 18 > ln.SEARCH_MAX_STEPS
+    assert not ln.searchable_t21({**inst, "steps": ln.search_steps(inst)})
     collapsed = {**inst, "means": [[1.0, 2.0], [1.0, 2.0]]}  # no spread: geometric, no plateau
     assert ln.search_steps(collapsed) == ln.SEARCH_STEPS[2]
 

@@ -389,6 +389,24 @@ def test_derandomized_search_is_reproducible(tmp_path: Path) -> None:
     assert not (tmp_path / "db").exists()
 
 
+def test_refused_draws_are_counted() -> None:
+    """Draws outside the hypotheses and draws `searchable` refuses are not evaluated, and the
+    summary (and its JSON) counts each kind."""
+    hypotheses = dataclasses.replace(
+        HOLDS.hypotheses,
+        strategy=st.fixed_dictionaries({"a": st.floats(0, 2)}),
+        searchable=lambda i: i["a"] <= 0.5,
+        search_examples={"quick": 40},
+    )
+    claim = dataclasses.replace(HOLDS, id="S.refusing", hypotheses=hypotheses)
+    result = verify_claim(claim, options(derandomize=True))
+    searched = [r.instance["a"] for r in result.inside if r.source == "search"]
+    assert searched and all(a <= 0.5 for a in searched)
+    summary = result.search
+    assert summary.skipped_outside > 0 and summary.skipped_unsearchable > 0
+    assert summary.to_json()["skipped_unsearchable"] == summary.skipped_unsearchable
+
+
 def test_strategy_outside_hypotheses_is_an_error() -> None:
     bad = Claim(
         **{

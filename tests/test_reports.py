@@ -573,3 +573,12 @@ def test_not_applicable_conclusions_are_marked_not_ticked() -> None:
                                     "b": {"holds": True, "detail": ""},
                                     "c": {"holds": None, "detail": "horizon"}})
     assert text == "a n/a; b ✓; c ? (horizon)"
+
+
+def test_refused_search_draws_are_reported() -> None:
+    claim = {"hypotheses": "h", "search": {"examples": 3, "max_examples": 12,
+                                           "derandomized": True, "skipped_outside": 0,
+                                           "skipped_unsearchable": 4}}
+    text = render._checked(claim)
+    assert "4 draws skipped, inside them but refused as not searchable" in text
+    assert "outside the hypotheses" not in text  # a zero count is not listed
