@@ -312,10 +312,12 @@ def run_t21(instance: Instance, params: Params) -> InstanceOutcome:
     dist_fit = _fit(tau, dist.max(axis=1), params)
     fits = {"loss_fit": _fit_summary(loss_fit), "distance_fit": _fit_summary(dist_fit)}
     shift = derived_clock(instance, step_m)
+    law_error = None
     if shift:  # n = 2: the same data on the derived clock, for the exponents (not the verdict)
         clock = on_clock(tau, shift, step_m)
         for name, value in (("loss", loss), ("distance", dist.max(axis=1))):
             fits[f"{name}_fit_clock"] = _fit_summary(_fit(clock, value, params), shift)
+        law_error = float(dist[-1].max() * math.sqrt(SPREAD_LAW_C2 * step_m * clock[-1]) - 1)
     rates: dict[str, float] = {}
     for name in ("loss", "distance"):
         fit = _exponent_fit(fits, name)
@@ -337,6 +339,8 @@ def run_t21(instance: Instance, params: Params) -> InstanceOutcome:
             "empirical_constant": float(np.nanmax(const[1:])),
             "empirical_constant_argmax_tau": float(tau[1:][np.nanargmax(const[1:])]),
             **fits,
+            # n = 2: the final largest distance against the derived law (4 eta tau')^-1/2
+            "n2_law_relative_error": law_error,
         },
         trajectory=f.assign(empirical_constant=const),
         rates=rates,
@@ -510,6 +514,8 @@ def summarize_t21(results: Sequence[Any]) -> dict[str, Any]:
                                     default=None)
     out["loss_classifications"] = sorted({r.metrics["loss_fit"]["classification"]
                                           for r in inside})
+    law = [abs(e) for r in inside if (e := r.metrics.get("n2_law_relative_error")) is not None]
+    out["n2_law_max_relative_error"] = max(law, default=None)
     out["coverage_inside"] = sorted({(r.metrics["n"], r.metrics["d"]) for r in inside})
     out["derived_exponents"] = {
         "loss": 2.0, "distance": 0.5,

@@ -137,6 +137,8 @@ def test_n2_runs_follow_the_derived_clock() -> None:
     tau_end = float(ln.on_clock(np.array([float(steps)]), shift, eta)[0])
     law = (4 * eta * tau_end) ** -0.5
     assert result.metrics["final_max_canonical_distance"] == pytest.approx(law, rel=1e-5)
+    assert result.metrics["n2_law_relative_error"] == pytest.approx(
+        result.metrics["final_max_canonical_distance"] / law - 1, abs=1e-12)
     plain = (4 * eta * (steps + shift)) ** -0.5
     assert abs(result.metrics["final_max_canonical_distance"] / plain - 1) > 5e-4
     dist, loss = result.metrics["distance_fit_clock"], result.metrics["loss_fit_clock"]
