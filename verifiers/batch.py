@@ -169,14 +169,8 @@ def _apply_stack(stack: _Stack, m: np.ndarray, tol: float
     coords = m[stack.runs][stack.node_run][:, :, None]
     fd = score_integrands(stack.points, coords) * stack.scaled
     fd3 = fd.reshape(-1, stack.kg.shape[1], fd.shape[1])
-    kg = stack.kg @ fd3
-    kron = kg[:, 0]
-    raw = np.abs(kron - kg[:, 1])
-    resasc = stack.kg[0] @ np.abs(fd3 - 0.5 * kron[:, None, :])
-    cal = collinear.calibrated(raw, resasc)
-    kabs = stack.kg[0] @ np.abs(fd3)
     return tuple(np.add.reduceat(x, stack.panel_start, axis=0)  # type: ignore[return-value]
-                 for x in (kron, kabs, cal))
+                 for x in collinear.panel_estimates(fd3, stack.kg))
 
 
 def _fresh(p: np.ndarray, tol: float):

@@ -41,7 +41,7 @@ _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 class LineRule:
     """Nodes (N, 1) of a one-dimensional rule and how to reduce integrand values there.
     Panels (`kind` "panels"): `scaled` (N,) = half-width * density per node; `kg` (2, 21) the
-    Kronrod and Gauss weights; `kronrod` (N,) the Kronrod weights tiled over the panels.
+    Kronrod and Gauss weights.
     Gauss-Hermite (`kind` "hermite"): `pair` (2, N), the two orders' weights on the stacked nodes.
     `coords` (n,) and `basis` (d, 1): the configuration and frame the rule was built for;
     `check` (m, n) maps coordinates to crossings and gaps, `limit` (m,) their allowed drift."""
@@ -54,7 +54,6 @@ class LineRule:
     limit: np.ndarray
     scaled: np.ndarray | None = None
     kg: np.ndarray | None = None
-    kronrod: np.ndarray | None = None
     pair: np.ndarray | None = None
     ones: np.ndarray | None = None  # (panels,): sums over panels as products (faster)
     edges: np.ndarray | None = None  # (2, panels): the panels [a, b]
@@ -107,8 +106,7 @@ def _panel_rule(a: np.ndarray, b: np.ndarray, coords: np.ndarray, basis: np.ndar
     scaled = np.repeat(half, len(x)) * np.exp(-0.5 * t * t) * _INV_SQRT_2PI
     check, limit = drift_check(coords)
     return LineRule("panels", t[:, None], coords, basis, check, limit, scaled=scaled,
-                    kg=np.stack([wk, wg]), kronrod=np.tile(wk, len(half)),
-                    ones=np.ones(len(half)), edges=np.stack([a, b]))
+                    kg=np.stack([wk, wg]), ones=np.ones(len(half)), edges=np.stack([a, b]))
 
 
 def transport(rule: LineRule, coords: np.ndarray) -> LineRule | None:
@@ -157,6 +155,17 @@ def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
                       _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
 
 
+def panel_estimates(fd3: np.ndarray, kg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per panel (P, C): the Kronrod value, the Kronrod integral of |f| and the calibrated
+    error, from node values already weighted by density and half-width, fd3 (P, 21, C), and the
+    Kronrod and Gauss weights kg (2, 21)."""
+    sums = kg @ fd3  # (P, 2, C)
+    kron = sums[:, 0]
+    raw = np.abs(kron - sums[:, 1])
+    resasc = kg[0] @ np.abs(fd3 - 0.5 * kron[:, None, :])
+    return kron, kg[0] @ np.abs(fd3), calibrated(raw, resasc)
+
+
 def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> CubatureResult | None:
     """Integrals of the node values f (N, C) by `rule`, or None when the error estimate misses
     `tol` relative to the integral of |f| in any error group (columns of `gmat`, squared
@@ -166,15 +175,8 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
         value, error = two[1], np.abs(two[1] - two[0])
         abs_value = rule.pair[1] @ np.abs(f)
     else:
-        fd = f * rule.scaled[:, None]
-        fd3 = fd.reshape(-1, rule.kg.shape[1], f.shape[1])
-        kg = rule.kg @ fd3  # (P, 2, C)
-        kron = kg[:, 0]
-        raw = np.abs(kron - kg[:, 1])
-        resasc = rule.kg[0] @ np.abs(fd3 - 0.5 * kron[:, None, :])
-        error = rule.ones @ calibrated(raw, resasc)
-        value = rule.ones @ kron
-        abs_value = rule.kronrod @ np.abs(fd)
+        fd3 = (f * rule.scaled[:, None]).reshape(-1, rule.kg.shape[1], f.shape[1])
+        value, abs_value, error = (rule.ones @ x for x in panel_estimates(fd3, rule.kg))
     sq = np.array((error, tol * abs_value))
     norms = (sq * sq) @ gmat
     if (norms[0] > norms[1]).any():
@@ -183,4 +185,4 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
 
 
 __all__ = ["LineRule", "apply", "calibrated", "drift_check", "fits", "from_panels",
-           "group_matrix", "hermite", "transport"]
+           "group_matrix", "hermite", "panel_estimates", "transport"]
