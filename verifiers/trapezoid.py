@@ -92,13 +92,14 @@ def _axis(h: float, drop: float) -> tuple[np.ndarray, float, float]:
 
 
 def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
-               span: np.ndarray, drop: float) -> GridRule | None:
+               span: np.ndarray, drop: float, max_nodes: int | None = None) -> GridRule | None:
     """The grid of steps `step`, leaving out Gaussian weight at most `drop` (plus the box
-    tails, tiny); None when it would exceed MAX_NODES."""
+    tails, tiny); None when it would exceed `max_nodes` (default MAX_NODES[k])."""
     k = len(step)
+    max_nodes = MAX_NODES[k] if max_nodes is None else max_nodes
     axes = [_axis(float(h), drop / (4 * k)) for h in step]
     sizes = [len(x) for x, _, _ in axes]
-    if np.prod(np.asarray(sizes, dtype=float)) > MAX_BOX:
+    if np.prod(np.asarray(sizes, dtype=float)) > max(MAX_BOX, 4 * max_nodes):
         return None
     sums = [s for _, _, s in axes]
     box_tail = sum(t * np.prod(sums[:e] + sums[e + 1 :]) for e, (_, t, _) in enumerate(axes))
@@ -112,7 +113,7 @@ def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
     cum = np.cumsum(weight[order])
     n_drop = int(np.searchsorted(cum, max(drop - box_tail, 0.0), side="right"))
     keep = np.sort(order[n_drop:])
-    if len(keep) > MAX_NODES[k]:
+    if len(keep) > max_nodes:
         return None
     left_out = box_tail + (float(cum[n_drop - 1]) if n_drop else 0.0)
     idx = np.unravel_index(keep, sizes)
