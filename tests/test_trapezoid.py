@@ -134,7 +134,7 @@ def test_estimate_covers_the_error_on_a_ladder_of_steps() -> None:
 
 def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     """Teeth through the engine's own loop: with a-priori steps 4 times too coarse (actual
-    error ~1e-8, far above tol), `trapezoid_cubature` must not accept the first grid: it halves
+    error ~1e-8, far above tol), `trapezoid_cubature` must not accept the first grid: it refines
     the steps until the estimate meets tol, and the result is then within 1e-11."""
     import verifiers.trapezoid as trapezoid
 
@@ -144,7 +144,8 @@ def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.Monk
     monkeypatch.setattr(trapezoid, "a_priori_steps", lambda span, tol: 4 * honest(span, tol))
     res = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
     assert res is not None
-    assert np.all(res.rule.step <= honest(trapezoid.SPAN_MARGIN * spans(coords), 1e-11) * 1.01)
+    first = 4 * honest(trapezoid.SPAN_MARGIN * spans(coords), 1e-11)
+    assert np.all(res.rule.step <= trapezoid.REFINE * first * (1 + 1e-12))  # refined
     scale = _group_norms(res.abs_value, gmat)
     assert np.all(_group_norms(np.abs(res.value - exact), gmat) <= 1e-11 * scale)
 

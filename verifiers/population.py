@@ -86,11 +86,12 @@ def align(red: Reduction, rule: FrozenRule | GridRule | None) -> Reduction:
 
 
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRule | None = None,
-             hermite: bool = True, shortcuts: bool = True) -> CubatureResult:
+             hermite: bool = True, shortcuts: bool = True, reuse_only: bool = False
+             ) -> CubatureResult | None:
     """The integrals of `score_integrands` for the reduction `red`; a frozen `rule` is tried
     first (with `shortcuts`, without building the adaptive cubature unless it fails). Separated
     means (no thin axis) with k in TRAPEZOID_K get a trapezoid grid (`verifiers.trapezoid`)
-    before the adaptive cubature."""
+    before the adaptive cubature. `reuse_only`: None when the grid `rule` is refused."""
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
@@ -103,7 +104,7 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     if isinstance(rule, GridRule):
         gmat = group_matrix(error_groups(n, k, perp_norm), n_components(n, k))
         res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
-        if res is not None:
+        if res is not None or reuse_only:
             return res
         spent, rule = rule.n_nodes, None
     elif rule is not None and rule.coords.shape == coords.shape:
@@ -189,9 +190,18 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     if k == 1:
         red, res = collinear_cubature(red, tol, rule)
     else:
-        grid = rule if isinstance(rule, FrozenRule | GridRule) else None
-        red = align(red, grid)
-        res = cubature(red, tol, grid, shortcuts=shortcuts)
+        res = None
+        if isinstance(rule, GridRule):  # a refused grid is rebuilt in the principal frame
+            aligned = align(red, rule)
+            res = cubature(aligned, tol, rule, reuse_only=True)
+            if res is not None:
+                red = aligned
+        if res is None:
+            frozen = rule if isinstance(rule, FrozenRule) else None
+            red = align(red, frozen)
+            res = cubature(red, tol, frozen, shortcuts=shortcuts)
+            if isinstance(rule, GridRule):
+                res = replace(res, evaluations=res.evaluations + rule.n_nodes)
     return _assemble(res, n, k, red)
 
 

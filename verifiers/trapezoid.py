@@ -12,7 +12,7 @@ Error estimate: the grid x = h i (i integer) contains 2^k subgrids of step 2h (i
 The value is T(h); the estimate is max over the subgrids of |T(h) - T_s(2h)|, which is about the
 error of T(2h), the square root of T(h)'s (conservative), and taking all 2^k offsets keeps one
 subgrid's accidental agreement from hiding the error. Steps are chosen a priori so that T(2h)
-meets the tolerance, and halved while the estimate misses it.
+meets the tolerance, and refined while the estimate misses it.
 
 Truncation: nodes whose total weight h^k phi(y) (smallest first), times the integrand bound,
 stays below a tenth of tol times the integral scale are left out, as is everything outside a box
@@ -32,9 +32,10 @@ from verifiers.quadrature import Y_MAX, CubatureResult, _group_norms, _hermite_t
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 STRIP_USE = 0.75  # fraction of the pole-free strip the a-priori step relies on
 SPAN_MARGIN = 1.25  # steps are sized for spans this much wider, so GD can reuse the grid
-MAX_NODES = {2: 400_000, 3: 2_000_000}  # beyond: the adaptive cubature is cheaper (fallback)
+MAX_NODES = {2: 400_000, 3: 4_000_000}  # beyond: the adaptive cubature (fallback)
 MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
-MAX_HALVINGS = 2
+REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
+MAX_REFINE = 3
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
 _CHUNK = 32_768  # integrand points per call (memory)
 
@@ -168,9 +169,9 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
                        gmat: np.ndarray, bound: np.ndarray, tol: float
                        ) -> CubatureResult | None:
-    """The integrals by a fresh grid, steps from the spans a priori and halved while the
-    estimate misses `tol`; None (fall back to the adaptive cubature) when the grid would be
-    too large or never meets `tol`."""
+    """The integrals by a fresh grid, steps from the spans a priori and refined (times
+    REFINE) while the estimate misses `tol`; None (fall back to the adaptive cubature) when
+    the grid would be too large or never meets `tol`."""
     k = coords.shape[1]
     span = SPAN_MARGIN * spans(coords)
     step = a_priori_steps(span, tol)
@@ -178,7 +179,7 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
     pts, wts = _hermite_tensor(10, k)  # pilot: the scale of the integrals of |f|
     scale = _group_norms(wts @ np.abs(integrand(pts)), gmat)
     spent = len(pts)
-    for _ in range(MAX_HALVINGS + 1):
+    for _ in range(MAX_REFINE + 1):
         for _attempt in range(2):  # redo once if the pilot overestimated the scale
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.min(np.where(bound_norms > 0, scale / bound_norms, np.inf))
@@ -197,5 +198,5 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
         if _accepts(est, absval, gmat, 0.5 * tol):  # the left-out weight is what misses
             scale = np.minimum(scale, now)
             continue
-        step = 0.5 * step
+        step = REFINE * step
     return None
