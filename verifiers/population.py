@@ -100,17 +100,16 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
         return score_integrands(y, coords)
 
     spent = 0
-    gmat = None
+    base, extra = _group_parts(n, k)
+    gmat = base + perp_norm**2 * extra  # = group_matrix(error_groups(n, k, perp_norm))
     if isinstance(rule, GridRule):
-        gmat = group_matrix(error_groups(n, k, perp_norm), n_components(n, k))
         res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
         if res is not None or reuse_only:
             return res
         spent, rule = rule.n_nodes, None
     elif rule is not None and rule.coords.shape == coords.shape:
         if shortcuts:
-            base, extra = _group_parts(n, k)  # = group_matrix(error_groups(n, k, perp_norm))
-            res, spent = reuse_rule(rule, coords, integrand, base + perp_norm**2 * extra, tol,
+            res, spent = reuse_rule(rule, coords, integrand, gmat, tol,
                                     lambda: integrand_bound(red))
         else:  # the general path: the adaptive cubature set up, then its reuse of the rule
             quad = GaussianCubature(coords, integrand, n_components(n, k),
@@ -121,8 +120,6 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
             return res
     rule = None  # it failed: the adaptive cubature need not try it again
     if k in TRAPEZOID_K and np.min(np.ptp(coords, axis=0)) > HERMITE_MAX_SPREAD:
-        if gmat is None:
-            gmat = group_matrix(error_groups(n, k, perp_norm), n_components(n, k))
         res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol)
         if res is not None:
             return replace(res, evaluations=res.evaluations + spent)
