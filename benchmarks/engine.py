@@ -2,15 +2,17 @@
 the paper's experiment) on the same trajectories, with that gradient's error against the exact;
 then the per-step cost of rule reuse on T2.1's inside configurations (the large-noise regime,
 where every axis is thin); then batched k = 1 runs (`verifiers.batch.run_gd_batch`) against the
-same runs one by one.
+same runs one by one; then sweep-like separated starts (`initial_means(n, 3, M0, seed)`, eta 0.1)
+with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3).
 
-`python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]`.
+`python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]
+[--adaptive]`; `--adaptive` turns the trapezoid grid off (the engine before it, for comparison).
 Rates are per second of this process's CPU time (single-threaded), so other load on the
 machine slows them less than wall-clock figures; the load average is printed with every line
 all the same. Issue 2 targets on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000,
-n=5 d=3 >= 100 (at 1e-10 relative for k <= 2 and 1e-8 for k = 3). A separated k = 3
-evaluation (n=5 d=3 random N(0,1)) takes minutes: that setting runs `--k3-steps` steps
-(default 1)."""
+n=5 d=3 >= 100 (at 1e-10 relative for k <= 2 and 1e-8 for k = 3). The separated k = 3
+setting (n=5 d=3 random N(0,1)) runs `--k3-steps` steps (default 20; an adaptive evaluation
+there takes about two minutes)."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ import time
 
 import numpy as np
 
+from verifiers import population
 from verifiers.batch import run_gd_batch
 from verifiers.collinear import LineRule
 from verifiers.dynamics import run_gd
 from verifiers.geometry import reduce_means, to_canonical
 from verifiers.monte_carlo import mc_gradient
 from verifiers.population import Evaluation, evaluate
+from verifiers.trapezoid import GridRule
 
 
 def settings(rng: np.random.Generator) -> list[tuple[str, np.ndarray, float]]:
@@ -90,6 +94,8 @@ T21_CONFIGS = ((2, 1), (3, 1), (5, 1), (3, 2), (3, 3), (5, 2), (5, 3))
 def _rule_kind(rule: object) -> str:
     if isinstance(rule, LineRule):
         return f"line {rule.kind}"
+    if isinstance(rule, GridRule):
+        return "trapezoid"
     if rule.tree is None:
         return "thin block"
     return "panels" if rule.block is None else "panels + thin"
@@ -151,16 +157,55 @@ def batched_runs(args: argparse.Namespace, rng: np.random.Generator) -> None:
               f"{batch_rate / single_rate:5.1f} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
+SWEEP_STARTS = ((3, 4.0, 0, 300), (3, 4.0, 1, 300), (3, 10.0, 0, 300), (3, 10.0, 1, 300),
+                (5, 4.0, 0, 10))
+
+
+def sweep_runs(args: argparse.Namespace) -> None:
+    """GD from `initial_means(n, 3, M0, seed)` (separated means, issue 9's d = 3 sweeps),
+    eta 0.1: steps per CPU second, rules built (first one included), the rule kind and nodes
+    at the end, the largest estimated relative error."""
+    from claims.random_init_runs import initial_means
+
+    print(f"\n{'sweep-like starts, eta 0.1':32s} {'k':>2s} {'steps':>5s} {'steps/s':>8s} "
+          f"{'built':>5s} {'last rule':>13s} {'nodes':>8s} {'max est. rel err':>16s} "
+          f"{'load':>5s}")
+    for n, m0, seed, steps in SWEEP_STARTS:
+        if n == 5 and args.k3_steps < 1:
+            continue
+        steps = min(steps, args.k3_steps) if n == 5 else steps
+        m = initial_means(n, 3, m0, seed)
+        rule, built, worst = None, 0, 0.0
+        t0 = time.process_time()
+        for _ in range(steps):
+            ev = evaluate(m, rule=rule)
+            built += ev.rule is not rule or ev.rule is None
+            rule = ev.rule
+            worst = max(worst, ev.relative_loss_error, ev.relative_grad_error)
+            m = m - 0.1 * ev.grad
+        secs = time.process_time() - t0
+        kind = "none" if rule is None else _rule_kind(rule)
+        nodes = "-" if rule is None else str(len(rule.points))
+        label = f"n={n} d=3 M0={m0:g} seed={seed}"
+        print(f"{label:32s} {reduce_means(m).k:2d} {steps:5d} {steps / secs:8.3g} {built:5d} "
+              f"{kind:>13s} {nodes:>8s} {worst:16.1e} {os.getloadavg()[0]:5.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--k3-steps", type=int, default=1)
+    parser.add_argument("--k3-steps", type=int, default=20)
     parser.add_argument("--budget", type=float, default=20.0, help="CPU seconds per setting")
     parser.add_argument("--batch", type=int, default=200, help="runs per batched setting")
     parser.add_argument("--step-runs", type=int, default=2000,
                         help="timed steps per T2.1 configuration")
-    parser.add_argument("--table", choices=("all", "single", "t21", "batched"), default="all")
+    parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep"),
+                        default="all")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="no trapezoid grid (the adaptive cubature alone, as before it)")
     args = parser.parse_args()
+    if args.adaptive:
+        population.TRAPEZOID_K = ()
     rng = np.random.default_rng(7)
     evaluate(np.array([[0.0], [1.0]]))  # derives and caches the Gauss-Kronrod rule (0.15 s)
     print(f"pid {os.getpid()}; load average {os.getloadavg()[0]:.2f}; rates per CPU second")
@@ -170,6 +215,8 @@ def main() -> None:
         t21_per_step(args)
     if args.table in ("all", "batched"):
         batched_runs(args, rng)
+    if args.table in ("all", "sweep"):
+        sweep_runs(args)
 
 
 def _means_along(m0: np.ndarray, evs: list[Evaluation], eta: float, picks: list[Evaluation]

@@ -20,9 +20,11 @@ from verifiers.quadrature import (
     group_matrix,
     reuse_rule,
 )
+from verifiers.trapezoid import GridRule, reuse_grid, trapezoid_cubature
 
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
 DEFAULT_TOL_K3 = 1e-9  # k = 3: target 1e-8
+TRAPEZOID_K = (2, 3)  # k for which separated means try the trapezoid grid first
 ROUNDING = 64 * np.finfo(float).eps
 
 
@@ -41,7 +43,7 @@ class Evaluation:
     grad_error: float
     evaluations: int
     converged: bool
-    rule: object = None  # FrozenRule (k >= 2) or collinear.LineRule (k = 1): pass it back
+    rule: object = None  # FrozenRule or GridRule (k >= 2), collinear.LineRule (k = 1): pass it back
 
     @property
     def relative_loss_error(self) -> float:
@@ -71,7 +73,7 @@ def integrand_bound(red: Reduction) -> np.ndarray:
     return np.concatenate([[big**2], np.full(n * k, g_max), np.full(n, 2 * (1 + s_max))])
 
 
-def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
+def align(red: Reduction, rule: FrozenRule | GridRule | None) -> Reduction:
     """Express the reduction in a basis as close as possible to the one `rule` was built in
     (orthogonal Procrustes), so that a GD step does not flip or spin the reduced frame."""
     if rule is None or rule.basis is None or rule.basis.shape != red.basis.shape:
@@ -83,10 +85,13 @@ def align(red: Reduction, rule: FrozenRule | None) -> Reduction:
     return replace(red, basis=red.basis @ rot, coords=red.coords @ rot)
 
 
-def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None = None,
-             hermite: bool = True, shortcuts: bool = True) -> CubatureResult:
+def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRule | None = None,
+             hermite: bool = True, shortcuts: bool = True, reuse_only: bool = False
+             ) -> CubatureResult | None:
     """The integrals of `score_integrands` for the reduction `red`; a frozen `rule` is tried
-    first (with `shortcuts`, without building the adaptive cubature unless it fails)."""
+    first (with `shortcuts`, without building the adaptive cubature unless it fails). Separated
+    means (no thin axis) with k in TRAPEZOID_K get a trapezoid grid (`verifiers.trapezoid`)
+    before the adaptive cubature. `reuse_only`: None when the grid `rule` is refused."""
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
@@ -95,13 +100,29 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | None =
         return score_integrands(y, coords)
 
     spent = 0
-    if shortcuts and rule is not None and rule.coords.shape == coords.shape:
-        base, extra = _group_parts(n, k)  # = group_matrix(error_groups(n, k, perp_norm))
-        res, spent = reuse_rule(rule, coords, integrand, base + perp_norm**2 * extra, tol,
-                                lambda: integrand_bound(red))
+    base, extra = _group_parts(n, k)
+    gmat = base + perp_norm**2 * extra  # = group_matrix(error_groups(n, k, perp_norm))
+    if isinstance(rule, GridRule):
+        res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
+        if res is not None or reuse_only:
+            return res
+        spent, rule = rule.n_nodes, None
+    elif rule is not None and rule.coords.shape == coords.shape:
+        if shortcuts:
+            res, spent = reuse_rule(rule, coords, integrand, gmat, tol,
+                                    lambda: integrand_bound(red))
+        else:  # the general path: the adaptive cubature set up, then its reuse of the rule
+            quad = GaussianCubature(coords, integrand, n_components(n, k),
+                                    error_groups(n, k, perp_norm), integrand_bound(red),
+                                    tol=tol, hermite=hermite)
+            res, spent = reuse_rule(rule, coords, integrand, quad.gmat, tol, lambda: quad.bound)
         if res is not None:
             return res
-        rule = None  # it failed: the adaptive cubature need not try it again
+    rule = None  # it failed: the adaptive cubature need not try it again
+    if k in TRAPEZOID_K and np.min(np.ptp(coords, axis=0)) > HERMITE_MAX_SPREAD:
+        res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol)
+        if res is not None:
+            return replace(res, evaluations=res.evaluations + spent)
     quad = GaussianCubature(coords, integrand, n_components(n, k),
                             error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
                             hermite=hermite)
@@ -166,9 +187,18 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     if k == 1:
         red, res = collinear_cubature(red, tol, rule)
     else:
-        red = align(red, rule if isinstance(rule, FrozenRule) else None)
-        res = cubature(red, tol, rule if isinstance(rule, FrozenRule) else None,
-                       shortcuts=shortcuts)
+        res = None
+        if isinstance(rule, GridRule):  # a refused grid is rebuilt in the principal frame
+            aligned = align(red, rule)
+            res = cubature(aligned, tol, rule, reuse_only=True)
+            if res is not None:
+                red = aligned
+        if res is None:
+            frozen = rule if isinstance(rule, FrozenRule) else None
+            red = align(red, frozen)
+            res = cubature(red, tol, frozen, shortcuts=shortcuts)
+            if isinstance(rule, GridRule):
+                res = replace(res, evaluations=res.evaluations + rule.n_nodes)
     return _assemble(res, n, k, red)
 
 

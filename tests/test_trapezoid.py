@@ -1,0 +1,272 @@
+"""The trapezoid grid for separated k = 2, 3 means (`verifiers.trapezoid`): accuracy against the
+independent mpmath references, its estimate against the actual error (also for too-coarse
+steps, which it must reject), the fallback, and reuse along GD against the adaptive cubature."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import verifiers.population as population
+from claims.random_init_runs import initial_means
+from verifiers.formulation import n_components, score_integrands
+from verifiers.geometry import reduce_means
+from verifiers.population import error_groups, evaluate, integrand_bound
+from verifiers.quadrature import _group_norms, group_matrix
+from verifiers.trapezoid import (
+    GridRule,
+    a_priori_steps,
+    apply_grid,
+    build_grid,
+    reuse_grid,
+    spans,
+    trapezoid_cubature,
+)
+
+DATA = Path(__file__).parent / "data"
+TARGET = {2: 1e-10, 3: 1e-8}
+
+
+def _parse(values: object) -> np.ndarray:
+    with mp.workdps(40):
+        return np.array([[float(mp.mpf(a)) for a in row] for row in values])
+
+
+def _check(m: np.ndarray, loss: float, grad: np.ndarray, k: int, ref_err: tuple[float, float]
+           ) -> object:
+    ev = evaluate(m)
+    assert ev.converged and reduce_means(m).k == k
+    gnorm = float(np.linalg.norm(grad))
+    loss_err, grad_err = abs(ev.loss - loss), float(np.linalg.norm(ev.grad - grad))
+    assert loss_err <= TARGET[k] * loss and grad_err <= TARGET[k] * gnorm, (loss_err, grad_err)
+    assert loss_err <= ev.loss_error + ref_err[0] and grad_err <= ev.grad_error + ref_err[1]
+    return ev
+
+
+K2_CASES = [c for c in json.loads((DATA / "reference_k2.json").read_text())
+            if c["kind"] in ("separated", "mixed", "d3")]
+
+
+@pytest.mark.parametrize("case", K2_CASES, ids=lambda c: c["kind"])
+def test_k2_separated_against_mpmath(case: dict) -> None:
+    """k = 2 against `tests/reference.py` values (mpmath, 18 digits): 1e-10, the estimate
+    covering the error. The configurations whose grid fits take the grid."""
+    m = np.array(case["means"])
+    loss = float(mp.mpf(case["loss"]))
+    grad = _parse(case["gradient"])
+    ref = case["quad_rel_error"] or 0.0
+    ev = _check(m, loss, grad, 2, (ref * loss, ref * float(np.linalg.norm(grad))))
+    if float(np.max(spans(reduce_means(m).coords))) < 10:
+        assert isinstance(ev.rule, GridRule)
+
+
+K3_CASES = json.loads((DATA / "reference_k3_mp.json").read_text())
+
+
+@pytest.mark.parametrize("case", K3_CASES[1:3], ids=lambda c: c["kind"])
+def test_k3_on_the_grid_against_mpmath(case: dict) -> None:
+    """k = 3 against `tests/reference_k3_mp.py` (30 digits): 1e-8, on the grid."""
+    m = np.array(case["means"])
+    ev = _check(m, float(mp.mpf(case["loss"])), _parse(case["gradient"]), 3,
+                (case["loss_error"], case["grad_error"]))
+    assert isinstance(ev.rule, GridRule)
+
+
+def _setup(m: np.ndarray) -> tuple[np.ndarray, object, np.ndarray, np.ndarray]:
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    gmat = group_matrix(error_groups(n, k, float(np.linalg.norm(red.perp))), n_components(n, k))
+    coords = red.coords
+    return coords, (lambda y: score_integrands(y, coords)), gmat, integrand_bound(red)
+
+
+def _reference(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's integrals with steps a quarter of the a-priori ones (errors far below tol)."""
+    coords, f, gmat, bound = _setup(m)
+    fine = build_grid(coords, None, 0.25 * a_priori_steps(spans(coords), 1e-11), spans(coords),
+                      1e-22, max_nodes=20_000_000)
+    value, _, err, _ = apply_grid(fine, f, gmat, bound)
+    return value, err
+
+
+COARSE = np.array([[0.0, 0.0], [2.5, 0.8], [-1.0, 2.2]])
+FACTORS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+def _ladder(m: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+    """(factor, actual error, error bound, integral of |f|) per group for grids of steps
+    `factor` times the a-priori ones (tol 1e-11), against the fine grid (whose own bound is
+    added to the bound)."""
+    coords, f, gmat, bound = _setup(m)
+    exact, exact_err = _reference(m)
+    out = []
+    for factor in FACTORS:
+        grid = build_grid(coords, None, factor * a_priori_steps(spans(coords), 1e-11),
+                          spans(coords), 1e-13)
+        value, absval, err, _ = apply_grid(grid, f, gmat, bound)
+        out.append((factor, _group_norms(np.abs(value - exact), gmat),
+                    _group_norms(err + exact_err, gmat), _group_norms(absval, gmat)))
+    return out
+
+
+def test_estimate_covers_the_error_on_a_ladder_of_steps() -> None:
+    """Teeth: from the a-priori steps to 8 times coarser, the error bound (max over the 2h
+    subgrids plus the left-out weight) is above the actual error in every group, and every
+    grid whose actual error exceeds tol is rejected. The same check refuses an estimate a
+    thousand times more optimistic (on the coarsest grids the bound is only ~100 times above
+    the error), so it is not vacuous."""
+    tol = 1e-11
+    for m in (COARSE, np.array([[0.0, 0.0, 0.0], [4.0, 1.0, 0.5], [1.0, -3.0, 2.0]])):
+        ladder = _ladder(m)
+        assert sum(np.all(actual > tol * scale) for _, actual, _, scale in ladder) >= 3
+        for _, actual, bound, scale in ladder:
+            assert np.all(actual <= bound)
+            if np.any(actual > tol * scale):
+                assert np.any(bound > tol * scale)  # rejected
+        assert any(np.any(actual > bound / 1000) for _, actual, bound, _ in ladder)
+
+
+def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Teeth through the engine's own loop: with a-priori steps 4 times too coarse (actual
+    error ~1e-8, far above tol), `trapezoid_cubature` must not accept the first grid: it refines
+    the steps until the estimate meets tol, and the result is then within 1e-11."""
+    import verifiers.trapezoid as trapezoid
+
+    coords, f, gmat, bound = _setup(COARSE)
+    exact, _ = _reference(COARSE)
+    honest = trapezoid.a_priori_steps
+    monkeypatch.setattr(trapezoid, "a_priori_steps", lambda span, tol: 4 * honest(span, tol))
+    res = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
+    assert res is not None
+    first = 4 * honest(trapezoid.SPAN_MARGIN * spans(coords), 1e-11)
+    assert np.all(res.rule.step <= trapezoid.REFINE * first * (1 + 1e-12))  # refined
+    scale = _group_norms(res.abs_value, gmat)
+    assert np.all(_group_norms(np.abs(res.value - exact), gmat) <= 1e-11 * scale)
+
+
+def test_all_subgrids_enter_the_estimate() -> None:
+    """The estimate is the max over the 2^k subgrids of step 2h: on the coarse ladder the
+    subgrid through the origin alone gives less than the max for some group (the other
+    offsets see aliasing it does not)."""
+    coords, f, gmat, bound = _setup(COARSE)
+    ratios = []
+    for factor in (1.0, 2.0, 4.0, 8.0):
+        grid = build_grid(coords, None, factor * a_priori_steps(spans(coords), 1e-11),
+                          spans(coords), 1e-13)
+        value, _, _, est = apply_grid(grid, f, gmat, bound)
+        lo, hi = grid.bounds[0], grid.bounds[1]
+        origin_sub = 4 * (grid.weight[lo:hi] @ f(grid.points[lo:hi]))
+        one = _group_norms(np.abs(value - origin_sub), gmat)
+        assert np.all(one <= _group_norms(est, gmat) * (1 + 1e-12))
+        ratios.append(np.min(one / _group_norms(est, gmat)))
+    assert min(ratios) < 0.9
+
+
+def test_grid_weights_integrate_the_gaussian() -> None:
+    """The kept weights sum to 1 - left_out (Poisson: the discrete sum is exact to
+    exp(-2 pi^2 / h^2)); E y_e^2 = 1 and E y_0^2 y_1^2 = 1 up to the left-out tail; each of
+    the four 2h subgrids, weighted by 4, integrates the Gaussian too (to its Poisson error
+    exp(-2 pi^2 / (2h)^2) ~ 4e-11 here), so the parity split is the subgrid split."""
+    grid = build_grid(np.zeros((3, 2)), None, np.array([0.3, 0.45]), np.ones(2), 1e-14)
+    assert abs(grid.weight.sum() + grid.left_out - 1) <= 1e-14
+    y = grid.points
+    r2 = float(np.max(np.sum(y * y, axis=1)))
+    for moment in (y[:, 0] ** 2, y[:, 1] ** 2, y[:, 0] ** 2 * y[:, 1] ** 2):
+        assert abs(grid.weight @ moment - 1) <= grid.left_out * (r2 + 2) ** 2 + 1e-14
+    for s in range(4):
+        part = grid.weight[grid.bounds[s] : grid.bounds[s + 1]]
+        assert abs(4 * part.sum() - 1) <= 1e-10
+        parity = np.rint(y[grid.bounds[s] : grid.bounds[s + 1]] / grid.step).astype(int) % 2
+        assert len(np.unique(parity, axis=0)) == 1
+
+
+@st.composite
+def separated_means(draw: st.DrawFn) -> np.ndarray:
+    """k = 2 configurations (n = 3, d = 2 or 3; n = 4, d = 2), |m_i| up to 30, apart by more
+    than the thin threshold along both principal axes (k = 3: the mpmath cases above)."""
+    n = draw(st.integers(3, 4))
+    d = draw(st.integers(2, 3)) if n == 3 else 2
+    radius = draw(st.sampled_from([3.0, 8.0, 30.0]))
+    vals = draw(st.lists(st.floats(-1, 1), min_size=n * d, max_size=n * d))
+    m = np.round(np.array(vals).reshape(n, d) * radius / np.sqrt(d), 6)
+    red = reduce_means(m)
+    if red.k < 2 or np.min(np.ptp(red.coords, axis=0)) <= 0.35:
+        m[-1, :2] += [0.0, 1.0]
+        m[-2, :2] += [1.0, 0.0]
+    return m
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=True)
+@given(separated_means())
+def test_estimate_covers_the_error_on_separated_means(m: np.ndarray) -> None:
+    """Drawn separated configurations up to |m_i| = 30: the engine's result (grid, or the
+    adaptive fallback where the grid would be too large) is within its estimate of the adaptive
+    cubature at tol 1e-13, and where the grid is taken, its estimate also covers the error of the
+    grid at four times the steps' density."""
+    ev = evaluate(m)
+    k = reduce_means(m).k
+    assert ev.converged
+    saved = population.TRAPEZOID_K
+    population.TRAPEZOID_K = ()
+    try:
+        ref = evaluate(m, tol=1e-13)
+    finally:
+        population.TRAPEZOID_K = saved
+    assert abs(ev.loss - ref.loss) <= ev.loss_error + ref.loss_error
+    assert np.linalg.norm(ev.grad - ref.grad) <= ev.grad_error + ref.grad_error
+    assert ev.relative_loss_error <= TARGET[k] or ev.loss < 1e-3  # tol is relative to E|f|
+    if isinstance(ev.rule, GridRule) and k == 2:
+        coords, f, gmat, bound = _setup(m)
+        res = trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
+        exact, exact_err = _reference(m)
+        assert np.all(_group_norms(np.abs(res.value - exact), gmat)
+                      <= _group_norms(res.error + exact_err, gmat))
+
+
+def test_fallback_when_the_grid_is_too_large() -> None:
+    """Means 50 apart: the grid would exceed its node cap, so the adaptive cubature answers."""
+    m = np.array([[0.0, 0.0], [25.0, 3.0], [-25.0, 9.0]])
+    coords, f, gmat, bound = _setup(m)
+    assert trapezoid_cubature(coords, None, f, gmat, bound, 1e-11) is None
+    ev = evaluate(m)
+    assert ev.converged and not isinstance(ev.rule, GridRule)
+
+
+def test_gd_reuse_agrees_with_the_adaptive_cubature(monkeypatch: pytest.MonkeyPatch) -> None:
+    """initial_means(3, 3, 4, 0), eta 0.1: the grid is kept on most steps, every step agrees
+    with a fresh adaptive evaluation within the two estimates, and a grid is refused once the
+    means' span outgrows what its steps support."""
+    m = initial_means(3, 3, 4.0, 0)
+    rule, kept, steps = None, 0, 40
+    grid_evs, means = [], []
+    for _ in range(steps):
+        ev = evaluate(m, rule=rule)
+        kept += ev.rule is rule and rule is not None
+        rule = ev.rule
+        assert isinstance(rule, GridRule) and ev.converged
+        grid_evs.append(ev)
+        means.append(m)
+        m = m - 0.1 * ev.grad
+    assert kept >= 0.8 * (steps - 1)  # measured: 4 rebuilds in the first 40 steps (the spans
+    # grow past the grid's margin early on), 6 in 300
+    monkeypatch.setattr(population, "TRAPEZOID_K", ())
+    for ev, mm in list(zip(grid_evs, means, strict=True))[::8]:
+        fresh = evaluate(mm)
+        assert not isinstance(fresh.rule, GridRule)
+        assert abs(ev.loss - fresh.loss) <= ev.loss_error + fresh.loss_error
+        assert np.linalg.norm(ev.grad - fresh.grad) <= ev.grad_error + fresh.grad_error
+    coords, f, gmat, bound = _setup(means[-1])
+    aligned = population.align(reduce_means(means[-1]), rule).coords
+    assert reuse_grid(rule, aligned, lambda y: score_integrands(y, aligned), gmat, 1e-11,
+                      bound) is not None
+    wide = 1.3 * aligned
+    assert np.any(spans(wide) > rule.span)
+    assert reuse_grid(rule, wide, lambda y: score_integrands(y, wide), gmat, 1e-11,
+                      bound) is None
