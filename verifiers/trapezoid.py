@@ -59,7 +59,6 @@ class GridRule:
     weight: np.ndarray
     bounds: np.ndarray
     left_out: float
-    block: None = None  # no thin Gauss-Hermite block (the interface of `FrozenRule`)
 
     @property
     def n_nodes(self) -> int:
