@@ -70,9 +70,11 @@ def far_instance(n: int, seed: int, steps: int, factor: float = 2.0) -> dict[str
 
 
 def sweep_instance(n: int, d: int, m0: float, seeds: int, max_steps: int = 1 << 13,
-                   eta: float = SWEEP_ETA) -> dict[str, Any]:
-    return {"kind": "sweep", "n": n, "d": d, "M0": m0, "seeds": seeds, "eta": eta,
-            "max_steps": max_steps}
+                   eta: float = SWEEP_ETA, budget: int | None = None) -> dict[str, Any]:
+    """`budget`: integrand evaluations per seed, beyond which the seed is undecided."""
+    out = {"kind": "sweep", "n": n, "d": d, "M0": m0, "seeds": seeds, "eta": eta,
+           "max_steps": max_steps}
+    return out if budget is None else {**out, "budget": budget}
 
 
 def rate_instance(steps: int, m0: float = 4.0, seed: int = 0) -> dict[str, Any]:
@@ -156,7 +158,7 @@ def _run_sweep(instance: Instance, params: Params) -> InstanceOutcome:
     n, d, m0 = int(instance["n"]), int(instance["d"]), float(instance["M0"])
     res = sweep(n, d, m0, range(int(instance["seeds"])), float(instance["eta"]),
                 params["first_horizon"], int(instance["max_steps"]), params["r_conv"],
-                params["r_div"])
+                params["r_div"], instance.get("budget"))
     runs = res.pop("runs")
     metrics = {"n": n, "d": d, "M0": m0, "seeds": len(runs), **res,
                "undecided_runs": [{k: r[k] for k in ("seed", "tau", "reason")}

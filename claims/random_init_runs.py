@@ -16,7 +16,9 @@ window [T/2, T] of recorded steps, a mean is
 
 A run is decided at the first T where every mean is one or the other; otherwise it goes on to 2T,
 up to `max_steps`, and is then "undecided" (counted and reported, never binned as an outcome).
-A run whose cubatures missed their tolerance is undecided too. The thresholds are set a priori
+A run whose cubatures missed their tolerance is undecided too, and so is a run that spends its
+evaluation budget (integrand evaluations over the whole run, when a sweep sets one: a cost cap
+set a priori, counted and reported, never a verdict). The thresholds are set a priori
 from the two known sign changes of the dynamics: with one mean at the truth, a second mean's
 radial gradient changes sign at R* ~ 2.45 (n = 2, measured here with the engine: pulled in below,
 pushed out above), and T3.1's stationary point sits at s* ~ 2.55 (n = 3). `r_div` = 3 lies beyond
@@ -62,17 +64,30 @@ class Window:
     grad: np.ndarray
     grad_error: float
     accurate: bool
+    evaluations: int = 0
+    out_of_budget: int | None = None  # the step at which the evaluation budget ran out
 
 
 def gd_window(m: np.ndarray, eta: float, start: int, stop: int, rule: Any = None,
-              every: int = 1) -> tuple[Window, np.ndarray, Any, np.ndarray]:
+              every: int = 1, budget: int | None = None
+              ) -> tuple[Window, np.ndarray, Any, np.ndarray]:
     """GD from step `start` (means m) to `stop`, recording every `every` steps and `stop`.
-    Returns the window, the means at `stop`, the cubature rule to reuse and the loss column."""
+    Returns the window, the means at `stop`, the cubature rule to reuse and the loss column.
+    `budget`: integrand evaluations the window may spend; when they run out the window ends
+    there, inaccurate, with `out_of_budget` set. (A cubature built in a step stops at what is
+    left; a step that reuses a rule may overshoot by that rule's nodes.)"""
     taus, means, losses = [], [], []
     accurate = True
     ev = None
+    spent = 0
+    out_of_budget = None
     for tau in range(start, stop + 1):
-        ev = evaluate(m, rule=rule)
+        left = None if budget is None else budget - spent
+        ev = evaluate(m, rule=rule, max_evaluations=left)
+        spent += ev.evaluations
+        if left is not None and (not np.isfinite(ev.loss) or spent > budget):
+            out_of_budget, accurate = tau, False
+            break
         rule = ev.rule
         accurate &= bool(ev.converged)
         if (tau - start) % every == 0 or tau == stop:
@@ -86,7 +101,8 @@ def gd_window(m: np.ndarray, eta: float, start: int, stop: int, rule: Any = None
             accurate = False
             break
     assert ev is not None
-    win = Window(np.array(taus), np.array(means), ev.grad, float(ev.grad_error), accurate)
+    win = Window(np.array(taus), np.array(means), ev.grad, float(ev.grad_error), accurate, spent,
+                 out_of_budget)
     return win, m, rule, np.array(losses)
 
 
@@ -121,6 +137,9 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
             open_.append(i)
             notes.append(f"mean {i}: distance {dist[0, i]:.4g} -> {dist[-1, i]:.4g}, radial "
                          f"gradient {radial[i]:.3g} (error bound {win.grad_error:.2g})")
+    if win.out_of_budget is not None:
+        return Classification((), (), tuple(range(n)),
+                              f"the evaluation budget ran out at tau = {win.out_of_budget}")
     if not win.accurate:
         notes.insert(0, "a cubature missed its tolerance in the window")
         return Classification((), (), tuple(range(n)), "; ".join(notes))
@@ -128,25 +147,36 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
 
 
 def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
-                   r_conv: float = R_CONV, r_div: float = R_DIV) -> dict[str, Any]:
-    """GD from m0, classified at T = first, 2 first, ... <= max_steps; stops when decided."""
+                   r_conv: float = R_CONV, r_div: float = R_DIV, budget: int | None = None
+                   ) -> dict[str, Any]:
+    """GD from m0, classified at T = first, 2 first, ... <= max_steps; stops when decided, or
+    undecided when the run's `budget` of integrand evaluations runs out."""
     start_time = time.perf_counter()
     m = np.array(m0, dtype=float)
     rule = None
-    tau = 0
+    spent = 0
+
+    def advance(start: int, stop: int, every: int) -> Window:
+        nonlocal m, rule, spent
+        win, m, rule, _ = gd_window(m, eta, start, stop, rule, every,
+                                    None if budget is None else budget - spent)
+        spent += win.evaluations
+        return win
+
     horizon = first
-    result = None
     # the first window starts at T/2: run [0, T/2] unrecorded
-    _, m, rule, _ = gd_window(m, eta, 0, horizon // 2, rule, every=max(1, horizon // 2))
+    win = advance(0, horizon // 2, max(1, horizon // 2))
     tau = horizon // 2
-    while True:
-        every = max(1, (horizon - tau) // RECORDS_PER_WINDOW)
-        win, m, rule, _ = gd_window(m, eta, tau, horizon, rule, every)
+    while win.out_of_budget is None:
+        win = advance(tau, horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
         tau = horizon
         result = classify(win, r_conv, r_div)
         if result.decided or horizon * 2 > max_steps:
             break
         horizon *= 2
+    if win.out_of_budget is not None:
+        tau = win.out_of_budget
+        result = classify(win, r_conv, r_div)
     dist0 = np.linalg.norm(m0, axis=1)
     closest = int(np.argmin(dist0))
     count = len(result.converging) if result.decided else None
@@ -159,6 +189,8 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         "closest_wins": (result.converging == (closest,)) if count == 1 else None,
         "tau": int(tau),
         "accurate": bool(win.accurate),
+        "evaluations": int(spent),
+        "out_of_budget": win.out_of_budget is not None,
         "reason": result.reason,
         "initial_distances": dist0.tolist(),
         "final_distances": np.linalg.norm(m, axis=1).tolist(),
@@ -170,7 +202,7 @@ def classify_seed(item: dict[str, Any]) -> dict[str, Any]:
     """One seed of a sweep (module-level for `claims.parallel.task_map`)."""
     m0 = initial_means(item["n"], item["d"], item["M0"], item["seed"])
     out = run_classified(m0, item["eta"], item["first"], item["max_steps"], item["r_conv"],
-                         item["r_div"])
+                         item["r_div"], item.get("budget"))
     return {"seed": item["seed"], **out}
 
 
@@ -202,10 +234,13 @@ def proportion(k: int, decided: int, undecided: int) -> dict[str, Any]:
 
 
 def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: int,
-          max_steps: int, r_conv: float = R_CONV, r_div: float = R_DIV) -> dict[str, Any]:
-    """Classify every seed (through `task_map`) and aggregate the outcome frequencies."""
+          max_steps: int, r_conv: float = R_CONV, r_div: float = R_DIV,
+          budget: int | None = None) -> dict[str, Any]:
+    """Classify every seed (through `task_map`) and aggregate the outcome frequencies.
+    `budget`: integrand evaluations per seed (None: unbounded)."""
     items = [{"n": n, "d": d, "M0": m0, "seed": int(s), "eta": eta, "first": first,
-              "max_steps": max_steps, "r_conv": r_conv, "r_div": r_div} for s in seeds]
+              "max_steps": max_steps, "r_conv": r_conv, "r_div": r_div, "budget": budget}
+             for s in seeds]
     runs = task_map(classify_seed, items, label=f"T3.5 sweep n={n} d={d} M0={m0:g}")
     decided = [r for r in runs if r["decided"]]
     undecided = len(runs) - len(decided)
@@ -218,6 +253,8 @@ def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: in
         "runs": runs,
         "counts": counts,
         "undecided": undecided,
+        "out_of_budget": sum(bool(r["out_of_budget"]) for r in runs),
+        "budget": budget,
         "exactly_one": proportion(len(one), len(decided), undecided),
         "all_converge": proportion(sum(r["count"] == n for r in decided), len(decided),
                                    undecided),

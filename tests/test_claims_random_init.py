@@ -230,3 +230,21 @@ def test_rate_run_short(m0: float) -> None:
     assert v.decided and len(v.converging) == 1 and len(v.diverging) == 1
     esc = out["escape"][str(v.diverging[0])]
     assert esc["slope_last_two_decades"] > 0
+
+
+def test_seed_out_of_budget_is_undecided_and_counted() -> None:
+    """A per-seed evaluation budget too small for the run leaves the seed undecided, says why,
+    and the sweep counts it; an ample budget decides as the unbounded run does."""
+    free = sweep(2, 2, 6.0, range(2), 0.1, 32, 1 << 10)
+    cap = min(r["evaluations"] for r in free["runs"]) // 4
+    tight = sweep(2, 2, 6.0, range(2), 0.1, 32, 1 << 10, budget=cap)
+    assert tight["undecided"] == 2 and tight["out_of_budget"] == 2
+    assert tight["exactly_one"]["decided"] == 0
+    for run in tight["runs"]:
+        assert run["out_of_budget"] and "budget ran out" in run["reason"]
+        # the last step may overshoot by one reuse of its rule (a k = 1 rule: < 1000 nodes)
+        assert run["evaluations"] <= cap + 1000
+    ample = sweep(2, 2, 6.0, range(2), 0.1, 32, 1 << 10,
+                  budget=2 * max(r["evaluations"] for r in free["runs"]))
+    assert free["out_of_budget"] == 0 and ample["out_of_budget"] == 0
+    assert [r["converged"] for r in ample["runs"]] == [r["converged"] for r in free["runs"]]

@@ -194,3 +194,23 @@ def test_k1_rule_carried_along_with_the_crossings() -> None:
     assert abs(moved.loss - fresh.loss) <= moved.loss_error + fresh.loss_error
     assert np.linalg.norm(moved.grad - fresh.grad) <= moved.grad_error + fresh.grad_error
     assert moved.relative_loss_error <= 1e-10 and moved.relative_grad_error <= 1e-10
+
+
+@pytest.mark.parametrize("means", [
+    [[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]],  # k = 2, separated: the grid, then the adaptive rule
+    [[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 1.5, 0.0], [0.0, 0.0, 1.0]],  # k = 3
+    [[0.0], [0.4], [9.0]],  # k = 1
+])
+def test_evaluation_budget_caps_the_cubature(means: list[list[float]]) -> None:
+    """A budget below what the cubature needs gives an unconverged NaN result that spent at
+    most the budget (plus the grid's 10^k-node pilot); a budget above it changes nothing."""
+    m = np.array(means)
+    free = evaluate(m)
+    assert free.converged
+    capped = evaluate(m, max_evaluations=free.evaluations // 20)
+    assert not capped.converged
+    assert np.isnan(capped.loss) and np.all(np.isnan(capped.grad))
+    assert capped.evaluations <= free.evaluations // 20 + 10 ** m.shape[1]
+    roomy = evaluate(m, max_evaluations=free.evaluations)
+    assert roomy.converged and roomy.loss == free.loss
+    assert np.array_equal(roomy.grad, free.grad)

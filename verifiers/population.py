@@ -20,7 +20,7 @@ from verifiers.quadrature import (
     group_matrix,
     reuse_rule,
 )
-from verifiers.trapezoid import GridRule, reuse_grid, trapezoid_cubature
+from verifiers.trapezoid import MAX_NODES, GridRule, reuse_grid, trapezoid_cubature
 
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
 DEFAULT_TOL_K3 = 1e-9  # k = 3: target 1e-8
@@ -86,12 +86,14 @@ def align(red: Reduction, rule: FrozenRule | GridRule | None) -> Reduction:
 
 
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRule | None = None,
-             hermite: bool = True, shortcuts: bool = True, reuse_only: bool = False
-             ) -> CubatureResult | None:
+             hermite: bool = True, shortcuts: bool = True, reuse_only: bool = False,
+             max_evaluations: int | None = None) -> CubatureResult | None:
     """The integrals of `score_integrands` for the reduction `red`; a frozen `rule` is tried
     first (with `shortcuts`, without building the adaptive cubature unless it fails). Separated
     means (no thin axis) with k in TRAPEZOID_K get a trapezoid grid (`verifiers.trapezoid`)
-    before the adaptive cubature. `reuse_only`: None when the grid `rule` is refused."""
+    before the adaptive cubature. `reuse_only`: None when the grid `rule` is refused.
+    `max_evaluations`: a budget of integrand evaluations; a grid is not built or reused beyond
+    it, and the adaptive cubature stops at it with an unconverged result (NaN values)."""
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
@@ -103,10 +105,14 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     base, extra = _group_parts(n, k)
     gmat = base + perp_norm**2 * extra  # = group_matrix(error_groups(n, k, perp_norm))
     if isinstance(rule, GridRule):
-        res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
-        if res is not None or reuse_only:
-            return res
-        spent, rule = rule.n_nodes, None
+        if max_evaluations is None or rule.n_nodes <= max_evaluations:
+            res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
+            if res is not None:
+                return res
+            spent = rule.n_nodes
+        if reuse_only:
+            return None
+        rule = None
     elif rule is not None and rule.coords.shape == coords.shape:
         if shortcuts:
             res, spent = reuse_rule(rule, coords, integrand, gmat, tol,
@@ -119,13 +125,15 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
         if res is not None:
             return res
     rule = None  # it failed: the adaptive cubature need not try it again
+    left = None if max_evaluations is None else max(max_evaluations - spent, 0)
     if k in TRAPEZOID_K and np.min(np.ptp(coords, axis=0)) > HERMITE_MAX_SPREAD:
-        res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol)
+        res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol,
+                                 max_nodes=None if left is None else min(left, MAX_NODES[k]))
         if res is not None:
             return replace(res, evaluations=res.evaluations + spent)
     quad = GaussianCubature(coords, integrand, n_components(n, k),
                             error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
-                            hermite=hermite)
+                            hermite=hermite, max_evaluations=max_evaluations)
     quad.evaluations = spent
     return quad.run(rule, red.basis)
 
@@ -137,8 +145,8 @@ def _group_parts(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return base, group_matrix(error_groups(n, k, 1.0), n_components(n, k)) - base
 
 
-def collinear_cubature(red: Reduction, tol: float, rule: object = None
-                       ) -> tuple[Reduction, CubatureResult]:
+def collinear_cubature(red: Reduction, tol: float, rule: object = None,
+                       max_evaluations: int | None = None) -> tuple[Reduction, CubatureResult]:
     """k = 1: the frozen `LineRule` when it fits and its estimate meets `tol`, else the adaptive
     cubature, whose panels (or Gauss-Hermite pair) become the returned rule. The reduction is
     returned in the orientation of the line the rule was built in (d > 1)."""
@@ -157,7 +165,7 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None
             res = collinear.apply(rule, score_integrands(rule.points, red.coords), gmat, tol)
             if res is not None:
                 return red, res
-    res = cubature(red, tol)
+    res = cubature(red, tol, max_evaluations=max_evaluations)
     if res.rule is not None:
         return red, replace(res, rule=collinear.from_panels(res.rule, red.basis))
     if res.converged and float(p.max() - p.min()) <= HERMITE_MAX_SPREAD:
@@ -166,12 +174,14 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None
 
 
 def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
-             shortcuts: bool = True) -> Evaluation:
+             shortcuts: bool = True, max_evaluations: int | None = None) -> Evaluation:
     """L(m) and grad_m L for canonical means m (n, d). `rule`: the `Evaluation.rule` of a
     nearby configuration, reused when its own error estimate still meets `tol` (GD speed).
     `tol` defaults to `default_tol(k)`. `shortcuts` False takes the general path alone (no
     d = 1 short cut, the adaptive cubature's set-up before a reuse): the same computation, which
-    the tests hold equal."""
+    the tests hold equal. `max_evaluations`: a budget of integrand evaluations for a cubature
+    built here; beyond it the result is unconverged with NaN loss and gradient (a cost cap for
+    runs that must stay bounded, e.g. sweeps)."""
     m = np.asarray(m, dtype=float)
     n = m.shape[0]
     if shortcuts and m.shape[1] == 1 and isinstance(rule, collinear.LineRule):
@@ -185,18 +195,18 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
         return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True)
     tol = default_tol(k) if tol is None else tol
     if k == 1:
-        red, res = collinear_cubature(red, tol, rule)
+        red, res = collinear_cubature(red, tol, rule, max_evaluations)
     else:
         res = None
         if isinstance(rule, GridRule):  # a refused grid is rebuilt in the principal frame
             aligned = align(red, rule)
-            res = cubature(aligned, tol, rule, reuse_only=True)
+            res = cubature(aligned, tol, rule, reuse_only=True, max_evaluations=max_evaluations)
             if res is not None:
                 red = aligned
         if res is None:
             frozen = rule if isinstance(rule, FrozenRule) else None
             red = align(red, frozen)
-            res = cubature(red, tol, frozen, shortcuts=shortcuts)
+            res = cubature(red, tol, frozen, shortcuts=shortcuts, max_evaluations=max_evaluations)
             if isinstance(rule, GridRule):
                 res = replace(res, evaluations=res.evaluations + rule.n_nodes)
     return _assemble(res, n, k, red)

@@ -245,13 +245,17 @@ class GaussianCubature:
 
     def __init__(self, coords: np.ndarray, integrand: Integrand, ncomp: int,
                  groups: Sequence[ErrorGroup], bound: np.ndarray, tol: float = 1e-11,
-                 max_rounds: int = 48, thin: bool = True, hermite: bool = True):
+                 max_rounds: int = 48, thin: bool = True, hermite: bool = True,
+                 max_evaluations: int | None = None):
         """`bound` (C,) bounds |f| componentwise on the whole domain (used to skip tails).
         `thin` (k >= 2): trailing axes along which the means spread at most
         HERMITE_MAX_SPREAD are integrated by a Gauss-Hermite pair (`ThinBlock`), the others
         adaptively; the coordinates should be principal axes, widest first (`reduce_means`).
-        `hermite` (k = 1): try a Gauss-Hermite pair first for clustered means."""
+        `hermite` (k = 1): try a Gauss-Hermite pair first for clustered means.
+        `max_evaluations`: integrand evaluations (`evaluations` included) after which `run`
+        gives up and returns an unconverged result (NaN values, infinite errors)."""
         self.try_hermite = hermite
+        self.max_evaluations = max_evaluations
         self.coords = np.asarray(coords, dtype=float)
         self.n, self.k = self.coords.shape
         self.integrand = integrand
@@ -283,6 +287,19 @@ class GaussianCubature:
         only stored in the rule produced here."""
         if self.k == 0:
             raise ValueError("k = 0 needs no cubature")
+        try:
+            return self._run(rule, basis)
+        except _OverBudget:
+            nan = np.full(self.ncomp, np.nan)
+            return CubatureResult(nan, nan, np.full(self.ncomp, np.inf), self.evaluations, False)
+
+    def _charge(self, count: int) -> None:
+        """Count `count` evaluations about to be made; _OverBudget beyond max_evaluations."""
+        if self.max_evaluations is not None and self.evaluations + count > self.max_evaluations:
+            raise _OverBudget
+        self.evaluations += count
+
+    def _run(self, rule: FrozenRule | None, basis: np.ndarray | None) -> CubatureResult:
         if rule is not None and rule.coords.shape == self.coords.shape:
             reused, spent = reuse_rule(rule, self.coords, self.integrand, self.gmat, self.tol,
                                        lambda: self.bound)
@@ -341,8 +358,8 @@ class GaussianCubature:
                 rows = fixed[start : start + step]
                 pts = np.concatenate([np.repeat(rows, size, axis=0),
                                       np.tile(blk.points, (len(rows), 1))], axis=1)
+                self._charge(len(pts))
                 f = self.integrand(pts)
-                self.evaluations += len(pts)
                 out[:, start : start + step] = _block_reduce(f, blk, len(rows))
             budget = np.maximum(self.tol * _group_norms(out[1], self.gmat), floor)
             if np.all(_group_norms(out[2], self.gmat) <= budget):
@@ -356,8 +373,8 @@ class GaussianCubature:
         results = []
         for order in orders:
             pts, wts = _hermite_tensor(order, self.k)
+            self._charge(len(pts))
             f = self.integrand(pts)
-            self.evaluations += len(pts)
             results.append((wts @ f, wts @ np.abs(f)))
         val, absval = results[-1]
         if len(results) == 1:  # a single order gives no error estimate
@@ -429,8 +446,8 @@ class GaussianCubature:
         points = np.concatenate([fixed[np.repeat(owner, _NK)], flat_t[:, None]], axis=1)
         child, skip, tail = None, None, None
         if level == self.k - 1:
+            self._charge(len(points))
             f = self.integrand(points)
-            self.evaluations += len(points)
             fabs, ferr = np.abs(f), None
         else:
             f, fabs, ferr, child, skip, tail = self._inner(level, points, flat_t,
@@ -617,6 +634,10 @@ def reuse_rule(rule: FrozenRule, coords: np.ndarray, integrand: Integrand, gmat:
 
 class _ThinFailed(Exception):
     """The Gauss-Hermite pair at the top of the ladder still missed its budget."""
+
+
+class _OverBudget(Exception):
+    """The cubature would exceed its `max_evaluations`."""
 
 
 _BLOCK_POINTS = 200_000  # points per integrand call in a thin block (memory)

@@ -176,8 +176,8 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 
 
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
-                       gmat: np.ndarray, bound: np.ndarray, tol: float
-                       ) -> CubatureResult | None:
+                       gmat: np.ndarray, bound: np.ndarray, tol: float,
+                       max_nodes: int | None = None) -> CubatureResult | None:
     """The integrals by a fresh grid, steps from the spans a priori and refined (times
     REFINE) while the estimate misses `tol`; None (fall back to the adaptive cubature) when
     the grid would be too large or never meets `tol`."""
@@ -193,7 +193,7 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.min(np.where(bound_norms > 0, scale / bound_norms, np.inf))
             drop = DROP_SHARE * tol * ratio if np.isfinite(ratio) else 0.0
-            rule = build_grid(coords, basis, step, span, drop)
+            rule = build_grid(coords, basis, step, span, drop, max_nodes)
             if rule is None:
                 return None
             value, absval, err, est = apply_grid(rule, integrand, gmat, bound)
