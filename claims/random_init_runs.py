@@ -120,6 +120,10 @@ class Classification:
 
 def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Classification:
     """Which means converge / diverge over the window (see the module docstring)."""
+    if win.out_of_budget is not None:  # the window may hold no recorded step at all
+        n = win.grad.shape[0]
+        return Classification((), (), tuple(range(n)),
+                              f"the evaluation budget ran out at tau = {win.out_of_budget}")
     dist = np.linalg.norm(win.means, axis=2)  # (R, n)
     n = dist.shape[1]
     step = np.diff(dist, axis=0)
@@ -137,9 +141,6 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
             open_.append(i)
             notes.append(f"mean {i}: distance {dist[0, i]:.4g} -> {dist[-1, i]:.4g}, radial "
                          f"gradient {radial[i]:.3g} (error bound {win.grad_error:.2g})")
-    if win.out_of_budget is not None:
-        return Classification((), (), tuple(range(n)),
-                              f"the evaluation budget ran out at tau = {win.out_of_budget}")
     if not win.accurate:
         notes.insert(0, "a cubature missed its tolerance in the window")
         return Classification((), (), tuple(range(n)), "; ".join(notes))

@@ -71,12 +71,20 @@ def _sweep_table(ctx: ClaimContext) -> str:
     for m in _sweep_rows(ctx):
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(m.get("counts", {}).items()))
         flag = " (reduced)" if m["seeds"] < 200 else ""
-        rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", m["undecided"],
+        undecided = str(m["undecided"])
+        if m.get("budget") is not None:
+            undecided += f" ({m.get('out_of_budget', 0)} out of budget)"
+        rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", undecided,
                      counts, _pct(m.get("exactly_one")), _pct(m.get("closest_wins")),
                      _pct(m.get("all_converge")), m.get("steps_total"),
                      fmt(m.get("wall_time_s"), 3)])
     if not rows:
         return ""
+    budgets = sorted({m["budget"] for m in _sweep_rows(ctx) if m.get("budget") is not None})
+    budget_note = (" Settings with a budget give each seed at most "
+                   + " or ".join(f"{b:.3g}" for b in budgets) + " integrand evaluations (a cost "
+                   "cap set a priori); a seed that spends it is undecided ('out of budget'), "
+                   "which the intervals over all runs account for." if budgets else "")
     return ("#### Beyond the hypotheses: which means converge\n\n"
             + table(["n", "d", "M_0", "seeds", "undecided", "converging means: runs",
                      "P(exactly one)", "P(closest wins | one)", "P(all)", "GD steps",
@@ -84,8 +92,8 @@ def _sweep_table(ctx: ClaimContext) -> str:
             + "\n\nProbabilities over the decided runs with 95% Wilson intervals (undecided runs "
             "are counted, never binned; the verdicts use intervals over all runs, undecided "
             "counted against and then for the event). 'reduced': fewer than the 200 seeds asked "
-            "for, because a separated k = 2 or k = 3 cubature costs 0.5 to 9 s a step with the "
-            "current engine.")
+            "for, because a seed with separated k = 3 means costs tens of seconds with the "
+            "current engine." + budget_note)
 
 
 @styled

@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from claim_lookup import by_id, params
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import claims.large_noise as ln
 from claims import registry
 from claims.large_noise_terms import em_terms, stein_vs_direct_mp
 from claims.model import InstanceOutcome
 from claims.runner import evaluate
+from claims.spread_law import spread_law
 from claims.verdict import Verdict
 from verifiers.rates import fit_rates
 
@@ -137,7 +139,7 @@ def test_n2_runs_follow_the_derived_clock() -> None:
     tau_end = float(ln.on_clock(np.array([float(steps)]), shift, eta)[0])
     law = (4 * eta * tau_end) ** -0.5
     assert result.metrics["final_max_canonical_distance"] == pytest.approx(law, rel=1e-5)
-    assert result.metrics["n2_law_relative_error"] == pytest.approx(
+    assert result.metrics["law_relative_error"] == pytest.approx(
         result.metrics["final_max_canonical_distance"] / law - 1, abs=1e-12)
     plain = (4 * eta * (steps + shift)) ** -0.5
     assert abs(result.metrics["final_max_canonical_distance"] / plain - 1) > 5e-4
@@ -151,8 +153,8 @@ def test_n2_runs_follow_the_derived_clock() -> None:
 
 
 def test_derived_clock_only_where_derived() -> None:
-    """n > 2 (no derived law), identical means, and a spread too wide for the law's expansion
-    (where the clock would not be monotone) are fitted on tau itself."""
+    """n > 2 (no next-order law: `spread_law` instead), identical means, and a spread too wide
+    for the law's expansion (where the clock would not be monotone) get no `on_clock`."""
     n2 = ln.t21_instance([[1.0], [-0.3]], [1.0], 2.0, 0.05, eta=ln.theorem_step(2, 1))
     assert ln.derived_clock(n2, n2["eta"]) > 0
     tau = np.arange(0.0, 1e5, 7.0)
@@ -266,3 +268,48 @@ def test_convergence_predicate_outcomes() -> None:
     # the same distances are not yet within the tolerance for n = 3 (0.0278)
     assert ln.every_mean_converges(InstanceOutcome(data={"tau": tau, "dist": np.column_stack(
         [np.geomspace(0.1, 0.04, 9)] * 3), "n": 3}), p)[0] is None
+
+
+def test_spread_law_reduces_to_the_n2_law() -> None:
+    """n = 2 centred: leverages 1/2, and the leading law is r^-2 = r0^-2 + 4 eta tau, so both
+    clocks are tau + T exactly (T = 1/(4 eta r0^2)); coinciding means have no law."""
+    law = spread_law(np.array([[0.02, -0.01], [-0.02, 0.01]]), 0.3)
+    assert law is not None and law.rank == 1
+    assert np.allclose(law.leverage, 0.5)
+    r0_sq = 0.02**2 + 0.01**2
+    tau = np.array([0.0, 10.0, 1e4, 1e7])
+    assert np.allclose(law.distance(tau), (1 / r0_sq + 4 * 0.3 * tau) ** -0.5, rtol=1e-12)
+    assert np.allclose(law.loss(tau), (1 / r0_sq + 4 * 0.3 * tau) ** -2, rtol=1e-12)
+    shift = 1 / (4 * 0.3 * r0_sq)
+    assert np.allclose(law.distance_clock(tau), tau + shift, rtol=1e-12)
+    assert np.allclose(law.loss_clock(tau), tau + shift, rtol=1e-12)
+    assert spread_law(np.array([[0.1, 0.2]] * 3), 0.3) is None
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.integers(3, 6), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_spread_law_leverages_and_clocks(n: int, d: int, seed: int) -> None:
+    """Leverages sum to the rank of the scatter; both clocks increase and tau' - tau settles
+    (the law is an exact power on its clocks)."""
+    m = np.random.default_rng(seed).uniform(-0.05, 0.05, (n, d))
+    law = spread_law(m, 0.5)
+    assert law is not None
+    assert law.leverage.sum() == pytest.approx(min(n - 1, d), rel=1e-9)
+    tau = np.geomspace(1.0, 1e12, 60)
+    for clock in (law.distance_clock(tau), law.loss_clock(tau)):
+        assert np.all(np.diff(clock) > 0)
+        assert abs(clock[-1] / tau[-1] - 1) < 1e-3
+
+
+def test_spread_law_predicts_n_above_2_runs() -> None:
+    """n = 3, d = 2 beyond the step condition (eta = n/2, 2^12 steps): the largest distance
+    at the horizon is the leading law's to 1e-3 (the next order is relative O(log tau / tau)),
+    and the clock fits are power laws near 2 and 1/2."""
+    inst = ln.T21_STEP_BEYOND["quick"][1]
+    assert len(inst["means"]) == 3
+    result = evaluate(by_id("T2.1"), inst, params("T2.1"))
+    assert abs(result.metrics["law_relative_error"]) < 1e-3
+    dist, loss = result.metrics["distance_fit_clock"], result.metrics["loss_fit_clock"]
+    assert dist["classification"] in ("power", "power-log")
+    assert abs(dist["exponent"] - 0.5) < 5e-3
+    assert dist["clock_shift"] > 0 and loss["clock_shift"] > 0

@@ -244,6 +244,8 @@ def test_seed_out_of_budget_is_undecided_and_counted() -> None:
         assert run["out_of_budget"] and "budget ran out" in run["reason"]
         # the last step may overshoot by one reuse of its rule (a k = 1 rule: < 1000 nodes)
         assert run["evaluations"] <= cap + 1000
+    broke = sweep(2, 2, 6.0, range(1), 0.1, 32, 1 << 10, budget=1)  # out at the first step
+    assert broke["out_of_budget"] == 1 and "tau = 0" in broke["runs"][0]["reason"]
     ample = sweep(2, 2, 6.0, range(2), 0.1, 32, 1 << 10,
                   budget=2 * max(r["evaluations"] for r in free["runs"]))
     assert free["out_of_budget"] == 0 and ample["out_of_budget"] == 0

@@ -79,3 +79,16 @@ def test_t37_and_e1_sections() -> None:
     assert "| #1 | 6 | 1 | 1 | [0.01, 9] | -1.02 | 1 |" in text
     assert list(ctx.assets) == ["figures/E1-e1-1.png"]
     assert sections.e1_section(ClaimContext({"id": "E1", "instances": []})) == ""
+
+
+def test_sweep_with_a_budget_reports_the_seeds_out_of_budget() -> None:
+    entry = _entry("sweep", {"n": 5, "d": 3, "M0": 6.0, "seeds": 10, "undecided": 3,
+                             "out_of_budget": 2, "budget": 40_000_000,
+                             "counts": {"1": 7}, "exactly_one": _prop(1.0),
+                             "closest_wins": _prop(1.0), "all_converge": _prop(0.0),
+                             "steps_total": 900, "wall_time_s": 300.0})
+    text = sections.t35_section(ClaimContext({**CLAIM, "instances": [entry]}))
+    assert "| 5 | 3 | 6 | 10 (reduced) | 3 (2 out of budget) | 1: 7 |" in text
+    assert "at most 4e+07 integrand evaluations" in text
+    plain = sections.t35_section(ClaimContext(CLAIM))
+    assert "out of budget" not in plain
