@@ -101,6 +101,16 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     def integrand(y: np.ndarray) -> np.ndarray:
         return score_integrands(y, coords)
 
+    quad: GaussianCubature | None = None
+
+    def adaptive() -> GaussianCubature:  # built at most once, only when needed
+        nonlocal quad
+        if quad is None:
+            quad = GaussianCubature(coords, integrand, n_components(n, k),
+                                    error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
+                                    hermite=hermite, max_evaluations=max_evaluations)
+        return quad
+
     spent = 0
     base, extra = _group_parts(n, k)
     gmat = base + perp_norm**2 * extra  # = group_matrix(error_groups(n, k, perp_norm))
@@ -118,10 +128,9 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
             res, spent = reuse_rule(rule, coords, integrand, gmat, tol,
                                     lambda: integrand_bound(red))
         else:  # the general path: the adaptive cubature set up, then its reuse of the rule
-            quad = GaussianCubature(coords, integrand, n_components(n, k),
-                                    error_groups(n, k, perp_norm), integrand_bound(red),
-                                    tol=tol, hermite=hermite)
-            res, spent = reuse_rule(rule, coords, integrand, quad.gmat, tol, lambda: quad.bound)
+            general = adaptive()
+            res, spent = reuse_rule(rule, coords, integrand, general.gmat, tol,
+                                    lambda: general.bound)
         if res is not None:
             return res
     rule = None  # it failed: the adaptive cubature need not try it again
@@ -131,11 +140,9 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
                                  max_nodes=None if left is None else min(left, MAX_NODES[k]))
         if res is not None:
             return replace(res, evaluations=res.evaluations + spent)
-    quad = GaussianCubature(coords, integrand, n_components(n, k),
-                            error_groups(n, k, perp_norm), integrand_bound(red), tol=tol,
-                            hermite=hermite, max_evaluations=max_evaluations)
-    quad.evaluations = spent
-    return quad.run(rule, red.basis)
+    fresh = adaptive()
+    fresh.evaluations = spent
+    return fresh.run(rule, red.basis)
 
 
 @cache
