@@ -28,6 +28,7 @@ from verifiers.trapezoid import (
     build_grid,
     reuse_grid,
     spans,
+    strip_widths,
     trapezoid_cubature,
 )
 
@@ -189,7 +190,7 @@ def test_body_centred_average_beats_either_sub_lattice() -> None:
         assert body_centred_ok(coords, step)
         grid = build_grid(coords, None, step, spans(coords), 1e-13)
         assert grid.body_centred
-        subs = [grid.weight[lo:hi] @ f(grid.points[lo:hi])
+        subs = [2 * grid.weight[lo:hi] @ f(grid.points[lo:hi])
                 for lo, hi in zip(grid.bounds[:-1], grid.bounds[1:], strict=True)]
         errs = [_group_norms(np.abs(t - exact), gmat) for t in subs]
         avg = _group_norms(np.abs(0.5 * (subs[0] + subs[1]) - exact), gmat)
@@ -219,7 +220,7 @@ def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.Monk
     monkeypatch.setattr(trapezoid, "a_priori_steps", lambda span, tol: 4 * honest(span, tol))
     res = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
     assert res is not None
-    first = 4 * honest(trapezoid.SPAN_MARGIN * spans(coords), 1e-11)
+    first = 4 * honest(trapezoid.SPAN_MARGIN * strip_widths(coords), 1e-11)
     assert np.all(res.rule.step <= trapezoid.REFINE * first * (1 + 1e-12))  # refined
     scale = _group_norms(res.abs_value, gmat)
     assert np.all(_group_norms(np.abs(res.value - exact), gmat) <= 1e-11 * scale)
@@ -237,7 +238,7 @@ def test_all_subgrids_enter_the_tensor_estimate() -> None:
         assert len(grid.offsets) == 4
         value, _, _, est = apply_grid(grid, f, gmat, bound)
         lo, hi = grid.bounds[0], grid.bounds[1]
-        origin_sub = grid.weight[lo:hi] @ f(grid.points[lo:hi])
+        origin_sub = 4 * grid.weight[lo:hi] @ f(grid.points[lo:hi])
         one = _group_norms(np.abs(value - origin_sub), gmat)
         assert np.all(one <= _group_norms(est, gmat) * (1 + 1e-12))
         ratios.append(np.min(one / _group_norms(est, gmat)))
@@ -255,7 +256,7 @@ def test_grid_weights_integrate_the_gaussian(body_centred: bool) -> None:
                       body_centred=body_centred)
     n_sub = len(grid.offsets)
     assert n_sub == (2 if body_centred else 4) and grid.body_centred == body_centred
-    w = grid.weight / n_sub
+    w = grid.weight
     assert abs(w.sum() + grid.left_out - 1) <= 1e-14
     y = grid.points
     r2 = float(np.max(np.sum(y * y, axis=1)))
@@ -263,7 +264,7 @@ def test_grid_weights_integrate_the_gaussian(body_centred: bool) -> None:
         assert abs(w @ moment - 1) <= grid.left_out * (r2 + 2) ** 2 + 1e-14
     for s in range(n_sub):
         part = grid.weight[grid.bounds[s] : grid.bounds[s + 1]]
-        assert abs(part.sum() - 1) <= 1e-10
+        assert abs(n_sub * part.sum() - 1) <= 1e-10
         idx = y[grid.bounds[s] : grid.bounds[s + 1]] / grid.step - grid.offsets[s]
         assert np.allclose(idx, np.rint(idx), atol=1e-9)
 
@@ -353,6 +354,6 @@ def test_gd_reuse_agrees_with_the_adaptive_cubature(monkeypatch: pytest.MonkeyPa
     assert reuse_grid(rule, aligned, lambda y: score_integrands(y, aligned), gmat, 1e-11,
                       bound) is not None
     wide = 1.3 * aligned
-    assert np.any(spans(wide) > rule.span)
+    assert np.any(strip_widths(wide) > rule.span)
     assert reuse_grid(rule, wide, lambda y: score_integrands(y, wide), gmat, 1e-11,
                       bound) is None

@@ -72,12 +72,12 @@ Integrand = Callable[[np.ndarray], np.ndarray]
 @dataclass(frozen=True)
 class GridRule:
     """A trapezoid rule made of sub-lattices h (i + o) (o in `offsets`, (S, k), entries 0 or
-    1/2), reusable for nearby configurations (GD steps) while the means' span along every axis
-    stays within `span` (what the steps were sized for), a body-centred lattice stays
+    1/2), reusable for nearby configurations (GD steps) while the means' `strip_widths` stay
+    within `span` (what the steps were sized for), a body-centred lattice stays
     admissible (`body_centred_ok`) and the estimate meets the tolerance. `points` (N, k) are
-    sorted by sub-lattice (`bounds`: the S + 1 slice ends), `weight` (N,) = prod h_e * phi(y)
-    (the sub-lattice's own rule; the value is the mean over sub-lattices); `left_out`: the
-    Gaussian weight of that mean not kept."""
+    sorted by sub-lattice (`bounds`: the S + 1 slice ends), `weight` (N,) = prod h_e * phi(y) / S
+    (the mean over sub-lattices; a sub-lattice's own rule is S times its slice); `left_out`:
+    the Gaussian weight of that mean not kept. `span`: the `strip_widths` it was sized for."""
 
     coords: np.ndarray
     basis: np.ndarray | None
@@ -133,6 +133,18 @@ def _strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     v = np.einsum("cij,sj->csi", inv, signs).reshape(-1, k)
     v = v[np.all(np.abs(v @ dp.T) <= np.pi * (1 + 1e-9), axis=1)]
     return v, dp
+
+
+def strip_widths(coords: np.ndarray) -> np.ndarray:
+    """(k,) pi / max over eta in P of eta_e: the span whose one-axis strip pi / span equals
+    P's reach along axis e (at most `spans`: eta = (pi / D_e) e_e is in P). The aliasing term
+    of axis e decays like exp(-2 pi a / h) with a this reach, shifting the other coordinates'
+    imaginary parts too (the k-dimensional Fourier coefficient); the a-priori steps use it."""
+    vert, _ = _strip_polytope(coords)
+    width = spans(coords)
+    if len(vert) == 0:
+        return width
+    return np.minimum(width, np.pi / np.maximum(np.max(vert, axis=0), 1e-300))
 
 
 def _decay_bounds(vert: np.ndarray, dp: np.ndarray, omega: np.ndarray
@@ -239,7 +251,7 @@ def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
     max_nodes = MAX_NODES[k] if max_nodes is None else max_nodes
     step = np.asarray(step, dtype=float)
     if body_centred is None:  # admissible here and with the spans grown to `span` (reuse)
-        grown = coords * (np.asarray(span) / np.maximum(spans(coords), 1e-300))
+        grown = coords * (np.asarray(span) / np.maximum(strip_widths(coords), 1e-300))
         body_centred = body_centred_ok(coords, step) and body_centred_ok(grown, step)
     offsets = (np.array([np.zeros(k), np.full(k, 0.5)]) if body_centred else
                0.5 * np.array(list(itertools.product((0, 1), repeat=k)), dtype=float))
@@ -252,10 +264,10 @@ def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
         subs.append(sub)
     box_tail = sum(t for _, _, t in subs) / n_sub
     points = np.concatenate([p for p, _, _ in subs])
-    weight = np.concatenate([w for _, w, _ in subs])
+    weight = np.concatenate([w for _, w, _ in subs]) / n_sub  # the mean's weights
     label = np.repeat(np.arange(n_sub), [len(w) for _, w, _ in subs])
     order = np.argsort(weight)
-    cum = np.cumsum(weight[order]) / n_sub  # the mean's weights
+    cum = np.cumsum(weight[order])
     n_drop = int(np.searchsorted(cum, max(drop - box_tail, 0.0), side="right"))
     keep = np.sort(order[n_drop:])  # by sub-lattice, as the labels are sorted
     if len(keep) > max_nodes:
@@ -284,7 +296,7 @@ def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np
             hi = min(lo + _CHUNK, rule.bounds[s + 1])
             f = integrand(rule.points[lo:hi])
             fabs = np.abs(f)
-            w = rule.weight[lo:hi] / n_sub
+            w = rule.weight[lo:hi]
             for b in range(0, hi - lo, _BLOCK):
                 acc = acc + w[b : b + _BLOCK] @ f[b : b + _BLOCK]
                 absval = absval + w[b : b + _BLOCK] @ fabs[b : b + _BLOCK]
@@ -303,10 +315,10 @@ def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) 
 
 def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,
                tol: float, bound: np.ndarray) -> CubatureResult | None:
-    """The integrals by a grid built for nearby means, or None when the means' span along an
-    axis outgrew the grid's, a body-centred lattice is no longer admissible for them, or its
+    """The integrals by a grid built for nearby means, or None when the means' strip width along
+    an axis outgrew the grid's, a body-centred lattice is no longer admissible for them, or its
     estimate misses `tol`."""
-    if rule.coords.shape != coords.shape or np.any(spans(coords) > rule.span):
+    if rule.coords.shape != coords.shape or np.any(strip_widths(coords) > rule.span):
         return None
     if rule.body_centred and not body_centred_ok(coords, rule.step):
         return None
@@ -319,11 +331,11 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
                        gmat: np.ndarray, bound: np.ndarray, tol: float, *,
                        max_nodes: int | None = None) -> CubatureResult | None:
-    """The integrals by a fresh grid, steps from the spans a priori and refined (times
+    """The integrals by a fresh grid, steps a priori from the `strip_widths` and refined (times
     REFINE) while the estimate misses `tol`; None (fall back to the adaptive cubature) when
     the grid would exceed `max_nodes` (default MAX_NODES[k]) or never meets `tol`."""
     k = coords.shape[1]
-    span = SPAN_MARGIN * spans(coords)
+    span = SPAN_MARGIN * strip_widths(coords)
     step = a_priori_steps(span, tol)
     bound_norms = _group_norms(bound, gmat)
     pts, wts = _hermite_tensor(10, k)  # pilot: the scale of the integrals of |f|
