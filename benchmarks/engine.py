@@ -3,10 +3,14 @@ the paper's experiment) on the same trajectories, with that gradient's error aga
 then the per-step cost of rule reuse on T2.1's inside configurations (the large-noise regime,
 where every axis is thin); then batched k = 1 runs (`verifiers.batch.run_gd_batch`) against the
 same runs one by one; then sweep-like separated starts (`initial_means(n, 3, M0, seed)`, eta 0.1)
-with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3).
+with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3); then
+T3.5's n = 5, d = 3 sweep starts (`--table t35`: the first 64 steps of each M_0 in {4, 6, 8, 10},
+seeds 0 to 4, each capped at `--t35-timeout` CPU seconds; nodes per evaluation, grids built,
+steps on the adaptive cubature).
 
 `python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]
-[--adaptive]`; `--adaptive` turns the trapezoid grid off (the engine before it, for comparison).
+[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S]`. `--adaptive` turns the
+trapezoid grid off (the engine before it, for comparison).
 Rates are per second of this process's CPU time (single-threaded), so other load on the
 machine slows them less than wall-clock figures; the load average is printed with every line
 all the same. Issue 2 targets on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000,

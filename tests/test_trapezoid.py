@@ -197,6 +197,20 @@ def test_body_centred_average_beats_either_sub_lattice() -> None:
         assert np.all(avg <= 0.01 * np.minimum(errs[0], errs[1]))
 
 
+def test_strip_widths() -> None:
+    """P's reach along an axis, worked by hand: for p = (0, 0), (2, 1), (1, -1) the constraints
+    |2 a + b|, |a - b|, |a + 2 b| <= pi allow a = 2 pi / 3 (b = -pi / 3), beyond the one-axis
+    strip pi / D_1 = pi / 2, so the width is 1.5 against the span 2; for means on the axes
+    (a plus) the reach is the strip's and the widths are the spans."""
+    skew = np.array([[0.0, 0.0], [2.0, 1.0], [1.0, -1.0]])
+    assert np.allclose(strip_widths(skew), [1.5, 1.5]) and np.allclose(spans(skew), [2.0, 2.0])
+    plus = np.array([[1.5, 0.0], [-1.5, 0.0], [0.0, 0.7], [0.0, -0.7]])
+    assert np.allclose(strip_widths(plus), spans(plus))
+    for m in (COARSE, WIDE, THIN_K2, DIAGONAL):
+        coords = reduce_means(m).coords
+        assert np.all(strip_widths(coords) <= spans(coords))
+
+
 def test_max_nodes_caps_the_grid() -> None:
     """`max_nodes` below the grid's size: no grid (the caller falls back); above it: the grid."""
     coords, f, gmat, bound = _setup(COARSE)
