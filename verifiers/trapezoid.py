@@ -46,6 +46,7 @@ error. The kept weights sum the Gaussian to within that left-out weight.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the node
 MAX_REFINE = 3
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
 LATTICE_RATIO = 2.0  # unseen / seen aliasing exponents the body-centred lattice needs
+MAX_VERTICES = 5_000  # beyond (many means, k = 3): no body-centred lattice (its check's cost)
+MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768  # integrand points per call (memory)
 _BLOCK = 2048  # nodes per partial sum (bounds the rounding of the sums)
 _EPS = float(np.finfo(float).eps)
@@ -117,11 +120,14 @@ def a_priori_steps(span: np.ndarray, tol: float) -> np.ndarray:
 
 def _strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The vertices (V, k) of P = {eta : |(p_i - p_j) . eta| <= pi for all pairs}, the
-    imaginary shifts of y under which the softmax has no pole, and the pair differences."""
+    imaginary shifts of y under which the softmax has no pole, and the pair differences; no
+    vertices when more than MAX_COMBOS k-subsets of pairs would be tried."""
     n, k = coords.shape
     i, j = np.triu_indices(n, 1)
     dp = coords[i] - coords[j]
     dp = dp[np.linalg.norm(dp, axis=1) > 0]
+    if math.comb(len(dp), k) > MAX_COMBOS:  # many means, k = 3: the cost; callers fall back
+        return np.zeros((0, k)), dp
     combos = np.array(list(itertools.combinations(range(len(dp)), k)))
     if len(combos) == 0:
         return np.zeros((0, k)), dp
@@ -173,10 +179,10 @@ def exponent_ratio(coords: np.ndarray, step: np.ndarray, cap: float = 4.0) -> fl
     2 pi nu / h with |nu|_1 odd (the estimate sees them); the terms with |nu|_1 even are
     common to both and stay in the mean unseen. Terms with max |nu_e| > R decay at least
     (R + 1) times as fast as the slowest axis' own strip bound, which fixes the finite range
-    of nu searched."""
+    of nu searched. 0 (no lattice) when P has more than MAX_VERTICES vertices."""
     k = coords.shape[1]
     vert, dp = _strip_polytope(coords)
-    if len(vert) == 0:
+    if not 0 < len(vert) <= MAX_VERTICES:
         return 0.0
     omega = 2.0 * np.pi / np.asarray(step, dtype=float)
     nus = np.array(list(itertools.product(range(-1, 2), repeat=k)), dtype=float)
