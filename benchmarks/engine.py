@@ -3,10 +3,14 @@ the paper's experiment) on the same trajectories, with that gradient's error aga
 then the per-step cost of rule reuse on T2.1's inside configurations (the large-noise regime,
 where every axis is thin); then batched k = 1 runs (`verifiers.batch.run_gd_batch`) against the
 same runs one by one; then sweep-like separated starts (`initial_means(n, 3, M0, seed)`, eta 0.1)
-with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3).
+with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3); then
+T3.5's n = 5, d = 3 sweep starts (`--table t35`: the first 64 steps of each M_0 in {4, 6, 8, 10},
+seeds 0 to 4, each capped at `--t35-timeout` CPU seconds; nodes per evaluation, grids built,
+steps on the adaptive cubature).
 
 `python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]
-[--adaptive]`; `--adaptive` turns the trapezoid grid off (the engine before it, for comparison).
+[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S]`. `--adaptive` turns the
+trapezoid grid off (the engine before it, for comparison).
 Rates are per second of this process's CPU time (single-threaded), so other load on the
 machine slows them less than wall-clock figures; the load average is printed with every line
 all the same. Issue 2 targets on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import time
 
 import numpy as np
@@ -191,6 +196,57 @@ def sweep_runs(args: argparse.Namespace) -> None:
               f"{kind:>13s} {nodes:>8s} {worst:16.1e} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
+T35_M0 = (4.0, 6.0, 8.0, 10.0)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _on_timer(signum: int, frame: object) -> None:
+    raise _Timeout
+
+
+def t35_probes(args: argparse.Namespace) -> None:
+    """T3.5's n = 5, d = 3 sweep starts `initial_means(5, 3, M0, seed)`, eta 0.1: the first
+    `--t35-steps` GD steps each, reusing rules as `claims.random_init_runs.gd_window` does.
+    Each probe is capped at `--t35-timeout` CPU seconds (an adaptive k = 3 evaluation can take
+    minutes); per probe: steps done, CPU seconds, steps/s, mean nodes per evaluation (integrand
+    points, refused reuses included), grids built, steps on the adaptive cubature (fallbacks)."""
+    from claims.random_init_runs import initial_means
+
+    print(f"\n{'T3.5 n=5 d=3, eta 0.1':22s} {'steps':>5s} {'cpu s':>6s} {'steps/s':>8s} "
+          f"{'nodes/eval':>10s} {'built':>5s} {'fallback':>8s} {'max est. rel err':>16s} "
+          f"{'':8s} {'load':>5s}")
+    signal.signal(signal.SIGVTALRM, _on_timer)
+    for m0 in T35_M0:
+        for seed in range(args.t35_seeds):
+            m = initial_means(5, 3, m0, seed)
+            rule, done, nodes, built, fallback, worst = None, 0, 0, 0, 0, 0.0
+            note = ""
+            t0 = time.process_time()
+            signal.setitimer(signal.ITIMER_VIRTUAL, args.t35_timeout)
+            try:
+                for _ in range(args.t35_steps):
+                    ev = evaluate(m, rule=rule)
+                    built += isinstance(ev.rule, GridRule) and ev.rule is not rule
+                    fallback += not isinstance(ev.rule, GridRule)
+                    nodes += ev.evaluations
+                    worst = max(worst, ev.relative_loss_error, ev.relative_grad_error)
+                    rule = ev.rule
+                    m = m - 0.1 * ev.grad
+                    done += 1
+            except _Timeout:
+                note = "timeout"
+            finally:
+                signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+            secs = time.process_time() - t0
+            label = f"M0={m0:g} seed={seed}"
+            print(f"{label:22s} {done:5d} {secs:6.1f} {done / secs:8.3g} "
+                  f"{nodes / max(done, 1):10.3g} {built:5d} {fallback:8d} {worst:16.1e} "
+                  f"{note:8s} {os.getloadavg()[0]:5.1f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
@@ -199,7 +255,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=200, help="runs per batched setting")
     parser.add_argument("--step-runs", type=int, default=2000,
                         help="timed steps per T2.1 configuration")
-    parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep"),
+    parser.add_argument("--t35-steps", type=int, default=64)
+    parser.add_argument("--t35-seeds", type=int, default=5)
+    parser.add_argument("--t35-timeout", type=float, default=60.0,
+                        help="CPU seconds per T3.5 probe")
+    parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep", "t35"),
                         default="all")
     parser.add_argument("--adaptive", action="store_true",
                         help="no trapezoid grid (the adaptive cubature alone, as before it)")
@@ -217,6 +277,8 @@ def main() -> None:
         batched_runs(args, rng)
     if args.table in ("all", "sweep"):
         sweep_runs(args)
+    if args.table in ("all", "t35"):
+        t35_probes(args)
 
 
 def _means_along(m0: np.ndarray, evs: list[Evaluation], eta: float, picks: list[Evaluation]

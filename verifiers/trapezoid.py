@@ -1,27 +1,52 @@
-"""Trapezoid (uniform-grid) rule for E_{y ~ N(0, I_k)} f(y), k = 2, 3, for separated means.
+"""Trapezoid (uniform-grid) rules for E_{y ~ N(0, I_k)} f(y), k = 2, 3, for separated means.
 
 The integrands of `formulation.score_integrands` are entire in y except for the poles of the
 softmax. Along axis e (the other coordinates real) the logits' phases y.p_j spread by at most
 |Im y_e| D_e, D_e = max_ij |p_ie - p_je|, so the softmax has no pole while |Im y_e| < pi / D_e:
 f(y) phi(y) is analytic in that strip and the trapezoid rule of step h converges like
 exp(-2 pi a / h), a = pi / D_e (Trefethen & Weideman 2014); the Gaussian alone needs
-exp(-2 pi^2 / h^2). The tensor rule is the 1-D rule axis by axis, so its error is the sum of
-the axes' errors.
+exp(-2 pi^2 / h^2). In k dimensions (Poisson summation) the rule of steps h_e errs by the sum of
+the aliasing terms at the frequencies w = 2 pi nu / h, nu in Z^k, nu != 0, each decaying like
+exp(-X(w)), X(w) = max over eta in P of w . eta - |eta|^2 / 2, where P = {eta : |(p_i - p_j)
+. eta| < pi for all pairs} is the set of imaginary shifts without a pole.
 
-Error estimate: the grid x = h i (i integer) contains 2^k subgrids of step 2h (index parities).
-The value is T(h); the estimate is max over the subgrids of |T(h) - T_s(2h)|, which is about the
-error of T(2h), the square root of T(h)'s (conservative), and taking all 2^k offsets keeps one
-subgrid's accidental agreement from hiding the error. Steps are chosen a priori so that T(2h)
-meets the tolerance, and refined while the estimate misses it.
+A rule is the mean T of S sub-lattice rules T_s of steps h (nodes h (i + o_s)), the estimate
+max_s |T - T_s|; steps are sized a priori so that one sub-lattice meets the tolerance:
+- tensor (o_s in {0, 1/2}^k, S = 2^k: the grid of step h / 2). The sub-lattices differ by every
+  term with some nu_e odd; the mean keeps only nu in 2 Z^k, which decay at least twice as fast
+  in the exponent, so T is accurate to about tol^2 and the estimate (about the error of one
+  sub-lattice) is conservative; taking all 2^k offsets keeps one offset's accidental agreement
+  from hiding the error.
+- body-centred (o_s = 0 and (1/2, ..., 1/2), S = 2: 2 / 2^k of the nodes). The half shift
+  flips the sign of the terms with |nu|_1 odd (the single-axis first harmonics among them):
+  T_a - T_b is twice their sum, and they cancel in the mean. The terms with |nu|_1 even, e.g.
+  nu = (1, 1, 0), stay in the mean unseen by the estimate. They are NOT products of the axes'
+  errors: the poles lie on the hyperplanes (p_i - p_j) . y = const, so when one pair of means
+  spans two axes at once X(nu = (1, 1)) is no larger than a single axis' exponent (measured:
+  the mean as wrong as either sub-lattice and 280 times its estimate,
+  `tests/test_trapezoid.py::test_body_centred_lattice_refused_where_its_estimate_misses`).
+  So the lattice is used only where `exponent_ratio` (bounds on X from the vertices of P)
+  shows the unseen terms decay at least twice as fast as the slowest seen one
+  (LATTICE_RATIO = 2, the tensor design's own margin), for the means and for them stretched to
+  the spans the rule is sized for, and rechecked at every reuse. No safety factor: the
+  estimate is about one sub-lattice's error, the mean's is about its square. The seen terms of
+  different axes could cancel in T_a - T_b; that needs a coincidence in every component of an
+  error group, like a single term's real part vanishing in the tensor design, and the
+  a-priori steps (margins STRIP_USE, SPAN_MARGIN, tol / 10) keep each term below tol anyway.
+  In practice the lattice is admitted mostly when one axis is Gaussian-limited (span < ~0.5):
+  3 to 10 % of N(0, 1) starts, rarely along T3.5's runs.
+Steps are refined while the estimate misses the tolerance.
 
-Truncation: nodes whose total weight h^k phi(y) (smallest first), times the integrand bound,
-stays below a tenth of tol times the integral scale are left out, as is everything outside a box
+Truncation: nodes whose weight in the mean (smallest first), times the integrand bound, stays
+below a tenth of tol times the integral scale are left out, as is everything outside a box
 whose 1-D discrete tails are summed explicitly; the left-out weight times the bound joins the
 error. The kept weights sum the Gaussian to within that left-out weight.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,6 +62,9 @@ MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
 MAX_REFINE = 3
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
+LATTICE_RATIO = 2.0  # unseen / seen aliasing exponents the body-centred lattice needs
+MAX_VERTICES = 5_000  # beyond (many means, k = 3): no body-centred lattice (its check's cost)
+MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768  # integrand points per call (memory)
 _BLOCK = 2048  # nodes per partial sum (bounds the rounding of the sums)
 _EPS = float(np.finfo(float).eps)
@@ -46,10 +74,13 @@ Integrand = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class GridRule:
-    """A trapezoid grid, reusable for nearby configurations (GD steps) while the means' span
-    along every axis stays within `span` (what the steps were sized for) and the estimate
-    meets the tolerance. `points` (N, k) are sorted by subgrid (`bounds`: the 2^k + 1 slice
-    ends), `weight` (N,) = prod h_e * phi(y); `left_out`: the Gaussian weight not kept."""
+    """A trapezoid rule made of sub-lattices h (i + o) (o in `offsets`, (S, k), entries 0 or
+    1/2), reusable for nearby configurations (GD steps) while the means' `strip_widths` stay
+    within `span` (what the steps were sized for), a body-centred lattice stays
+    admissible (`body_centred_ok`) and the estimate meets the tolerance. `points` (N, k) are
+    sorted by sub-lattice (`bounds`: the S + 1 slice ends), `weight` (N,) = prod h_e * phi(y) / S
+    (the mean over sub-lattices; a sub-lattice's own rule is S times its slice); `left_out`:
+    the Gaussian weight of that mean not kept. `span`: the `strip_widths` it was sized for."""
 
     coords: np.ndarray
     basis: np.ndarray | None
@@ -59,10 +90,15 @@ class GridRule:
     weight: np.ndarray
     bounds: np.ndarray
     left_out: float
+    offsets: np.ndarray
 
     @property
     def n_nodes(self) -> int:
         return len(self.points)
+
+    @property
+    def body_centred(self) -> bool:
+        return len(self.offsets) == 2
 
 
 def spans(coords: np.ndarray) -> np.ndarray:
@@ -71,76 +107,196 @@ def spans(coords: np.ndarray) -> np.ndarray:
 
 
 def a_priori_steps(span: np.ndarray, tol: float) -> np.ndarray:
-    """Steps h (k,) for which the 2h rule should meet `tol`: exp(-2 pi a' / (2h)) = tol / 10 with
-    a' = STRIP_USE pi / span, and the Gaussian's own exp(-2 pi^2 / (2h)^2) = tol / 10."""
+    """Sub-lattice steps h (k,) for which one sub-lattice should meet `tol`:
+    exp(-2 pi a' / h) = tol / 10 with a' = STRIP_USE pi / span, and the Gaussian's own
+    exp(-2 pi^2 / h^2) = tol / 10."""
     log_eps = np.log(10.0 / tol)
     with np.errstate(divide="ignore"):
         strip = STRIP_USE * np.pi / span
-    h_strip = np.pi * strip / log_eps
-    h_gauss = 0.5 * np.pi * np.sqrt(2.0 / log_eps)
+    h_strip = 2.0 * np.pi * strip / log_eps
+    h_gauss = np.pi * np.sqrt(2.0 / log_eps)
     return np.minimum(h_strip, h_gauss)
 
 
-def _axis(h: float, drop: float) -> tuple[np.ndarray, float, float]:
-    """Nodes h i of one axis with |h i| <= B, their discrete tail weight beyond B, and the
-    whole axis' weight sum (~1); B the smallest with tail <= drop."""
-    full = np.arange(int(np.ceil(Y_MAX / h)) + 1) * h
+def _strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices (V, k) of P = {eta : |(p_i - p_j) . eta| <= pi for all pairs}, the
+    imaginary shifts of y under which the softmax has no pole, and the pair differences; no
+    vertices when more than MAX_COMBOS k-subsets of pairs would be tried."""
+    n, k = coords.shape
+    i, j = np.triu_indices(n, 1)
+    dp = coords[i] - coords[j]
+    dp = dp[np.linalg.norm(dp, axis=1) > 0]
+    if math.comb(len(dp), k) > MAX_COMBOS:  # many means, k = 3: the cost; callers fall back
+        return np.zeros((0, k)), dp
+    combos = np.array(list(itertools.combinations(range(len(dp)), k)))
+    if len(combos) == 0:
+        return np.zeros((0, k)), dp
+    a = dp[combos]
+    scale = float(np.max(np.abs(dp))) ** k
+    a = a[np.abs(np.linalg.det(a)) > 1e-9 * scale]
+    signs = np.pi * np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
+    inv = np.linalg.inv(a)  # (C, k, k)
+    v = np.einsum("cij,sj->csi", inv, signs).reshape(-1, k)
+    v = v[np.all(np.abs(v @ dp.T) <= np.pi * (1 + 1e-9), axis=1)]
+    return v, dp
+
+
+def strip_widths(coords: np.ndarray) -> np.ndarray:
+    """(k,) pi / max over eta in P of eta_e: the span whose one-axis strip pi / span equals
+    P's reach along axis e (at most `spans`: eta = (pi / D_e) e_e is in P). The aliasing term
+    of axis e decays like exp(-2 pi a / h) with a this reach, shifting the other coordinates'
+    imaginary parts too (the k-dimensional Fourier coefficient); the a-priori steps use it."""
+    vert, _ = _strip_polytope(coords)
+    width = spans(coords)
+    if len(vert) == 0:
+        return width
+    return np.minimum(width, np.pi / np.maximum(np.max(vert, axis=0), 1e-300))
+
+
+def _decay_bounds(vert: np.ndarray, dp: np.ndarray, omega: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds (F,) of X(w) = max over eta in P of w . eta - |eta|^2 / 2 for
+    frequencies omega (F, k): the aliasing term at w decays like exp(-X(w)). Lower: the best
+    point t v on the segments to the vertices and to w itself (scaled into P); upper: the
+    linear programme without the Gaussian's cost, and |w|^2 / 2 (P unbounded)."""
+    ww = np.sum(omega * omega, axis=1)
+    upper = np.minimum(np.max(omega @ vert.T, axis=1), 0.5 * ww)
+    a = omega @ vert.T  # (F, V)
+    b = np.sum(vert * vert, axis=1)
+    t = np.clip(a / np.maximum(b, 1e-300), 0.0, 1.0)
+    lower = np.max(t * a - 0.5 * t * t * b, axis=1, initial=0.0)
+    reach = np.max(np.abs(omega @ dp.T), axis=1)
+    s = np.minimum(1.0, np.pi / np.maximum(reach, 1e-300))
+    return np.maximum(lower, (s - 0.5 * s * s) * ww), upper
+
+
+def exponent_ratio(coords: np.ndarray, step: np.ndarray, cap: float = 4.0) -> float:
+    """min over the aliasing terms a body-centred lattice leaves unseen of their decay exponent
+    (lower bound), over the slowest exponent among those it sees (upper bound); values above
+    `cap` are returned as `cap`.
+
+    The two sub-lattices' rules differ by the aliasing terms at the frequencies
+    2 pi nu / h with |nu|_1 odd (the estimate sees them); the terms with |nu|_1 even are
+    common to both and stay in the mean unseen. Terms with max |nu_e| > R decay at least
+    (R + 1) times as fast as the slowest axis' own strip bound, which fixes the finite range
+    of nu searched. 0 (no lattice) when P has more than MAX_VERTICES vertices."""
+    k = coords.shape[1]
+    vert, dp = _strip_polytope(coords)
+    if not 0 < len(vert) <= MAX_VERTICES:
+        return 0.0
+    omega = 2.0 * np.pi / np.asarray(step, dtype=float)
+    nus = np.array(list(itertools.product(range(-1, 2), repeat=k)), dtype=float)
+    odd = nus[np.sum(np.abs(nus), axis=1) % 2 == 1]
+    _, seen_up = _decay_bounds(vert, dp, omega * odd)
+    slowest = float(np.min(seen_up))
+    # eta = s a_e e_e (the axis' own strip, a_e = pi / D_e) bounds X(nu) below by |nu_e| y_e
+    a = np.pi / np.maximum(spans(coords), 1e-300)
+    s_opt = np.minimum(1.0, omega / a)
+    y_axis = float(np.min(omega * a * s_opt - 0.5 * (a * s_opt) ** 2))
+    radius = max(1, int(np.ceil(cap * slowest / max(y_axis, 1e-300))) - 1)
+    if radius > 6:
+        return 0.0
+    rng = range(-radius, radius + 1)
+    nus = np.array(list(itertools.product(rng, repeat=k)), dtype=float)
+    even = nus[(np.sum(np.abs(nus), axis=1) % 2 == 0) & np.any(nus % 2 != 0, axis=1)]
+    unseen_lo, _ = _decay_bounds(vert, dp, omega * even)  # nu in 2 Z^k: twice nu / 2's
+    return min(cap, float(np.min(unseen_lo)) / slowest)
+
+
+def body_centred_ok(coords: np.ndarray, step: np.ndarray, ratio: float = LATTICE_RATIO
+                    ) -> bool:
+    """Whether the body-centred lattice's estimate can be trusted for these means and steps:
+    `exponent_ratio` at least `ratio`. The tensor design (2^k offsets) leaves unseen only
+    nu in 2 Z^k, which decay at least twice as fast in the exponent as the seen ones; with
+    LATTICE_RATIO = 2 the lattice is asked the same."""
+    return exponent_ratio(coords, step) >= ratio
+
+
+def _axis(h: float, shift: float, drop: float) -> tuple[np.ndarray, float, float]:
+    """Nodes h (i + shift) of one axis (shift 0 or 1/2) with |x| <= B, their discrete tail
+    weight beyond B, and the whole axis' weight sum (~1); B the smallest with tail <= drop."""
+    full = (np.arange(int(np.ceil(Y_MAX / h)) + 1) + shift) * h
     dens = h * _INV_SQRT_2PI * np.exp(-0.5 * full**2)
-    tails = 2.0 * np.cumsum(dens[::-1])[::-1]  # tails[i]: weight of |x| >= full[i]
-    beyond = np.append(tails[1:], 0.0)  # weight of |x| > full[i]
+    tails = np.cumsum(dens[::-1])[::-1]  # tails[i]: weight of x >= full[i] (one side)
+    beyond = 2.0 * np.append(tails[1:], 0.0)  # weight of |x| > full[i]
     last = int(np.argmax(beyond <= drop))
     x = full[: last + 1]
-    return np.concatenate([-x[:0:-1], x]), float(beyond[last]), float(dens[0] + tails[1])
+    total = 2.0 * tails[0] - (dens[0] if shift == 0 else 0.0)
+    mirrored = -x[::-1] if shift else -x[:0:-1]
+    return np.concatenate([mirrored, x]), float(beyond[last]), float(total)
+
+
+def _sublattice(step: np.ndarray, offset: np.ndarray, drop: float, max_box: float
+                ) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The box of the sub-lattice h (i + offset): points (M, k), weights prod h * phi(y)
+    (M,), and the weight of its discrete tails beyond the box; None when the box is too
+    large."""
+    k = len(step)
+    axes = [_axis(float(h), float(o), drop / (4 * k)) for h, o in zip(step, offset, strict=True)]
+    sizes = [len(x) for x, _, _ in axes]
+    if np.prod(np.asarray(sizes, dtype=float)) > max_box:
+        return None
+    sums = [s for _, _, s in axes]
+    tail = sum(t * np.prod(sums[:e] + sums[e + 1 :]) for e, (_, t, _) in enumerate(axes))
+    grids = np.meshgrid(*[x for x, _, _ in axes], indexing="ij")
+    points = np.stack([g.reshape(-1) for g in grids], axis=1)
+    weight = (np.prod(step) * _INV_SQRT_2PI**k) * np.exp(-0.5 * np.sum(points**2, axis=1))
+    return points, weight, float(tail)
 
 
 def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
-               span: np.ndarray, drop: float, max_nodes: int | None = None) -> GridRule | None:
-    """The grid of steps `step`, leaving out Gaussian weight at most `drop` (plus the box
-    tails, tiny); None when it would exceed `max_nodes` (default MAX_NODES[k])."""
+               span: np.ndarray, drop: float, max_nodes: int | None = None,
+               body_centred: bool | None = None) -> GridRule | None:
+    """The rule of sub-lattice steps `step`: the body-centred lattice (offsets 0 and 1/2 in
+    every axis) when `body_centred` (None: when `body_centred_ok` for the means and for them
+    stretched to `span`, the range the rule is reused over), else the 2^k offsets in
+    {0, 1/2}^k (the tensor grid of step h / 2). Leaves out Gaussian weight at most `drop`
+    (plus the box tails, tiny) of the mean over sub-lattices; None when it would exceed
+    `max_nodes` (default MAX_NODES[k])."""
     k = len(step)
     max_nodes = MAX_NODES[k] if max_nodes is None else max_nodes
-    axes = [_axis(float(h), drop / (4 * k)) for h in step]
-    sizes = [len(x) for x, _, _ in axes]
-    if np.prod(np.asarray(sizes, dtype=float)) > max(MAX_BOX, 4 * max_nodes):
-        return None
-    sums = [s for _, _, s in axes]
-    box_tail = sum(t * np.prod(sums[:e] + sums[e + 1 :]) for e, (_, t, _) in enumerate(axes))
-    r2 = np.zeros(sizes)
-    for e, (x, _, _) in enumerate(axes):
-        shape = [1] * k
-        shape[e] = len(x)
-        r2 = r2 + (x * x).reshape(shape)
-    weight = (np.prod(step) * _INV_SQRT_2PI**k) * np.exp(-0.5 * r2.reshape(-1))
+    step = np.asarray(step, dtype=float)
+    if body_centred is None:  # admissible here and with the spans grown to `span` (reuse)
+        grown = coords * (np.asarray(span) / np.maximum(strip_widths(coords), 1e-300))
+        body_centred = body_centred_ok(coords, step) and body_centred_ok(grown, step)
+    offsets = (np.array([np.zeros(k), np.full(k, 0.5)]) if body_centred else
+               0.5 * np.array(list(itertools.product((0, 1), repeat=k)), dtype=float))
+    n_sub = len(offsets)
+    subs = []
+    for o in offsets:
+        sub = _sublattice(step, o, drop, max(MAX_BOX, 4 * max_nodes) / n_sub)
+        if sub is None:
+            return None
+        subs.append(sub)
+    box_tail = sum(t for _, _, t in subs) / n_sub
+    points = np.concatenate([p for p, _, _ in subs])
+    weight = np.concatenate([w for _, w, _ in subs]) / n_sub  # the mean's weights
+    label = np.repeat(np.arange(n_sub), [len(w) for _, w, _ in subs])
     order = np.argsort(weight)
     cum = np.cumsum(weight[order])
     n_drop = int(np.searchsorted(cum, max(drop - box_tail, 0.0), side="right"))
-    keep = np.sort(order[n_drop:])
+    keep = np.sort(order[n_drop:])  # by sub-lattice, as the labels are sorted
     if len(keep) > max_nodes:
         return None
     left_out = box_tail + (float(cum[n_drop - 1]) if n_drop else 0.0)
-    idx = np.unravel_index(keep, sizes)
-    points = np.stack([axes[e][0][idx[e]] for e in range(k)], axis=1)
-    # parity of the index h i along each axis (i = 0 at the origin; the axis arrays are odd)
-    centre = [(s - 1) // 2 for s in sizes]
-    parity = sum(((idx[e] - centre[e]) % 2) << e for e in range(k))
-    by = np.argsort(parity, kind="stable")
-    bounds = np.searchsorted(parity[by], np.arange(2**k + 1))
-    return GridRule(coords.copy(), basis, np.asarray(step, dtype=float), np.asarray(span),
-                    points[by], weight[keep][by], bounds, left_out)
+    bounds = np.searchsorted(label[keep], np.arange(n_sub + 1))
+    return GridRule(coords.copy(), basis, step, np.asarray(span), points[keep], weight[keep],
+                    bounds, left_out, offsets)
 
 
 def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(value, |value|, error, estimate) (C,) of the grid rule: T(h), its integral of |f|,
-    the estimate max_s |T(h) - T_s(2h)| plus left_out * bound and the rounding bound of the
-    sums, and the estimate alone. Sums run in blocks of _BLOCK nodes whose partial sums are
-    added up: each result is within (_BLOCK + partials + 2) eps * sum |w f| of the exact sum
-    of the rounded node values (recursive summation, to first order)."""
-    k = rule.points.shape[1]
+    """(value, |value|, error, estimate) (C,) of the rule: the mean T of the sub-lattice
+    rules T_s, its integral of |f|, the estimate max_s |T - T_s| (body-centred:
+    |T_a - T_b| / 2) plus left_out * bound and the rounding bound of the sums, and the
+    estimate alone. Sums run in blocks of _BLOCK nodes whose partial sums are added up: each
+    result is within (_BLOCK + partials + 2) eps * sum |w f| of the exact sum of the rounded
+    node values (recursive summation, to first order)."""
+    n_sub = len(rule.bounds) - 1
     sub = []
     absval = 0.0
     partials = 0
-    for s in range(2**k):
+    for s in range(n_sub):
         acc = 0.0
         for lo in range(rule.bounds[s], rule.bounds[s + 1], _CHUNK):
             hi = min(lo + _CHUNK, rule.bounds[s + 1])
@@ -154,7 +310,7 @@ def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np
         sub.append(acc)
     sub = np.array(sub)
     value = sub.sum(axis=0)
-    estimate = np.max(np.abs(value - 2**k * sub), axis=0)
+    estimate = np.max(np.abs(value - n_sub * sub), axis=0)
     rounding = (_BLOCK + partials + 2) * _EPS * absval
     return value, absval, estimate + rule.left_out * bound + rounding, estimate
 
@@ -165,9 +321,12 @@ def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) 
 
 def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,
                tol: float, bound: np.ndarray) -> CubatureResult | None:
-    """The integrals by a grid built for nearby means, or None when the means' span along an
-    axis outgrew the grid's or its estimate misses `tol`."""
-    if rule.coords.shape != coords.shape or np.any(spans(coords) > rule.span):
+    """The integrals by a grid built for nearby means, or None when the means' strip width along
+    an axis outgrew the grid's, a body-centred lattice is no longer admissible for them, or its
+    estimate misses `tol`."""
+    if rule.coords.shape != coords.shape or np.any(strip_widths(coords) > rule.span):
+        return None
+    if rule.body_centred and not body_centred_ok(coords, rule.step):
         return None
     value, absval, err, _ = apply_grid(rule, integrand, gmat, bound)
     if not _accepts(err, absval, gmat, tol):
@@ -176,13 +335,13 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 
 
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
-                       gmat: np.ndarray, bound: np.ndarray, tol: float,
+                       gmat: np.ndarray, bound: np.ndarray, tol: float, *,
                        max_nodes: int | None = None) -> CubatureResult | None:
-    """The integrals by a fresh grid, steps from the spans a priori and refined (times
+    """The integrals by a fresh grid, steps a priori from the `strip_widths` and refined (times
     REFINE) while the estimate misses `tol`; None (fall back to the adaptive cubature) when
-    the grid would be too large or never meets `tol`."""
+    the grid would exceed `max_nodes` (default MAX_NODES[k]) or never meets `tol`."""
     k = coords.shape[1]
-    span = SPAN_MARGIN * spans(coords)
+    span = SPAN_MARGIN * strip_widths(coords)
     step = a_priori_steps(span, tol)
     bound_norms = _group_norms(bound, gmat)
     pts, wts = _hermite_tensor(10, k)  # pilot: the scale of the integrals of |f|
