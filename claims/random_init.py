@@ -69,8 +69,14 @@ def far_instance(n: int, seed: int, steps: int, factor: float = 2.0) -> dict[str
             "eta": INSIDE_ETA, "steps": steps}
 
 
+# Integrand evaluations a sweep seed may spend (a cost guard, set a priori): seeds with k <= 2
+# spend 1e4 to 1e6, a separated k = 3 seed about 2e6 a step (~1.5 microseconds each), so only a
+# runaway seed reaches it, after a few minutes, and is counted undecided, out of budget.
+SEED_BUDGET = 100_000_000
+
+
 def sweep_instance(n: int, d: int, m0: float, seeds: int, max_steps: int = 1 << 13,
-                   eta: float = SWEEP_ETA, budget: int | None = None) -> dict[str, Any]:
+                   eta: float = SWEEP_ETA, budget: int | None = SEED_BUDGET) -> dict[str, Any]:
     """`budget`: integrand evaluations per seed, beyond which the seed is undecided."""
     out = {"kind": "sweep", "n": n, "d": d, "M0": m0, "seeds": seeds, "eta": eta,
            "max_steps": max_steps}
@@ -91,10 +97,10 @@ def step_check_instance(n: int, d: int, m0: float, seeds: int) -> dict[str, Any]
 
 # Seeds and M_0 values per (n, d) in the full profile: 200 seeds where a seed costs under a
 # second (k = 1, and n = 3, d = 3 (k = 2) on the trapezoid grid: 0.1 to 0.3 s). n = 5, d = 3
-# (k = 3) gets none: seeds cost 20 to 50 s when their grid holds, but others fall back to the
-# adaptive cubature (minutes per step) as the converging mean widens the spread: one M_0 = 8
-# seed took 470 s, and in a full profile with 5 seeds at M_0 = 4 and 6 two seeds ran over 20
-# minutes each without finishing. Raise it once the engine is faster: nothing else changes.
+# (k = 3) gets none: its grids hold 0.5 to 4 million nodes, 0.5 steps per second, so a seed's
+# first 32 steps (the earliest decision) cost about a minute, and 800 seeds would make the main
+# job ten hours long (one M_0 = 8 seed once took 470 s; without a budget, seeds that fell back
+# to the adaptive cubature ran over 20 minutes). Raise it once the engine is faster.
 FULL_SEEDS = {(2, 1): (200, M0_GRID), (3, 1): (200, M0_GRID), (5, 1): (200, M0_GRID),
               (2, 3): (200, M0_GRID), (3, 3): (200, M0_GRID), (5, 3): (0, M0_GRID)}
 QUICK_SWEEPS = [sweep_instance(2, 1, 4.0, 12), sweep_instance(3, 1, 4.0, 12),

@@ -24,7 +24,6 @@ from verifiers.trapezoid import (
     GridRule,
     a_priori_steps,
     apply_grid,
-    body_centred_ok,
     build_grid,
     reuse_grid,
     spans,
@@ -95,24 +94,23 @@ def _reference(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     coords, f, gmat, bound = _setup(m)
     factor = 0.25 if coords.shape[1] == 2 else 0.4
     fine = build_grid(coords, None, factor * a_priori_steps(spans(coords), 1e-11),
-                      spans(coords), 1e-22, max_nodes=20_000_000, body_centred=False)
+                      spans(coords), 1e-22, max_nodes=20_000_000)
     value, _, err, _ = apply_grid(fine, f, gmat, bound)
     return value, err
 
 
 COARSE = np.array([[0.0, 0.0], [2.5, 0.8], [-1.0, 2.2]])
 WIDE = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, 0.5], [1.0, -3.0, 2.0]])  # d = 3, k = 2
-# one principal axis Gaussian-limited (span ~0.5): the body-centred lattice is admitted
+# one principal axis Gaussian-limited (span ~0.5)
 THIN_K2 = np.array([[0.0, 0.0], [2.2, 0.1], [1.0, 0.5], [0.4, -0.05]])
-# the widest pair spans both axes: the sub-lattices' common aliasing terms are as slow as the
-# ones they see, and the body-centred lattice must be refused
+# the widest pair spans both axes (where a body-centred lattice's estimate misses, see the
+# module docstring)
 DIAGONAL = np.array([[-1.724, -3.519], [1.913, 3.952], [1.479, 0.483]])
 FACTORS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def _ladder(m: np.ndarray, factors: tuple[float, ...] = FACTORS, axis_factor: object = 1.0,
-            body_centred: bool | None = None, drop: float = 1e-13
-            ) -> list[tuple[GridRule, np.ndarray, np.ndarray, np.ndarray]]:
+            drop: float = 1e-13) -> list[tuple[GridRule, np.ndarray, np.ndarray, np.ndarray]]:
     """(grid, actual error, error bound, integral of |f|) per group for grids of steps
     `factor * axis_factor` times the a-priori ones (tol 1e-11), against the fine grid (whose
     own bound is added to the bound)."""
@@ -121,8 +119,7 @@ def _ladder(m: np.ndarray, factors: tuple[float, ...] = FACTORS, axis_factor: ob
     out = []
     for factor in factors:
         grid = build_grid(coords, None, factor * np.asarray(axis_factor)
-                          * a_priori_steps(spans(coords), 1e-11), spans(coords), drop,
-                          body_centred=body_centred)
+                          * a_priori_steps(spans(coords), 1e-11), spans(coords), drop)
         value, absval, err, _ = apply_grid(grid, f, gmat, bound)
         out.append((grid, _group_norms(np.abs(value - exact), gmat),
                     _group_norms(err + exact_err, gmat), _group_norms(absval, gmat)))
@@ -141,15 +138,13 @@ def test_estimate_covers_the_error_on_a_ladder_of_steps() -> None:
     chooses it), the error bound (max over the sub-lattices plus the left-out weight) is above
     the actual error in every group, and every grid whose actual error exceeds tol is
     rejected. The same check refuses an estimate a thousand times more optimistic, so it is
-    not vacuous. THIN_K2's ladder takes the body-centred lattice, the others the tensor grid."""
+    not vacuous."""
     tol = 1e-11
     for m in (COARSE, WIDE, THIN_K2):
         ladder = _ladder(m)
         assert sum(np.all(actual > tol * scale) for _, actual, _, scale in ladder) >= 3
         _covers(ladder, tol)
         assert any(np.any(actual > bound / 1000) for _, actual, bound, _ in ladder)
-        lattice = [grid.body_centred for grid, _, _, _ in ladder]
-        assert any(lattice) if m is THIN_K2 else not any(lattice)
 
 
 def test_estimate_covers_the_error_with_one_axis_coarser() -> None:
@@ -161,40 +156,6 @@ def test_estimate_covers_the_error_with_one_axis_coarser() -> None:
         ladder = _ladder(m, (0.75, 1.0, 1.5), axis_factor)
         _covers(ladder)
         assert any(np.any(actual > 1e-11 * scale) for _, actual, _, scale in ladder)
-
-
-def test_body_centred_lattice_refused_where_its_estimate_misses() -> None:
-    """Why the body-centred lattice needs `body_centred_ok`: for DIAGONAL the aliasing terms
-    the two sub-lattices share (nu = (1, +-1)) decay as slowly as the ones their difference
-    sees. Forced on it, the lattice at twice the a-priori steps reports an estimate far below
-    its actual error, and one that would pass tol 1e-11 while the error is above it; the
-    criterion refuses it there and the tensor grid's estimate covers the error."""
-    coords, _, _, _ = _setup(DIAGONAL)
-    step = 2.0 * a_priori_steps(spans(coords), 1e-11)
-    assert not body_centred_ok(coords, step)
-    [(_, actual, bound, scale)] = _ladder(DIAGONAL, (2.0,), body_centred=True, drop=1e-16)
-    assert np.any(actual > 10 * bound) and np.any(actual > 1e-11 * scale)
-    assert np.all(bound <= 1e-11 * scale)  # it would have been accepted
-    [(grid, actual, bound, _)] = _ladder(DIAGONAL, (2.0,), drop=1e-16)
-    assert not grid.body_centred and np.all(actual <= bound)
-
-
-def test_body_centred_average_beats_either_sub_lattice() -> None:
-    """Where the lattice is admitted (THIN_K2), the sub-lattices' errors are nearly opposite
-    (the single-axis first harmonics flip sign under the half shift) and their average is far
-    more accurate than either: the value is better than the estimate says."""
-    coords, f, gmat, _ = _setup(THIN_K2)
-    exact, _ = _reference(THIN_K2)
-    for factor in (1.5, 2.0, 3.0):
-        step = factor * a_priori_steps(spans(coords), 1e-11)
-        assert body_centred_ok(coords, step)
-        grid = build_grid(coords, None, step, spans(coords), 1e-13)
-        assert grid.body_centred
-        subs = [2 * grid.weight[lo:hi] @ f(grid.points[lo:hi])
-                for lo, hi in zip(grid.bounds[:-1], grid.bounds[1:], strict=True)]
-        errs = [_group_norms(np.abs(t - exact), gmat) for t in subs]
-        avg = _group_norms(np.abs(0.5 * (subs[0] + subs[1]) - exact), gmat)
-        assert np.all(avg <= 0.01 * np.minimum(errs[0], errs[1]))
 
 
 def test_strip_widths() -> None:
@@ -248,7 +209,7 @@ def test_all_subgrids_enter_the_tensor_estimate() -> None:
     ratios = []
     for factor in (0.5, 1.0, 2.0, 4.0):
         grid = build_grid(coords, None, factor * a_priori_steps(spans(coords), 1e-11),
-                          spans(coords), 1e-13, body_centred=False)
+                          spans(coords), 1e-13)
         assert len(grid.offsets) == 4
         value, _, _, est = apply_grid(grid, f, gmat, bound)
         lo, hi = grid.bounds[0], grid.bounds[1]
@@ -259,17 +220,14 @@ def test_all_subgrids_enter_the_tensor_estimate() -> None:
     assert min(ratios) < 0.9
 
 
-@pytest.mark.parametrize("body_centred", [False, True])
-def test_grid_weights_integrate_the_gaussian(body_centred: bool) -> None:
+def test_grid_weights_integrate_the_gaussian() -> None:
     """The mean over sub-lattices of the kept weights sums to 1 - left_out (Poisson: exact to
-    exp(-2 pi^2 / (2h)^2) for the tensor grid; the body-centred lattice's first aliasing
-    terms cancel, leaving exp(-4 pi^2 / h^2)); E y_e^2 = 1 and E y_0^2 y_1^2 = 1 up to the
-    left-out tail; each sub-lattice alone integrates the Gaussian to its Poisson error
-    exp(-2 pi^2 / h^2) ~ 4e-11 here, and its nodes are h (i + offset)."""
-    grid = build_grid(np.zeros((3, 2)), None, np.array([0.6, 0.9]), np.ones(2), 1e-14,
-                      body_centred=body_centred)
+    exp(-2 pi^2 / (2h)^2)); E y_e^2 = 1 and E y_0^2 y_1^2 = 1 up to the left-out tail; each
+    sub-lattice alone integrates the Gaussian to its Poisson error exp(-2 pi^2 / h^2) ~ 4e-11
+    here, and its nodes are h (i + offset)."""
+    grid = build_grid(np.zeros((3, 2)), None, np.array([0.6, 0.9]), np.ones(2), 1e-14)
     n_sub = len(grid.offsets)
-    assert n_sub == (2 if body_centred else 4) and grid.body_centred == body_centred
+    assert n_sub == 4
     w = grid.weight
     assert abs(w.sum() + grid.left_out - 1) <= 1e-14
     y = grid.points

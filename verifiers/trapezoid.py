@@ -10,31 +10,19 @@ the aliasing terms at the frequencies w = 2 pi nu / h, nu in Z^k, nu != 0, each 
 exp(-X(w)), X(w) = max over eta in P of w . eta - |eta|^2 / 2, where P = {eta : |(p_i - p_j)
 . eta| < pi for all pairs} is the set of imaginary shifts without a pole.
 
-A rule is the mean T of S sub-lattice rules T_s of steps h (nodes h (i + o_s)), the estimate
-max_s |T - T_s|; steps are sized a priori so that one sub-lattice meets the tolerance:
-- tensor (o_s in {0, 1/2}^k, S = 2^k: the grid of step h / 2). The sub-lattices differ by every
-  term with some nu_e odd; the mean keeps only nu in 2 Z^k, which decay at least twice as fast
-  in the exponent, so T is accurate to about tol^2 and the estimate (about the error of one
-  sub-lattice) is conservative; taking all 2^k offsets keeps one offset's accidental agreement
-  from hiding the error.
-- body-centred (o_s = 0 and (1/2, ..., 1/2), S = 2: 2 / 2^k of the nodes). The half shift
-  flips the sign of the terms with |nu|_1 odd (the single-axis first harmonics among them):
-  T_a - T_b is twice their sum, and they cancel in the mean. The terms with |nu|_1 even, e.g.
-  nu = (1, 1, 0), stay in the mean unseen by the estimate. They are NOT products of the axes'
-  errors: the poles lie on the hyperplanes (p_i - p_j) . y = const, so when one pair of means
-  spans two axes at once X(nu = (1, 1)) is no larger than a single axis' exponent (measured:
-  the mean as wrong as either sub-lattice and 280 times its estimate,
-  `tests/test_trapezoid.py::test_body_centred_lattice_refused_where_its_estimate_misses`).
-  So the lattice is used only where `exponent_ratio` (bounds on X from the vertices of P)
-  shows the unseen terms decay at least twice as fast as the slowest seen one
-  (LATTICE_RATIO = 2, the tensor design's own margin), for the means and for them stretched to
-  the spans the rule is sized for, and rechecked at every reuse. No safety factor: the
-  estimate is about one sub-lattice's error, the mean's is about its square. The seen terms of
-  different axes could cancel in T_a - T_b; that needs a coincidence in every component of an
-  error group, like a single term's real part vanishing in the tensor design, and the
-  a-priori steps (margins STRIP_USE, SPAN_MARGIN, tol / 10) keep each term below tol anyway.
-  In practice the lattice is admitted mostly when one axis is Gaussian-limited (span < ~0.5):
-  3 to 10 % of N(0, 1) starts, rarely along T3.5's runs.
+A rule is the mean T of the 2^k sub-lattice rules T_s of steps h (nodes h (i + o_s), o_s in
+{0, 1/2}^k: together the grid of step h / 2), the estimate max_s |T - T_s|; steps are sized a
+priori so that one sub-lattice meets the tolerance. The sub-lattices differ by every term with
+some nu_e odd; the mean keeps only nu in 2 Z^k, which decay at least twice as fast in the
+exponent, so T is accurate to about tol^2 and the estimate (about the error of one sub-lattice)
+is conservative; taking all 2^k offsets keeps one offset's accidental agreement from hiding the
+error. (A body-centred lattice, offsets 0 and (1/2, ..., 1/2) only, would need 2 / 2^k of the
+nodes, but its estimate cannot see the terms with |nu|_1 even, e.g. nu = (1, 1), and these are
+not products of the axes' errors: the poles lie on the planes (p_i - p_j) . y = const, so when one
+pair of means spans two axes at once they decay no faster than a single axis' term. Measured on
+[[-1.724, -3.519], [1.913, 3.952], [1.479, 0.483]] at twice the a-priori step: the lattice's mean
+as wrong as either sub-lattice, 280 times its estimate. Bounds on the decay from the vertices of
+P admitted it on 2 to 10 % of N(0, 1) starts and never along T3.5's runs, so it is not used.)
 Steps are refined while the estimate misses the tolerance.
 
 Truncation: nodes whose weight in the mean (smallest first), times the integrand bound, stays
@@ -62,8 +50,6 @@ MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
 MAX_REFINE = 3
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
-LATTICE_RATIO = 2.0  # unseen / seen aliasing exponents the body-centred lattice needs
-MAX_VERTICES = 5_000  # beyond (many means, k = 3): no body-centred lattice (its check's cost)
 MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768  # integrand points per call (memory)
 _BLOCK = 2048  # nodes per partial sum (bounds the rounding of the sums)
@@ -76,9 +62,9 @@ Integrand = Callable[[np.ndarray], np.ndarray]
 class GridRule:
     """A trapezoid rule made of sub-lattices h (i + o) (o in `offsets`, (S, k), entries 0 or
     1/2), reusable for nearby configurations (GD steps) while the means' `strip_widths` stay
-    within `span` (what the steps were sized for), a body-centred lattice stays
-    admissible (`body_centred_ok`) and the estimate meets the tolerance. `points` (N, k) are
-    sorted by sub-lattice (`bounds`: the S + 1 slice ends), `weight` (N,) = prod h_e * phi(y) / S
+    within `span` (what the steps were sized for) and the estimate meets the tolerance.
+    `points` (N, k) are sorted by sub-lattice (`bounds`: the S + 1 slice ends), `weight` (N,)
+    = prod h_e * phi(y) / S
     (the mean over sub-lattices; a sub-lattice's own rule is S times its slice); `left_out`:
     the Gaussian weight of that mean not kept. `span`: the `strip_widths` it was sized for."""
 
@@ -95,10 +81,6 @@ class GridRule:
     @property
     def n_nodes(self) -> int:
         return len(self.points)
-
-    @property
-    def body_centred(self) -> bool:
-        return len(self.offsets) == 2
 
 
 def spans(coords: np.ndarray) -> np.ndarray:
@@ -153,65 +135,6 @@ def strip_widths(coords: np.ndarray) -> np.ndarray:
     return np.minimum(width, np.pi / np.maximum(np.max(vert, axis=0), 1e-300))
 
 
-def _decay_bounds(vert: np.ndarray, dp: np.ndarray, omega: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds (F,) of X(w) = max over eta in P of w . eta - |eta|^2 / 2 for
-    frequencies omega (F, k): the aliasing term at w decays like exp(-X(w)). Lower: the best
-    point t v on the segments to the vertices and to w itself (scaled into P); upper: the
-    linear programme without the Gaussian's cost, and |w|^2 / 2 (P unbounded)."""
-    ww = np.sum(omega * omega, axis=1)
-    upper = np.minimum(np.max(omega @ vert.T, axis=1), 0.5 * ww)
-    a = omega @ vert.T  # (F, V)
-    b = np.sum(vert * vert, axis=1)
-    t = np.clip(a / np.maximum(b, 1e-300), 0.0, 1.0)
-    lower = np.max(t * a - 0.5 * t * t * b, axis=1, initial=0.0)
-    reach = np.max(np.abs(omega @ dp.T), axis=1)
-    s = np.minimum(1.0, np.pi / np.maximum(reach, 1e-300))
-    return np.maximum(lower, (s - 0.5 * s * s) * ww), upper
-
-
-def exponent_ratio(coords: np.ndarray, step: np.ndarray, cap: float = 4.0) -> float:
-    """min over the aliasing terms a body-centred lattice leaves unseen of their decay exponent
-    (lower bound), over the slowest exponent among those it sees (upper bound); values above
-    `cap` are returned as `cap`.
-
-    The two sub-lattices' rules differ by the aliasing terms at the frequencies
-    2 pi nu / h with |nu|_1 odd (the estimate sees them); the terms with |nu|_1 even are
-    common to both and stay in the mean unseen. Terms with max |nu_e| > R decay at least
-    (R + 1) times as fast as the slowest axis' own strip bound, which fixes the finite range
-    of nu searched. 0 (no lattice) when P has more than MAX_VERTICES vertices."""
-    k = coords.shape[1]
-    vert, dp = _strip_polytope(coords)
-    if not 0 < len(vert) <= MAX_VERTICES:
-        return 0.0
-    omega = 2.0 * np.pi / np.asarray(step, dtype=float)
-    nus = np.array(list(itertools.product(range(-1, 2), repeat=k)), dtype=float)
-    odd = nus[np.sum(np.abs(nus), axis=1) % 2 == 1]
-    _, seen_up = _decay_bounds(vert, dp, omega * odd)
-    slowest = float(np.min(seen_up))
-    # eta = s a_e e_e (the axis' own strip, a_e = pi / D_e) bounds X(nu) below by |nu_e| y_e
-    a = np.pi / np.maximum(spans(coords), 1e-300)
-    s_opt = np.minimum(1.0, omega / a)
-    y_axis = float(np.min(omega * a * s_opt - 0.5 * (a * s_opt) ** 2))
-    radius = max(1, int(np.ceil(cap * slowest / max(y_axis, 1e-300))) - 1)
-    if radius > 6:
-        return 0.0
-    rng = range(-radius, radius + 1)
-    nus = np.array(list(itertools.product(rng, repeat=k)), dtype=float)
-    even = nus[(np.sum(np.abs(nus), axis=1) % 2 == 0) & np.any(nus % 2 != 0, axis=1)]
-    unseen_lo, _ = _decay_bounds(vert, dp, omega * even)  # nu in 2 Z^k: twice nu / 2's
-    return min(cap, float(np.min(unseen_lo)) / slowest)
-
-
-def body_centred_ok(coords: np.ndarray, step: np.ndarray, ratio: float = LATTICE_RATIO
-                    ) -> bool:
-    """Whether the body-centred lattice's estimate can be trusted for these means and steps:
-    `exponent_ratio` at least `ratio`. The tensor design (2^k offsets) leaves unseen only
-    nu in 2 Z^k, which decay at least twice as fast in the exponent as the seen ones; with
-    LATTICE_RATIO = 2 the lattice is asked the same."""
-    return exponent_ratio(coords, step) >= ratio
-
-
 def _axis(h: float, shift: float, drop: float) -> tuple[np.ndarray, float, float]:
     """Nodes h (i + shift) of one axis (shift 0 or 1/2) with |x| <= B, their discrete tail
     weight beyond B, and the whole axis' weight sum (~1); B the smallest with tail <= drop."""
@@ -245,22 +168,14 @@ def _sublattice(step: np.ndarray, offset: np.ndarray, drop: float, max_box: floa
 
 
 def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
-               span: np.ndarray, drop: float, max_nodes: int | None = None,
-               body_centred: bool | None = None) -> GridRule | None:
-    """The rule of sub-lattice steps `step`: the body-centred lattice (offsets 0 and 1/2 in
-    every axis) when `body_centred` (None: when `body_centred_ok` for the means and for them
-    stretched to `span`, the range the rule is reused over), else the 2^k offsets in
-    {0, 1/2}^k (the tensor grid of step h / 2). Leaves out Gaussian weight at most `drop`
-    (plus the box tails, tiny) of the mean over sub-lattices; None when it would exceed
-    `max_nodes` (default MAX_NODES[k])."""
+               span: np.ndarray, drop: float, max_nodes: int | None = None) -> GridRule | None:
+    """The rule of sub-lattice steps `step` (the 2^k offsets in {0, 1/2}^k: the grid of step
+    h / 2). Leaves out Gaussian weight at most `drop` (plus the box tails, tiny) of the mean over
+    sub-lattices; None when it would exceed `max_nodes` (default MAX_NODES[k])."""
     k = len(step)
     max_nodes = MAX_NODES[k] if max_nodes is None else max_nodes
     step = np.asarray(step, dtype=float)
-    if body_centred is None:  # admissible here and with the spans grown to `span` (reuse)
-        grown = coords * (np.asarray(span) / np.maximum(strip_widths(coords), 1e-300))
-        body_centred = body_centred_ok(coords, step) and body_centred_ok(grown, step)
-    offsets = (np.array([np.zeros(k), np.full(k, 0.5)]) if body_centred else
-               0.5 * np.array(list(itertools.product((0, 1), repeat=k)), dtype=float))
+    offsets = 0.5 * np.array(list(itertools.product((0, 1), repeat=k)), dtype=float)
     n_sub = len(offsets)
     subs = []
     for o in offsets:
@@ -287,8 +202,8 @@ def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
 def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(value, |value|, error, estimate) (C,) of the rule: the mean T of the sub-lattice
-    rules T_s, its integral of |f|, the estimate max_s |T - T_s| (body-centred:
-    |T_a - T_b| / 2) plus left_out * bound and the rounding bound of the sums, and the
+    rules T_s, its integral of |f|, the estimate max_s |T - T_s| plus left_out * bound and
+    the rounding bound of the sums, and the
     estimate alone. Sums run in blocks of _BLOCK nodes whose partial sums are added up: each
     result is within (_BLOCK + partials + 2) eps * sum |w f| of the exact sum of the rounded
     node values (recursive summation, to first order)."""
@@ -322,11 +237,8 @@ def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) 
 def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,
                tol: float, bound: np.ndarray) -> CubatureResult | None:
     """The integrals by a grid built for nearby means, or None when the means' strip width along
-    an axis outgrew the grid's, a body-centred lattice is no longer admissible for them, or its
-    estimate misses `tol`."""
+    an axis outgrew the grid's or its estimate misses `tol`."""
     if rule.coords.shape != coords.shape or np.any(strip_widths(coords) > rule.span):
-        return None
-    if rule.body_centred and not body_centred_ok(coords, rule.step):
         return None
     value, absval, err, _ = apply_grid(rule, integrand, gmat, bound)
     if not _accepts(err, absval, gmat, tol):
