@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from verifiers.gauss_kronrod import calibrated
 from verifiers.gauss_kronrod import rule as gk_rule
 from verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
@@ -33,7 +34,6 @@ from verifiers.quadrature import (
 
 _DRIFT = 0.25  # fraction of a transition width (or gap) a rule tolerates
 _WIDE_GAP = 1.0 / 8.0  # gaps below this are transitions wider than the Gaussian bulk
-_CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / resasc)^1.5)
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 
 
@@ -147,14 +147,6 @@ def hermite(coords: np.ndarray, basis: np.ndarray | None,
                     pair=pair)
 
 
-def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
-    """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
-    |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
-    |K - G| when resasc is smaller (or zero)."""
-    return np.minimum(np.maximum(resasc, raw),
-                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
-
-
 def panel_estimates(fd3: np.ndarray, kg: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per panel (P, C): the Kronrod value, the Kronrod integral of |f| and the calibrated
     error, from node values already weighted by density and half-width, fd3 (P, 21, C), and the
@@ -184,5 +176,5 @@ def apply(rule: LineRule, f: np.ndarray, gmat: np.ndarray, tol: float) -> Cubatu
     return CubatureResult(value, abs_value, error, len(f), True, rule)
 
 
-__all__ = ["LineRule", "apply", "calibrated", "drift_check", "fits", "from_panels",
+__all__ = ["LineRule", "apply", "drift_check", "fits", "from_panels",
            "group_matrix", "hermite", "panel_estimates", "transport"]

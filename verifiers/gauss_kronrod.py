@@ -4,6 +4,8 @@
 with mpmath: the Gauss nodes, the roots of the Stieltjes polynomial E_{n+1} (orthogonal to
 P_n x^k for k <= n), and the weights from the moment equations. `rule(n)` caches the float64
 rule (0.15 s to derive); tests check exactness on polynomials of degree <= 3n+1.
+`calibrated` turns a panel's |K - G| into QUADPACK's error estimate (the adaptive cubature and
+the frozen line rules share it).
 """
 
 from __future__ import annotations
@@ -80,3 +82,14 @@ def rule(n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float64 (nodes, kronrod_weights, gauss_weights) of the (2n+1)-point rule, derived once."""
     nodes, kw, gw = derive_rule(n)
     return tuple(np.array([float(x) for x in xs]) for xs in (nodes, kw, gw))  # type: ignore[return-value]
+
+
+_CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / resasc)^1.5)
+
+
+def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
+    """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
+    |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
+    |K - G| when resasc is smaller (or zero)."""
+    return np.minimum(np.maximum(resasc, raw),
+                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))

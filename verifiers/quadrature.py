@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 from scipy.special import erfc, erfcinv
 
-from verifiers.gauss_kronrod import rule
+from verifiers.gauss_kronrod import calibrated, rule
 
 Y_MAX = 38.5
 HERMITE_MAX_SPREAD = 0.3  # Gauss-Hermite is tried only for means this close (measured: beyond ~0.5
@@ -559,9 +559,7 @@ def _kronrod_reduce(f: np.ndarray, fabs: np.ndarray, ferr: np.ndarray | None,
     # integral of |f - mean| (resasc); tests check it against reference values.
     mean = kval / np.maximum(2 * half, 1e-300)[:, None]
     resasc = half[:, None] * (wk @ np.abs(weighted - mean[:, None, :]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        calibrated = resasc * np.minimum(1.0, (200.0 * perr / resasc) ** 1.5)
-    perr = np.where(resasc > 0, calibrated, perr)
+    perr = calibrated(perr, resasc)
     if ferr is not None:
         perr += half[:, None] * (wk @ (ferr * dens).reshape(shape))
     return kval, kabs, perr
