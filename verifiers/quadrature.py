@@ -240,6 +240,17 @@ def rule_nodes() -> np.ndarray:
     return rule()[0]
 
 
+PILOT_ORDER = 10  # Gauss-Hermite nodes per axis of the pilot
+
+
+def pilot_scale(integrand: Integrand, k: int, gmat: np.ndarray) -> np.ndarray:
+    """A rough scale of the integrals of |f| per error group (columns of `gmat`), from the
+    tensor Gauss-Hermite rule of PILOT_ORDER**k nodes: it lets adaptive and grid rules work to
+    an absolute floor (they redo their pass if it overestimated)."""
+    pts, wts = _hermite_tensor(PILOT_ORDER, k)
+    return _group_norms(wts @ np.abs(integrand(pts)), gmat)
+
+
 class GaussianCubature:
     """E f(y) for y ~ N(0, I_k), with the transition structure given by the means `coords`."""
 
@@ -328,8 +339,8 @@ class GaussianCubature:
         # Pilot: a rough scale of the integrals of |f| lets inner levels work to an absolute
         # budget. It only loosens the per-owner relative criterion, so the main pass is redone
         # if the pilot overestimated the scale.
-        pilot = _group_norms(self._hermite(orders=(10,)).abs_value, self.gmat)
-        floor = self.tol * pilot
+        self._charge(PILOT_ORDER**self.k)
+        floor = self.tol * pilot_scale(self.integrand, self.k, self.gmat)
         for _ in range(3):
             self.converged = True
             val, absval, err, tree, _ = self._level(0, np.zeros((1, 0)), floor[None, :])
@@ -368,17 +379,15 @@ class GaussianCubature:
                 raise _ThinFailed
             self.rungs = tuple(min(r + 1, len(THIN_LADDER) - 1) for r in self.rungs)
 
-    def _hermite(self, orders: tuple[int, ...] = HERMITE_ORDERS) -> CubatureResult:
+    def _hermite(self) -> CubatureResult:
         """Tensor Gauss-Hermite rules of two orders; the error estimate is their difference."""
         results = []
-        for order in orders:
+        for order in HERMITE_ORDERS:
             pts, wts = _hermite_tensor(order, self.k)
             self._charge(len(pts))
             f = self.integrand(pts)
             results.append((wts @ f, wts @ np.abs(f)))
         val, absval = results[-1]
-        if len(results) == 1:  # a single order gives no error estimate
-            return CubatureResult(val, absval, np.full_like(val, np.inf), self.evaluations, False)
         err = np.abs(val - results[0][0])
         ok = np.all(_group_norms(err, self.gmat) <= self.tol * _group_norms(absval, self.gmat))
         return CubatureResult(val, absval, err, self.evaluations, bool(ok))

@@ -40,7 +40,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from verifiers.quadrature import Y_MAX, CubatureResult, _group_norms, _hermite_tensor
+from verifiers.quadrature import (
+    PILOT_ORDER,
+    Y_MAX,
+    CubatureResult,
+    _group_norms,
+    pilot_scale,
+)
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 STRIP_USE = 0.75  # fraction of the pole-free strip the a-priori step relies on
@@ -256,9 +262,8 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
     span = SPAN_MARGIN * strip_widths(coords)
     step = a_priori_steps(span, tol)
     bound_norms = _group_norms(bound, gmat)
-    pts, wts = _hermite_tensor(10, k)  # pilot: the scale of the integrals of |f|
-    scale = _group_norms(wts @ np.abs(integrand(pts)), gmat)
-    spent = len(pts)
+    scale = pilot_scale(integrand, k, gmat)
+    spent = PILOT_ORDER**k
     for _ in range(MAX_REFINE + 1):
         for _attempt in range(2):  # redo once if the pilot overestimated the scale
             with np.errstate(divide="ignore", invalid="ignore"):
