@@ -13,7 +13,9 @@ N(c, I_d), |c - truth| = M_0, truth at the origin, canonical coordinates (t = 0)
 - "rate" (beyond: n = 2, d = 1, a long horizon): loss rate, approach and escape rates, and T3.7's
   L tau^(1+eps) (`claims.random_init_rates`);
 - "step-check" (beyond): the sweep's classification at eta = 0.1 against eta = 0.01 (the paper's
-  experimental step) on the same seeds, the evidence for running the sweeps at 0.1.
+  experimental step) on the same seeds, the evidence for running the sweeps at 0.1;
+- "tol-check" (beyond): the n = 5, d = 3 sweep's classification at its cubature tolerance
+  (`SWEEP_TOL_K3`) against the engine's default on the same seeds.
 
 Step: the theorem's step is not reported. Inside runs use eta = 0.01 (the paper's experiment);
 sweeps and the long runs use eta = 0.1, ten times fewer steps for the same gradient-flow time
@@ -70,17 +72,34 @@ def far_instance(n: int, seed: int, steps: int, factor: float = 2.0) -> dict[str
 
 
 # Integrand evaluations a sweep seed may spend (a cost guard, set a priori): seeds with k <= 2
-# spend 1e4 to 1e6, a separated k = 3 seed about 2e6 a step (~1.5 microseconds each), so only a
-# runaway seed reaches it, after a few minutes, and is counted undecided, out of budget.
+# spend 1e4 to 1e6, a separated k = 3 seed 1e5 to 1e6 a step at SWEEP_TOL_K3, so only a runaway
+# seed reaches it, and is counted undecided, out of budget.
 SEED_BUDGET = 100_000_000
+
+# The cubature tolerance of the n = 5, d = 3 (k = 3) sweeps, relative to the gradient's norm (the
+# engine's default for k = 3 is 1e-9). A seed's classification needs the trajectory to a small
+# fraction of the thresholds r_conv = 0.5 and r_div = 3 and the diverging means' radial gradients
+# beyond the error bound (certified against it whatever the tolerance); at the default, separated
+# k = 3 grids hold up to millions of nodes and a seed's first 32 steps cost 20 s to 5 min, 800
+# seeds about ten CPU hours. At 1e-4 a seed costs 3 to 10 s. Chosen for cost before any sweep
+# ran, from 1e-3, 1e-4 and 1e-5 on four seeds: all gave the classifications and final distances
+# (to 3 digits) of 1e-9; at 1e-3 the far means' signs were not certified until 64 steps. The
+# "tol-check" instances classify the same seeds at both tolerances in every full profile.
+SWEEP_TOL_K3 = 1e-4
 
 
 def sweep_instance(n: int, d: int, m0: float, seeds: int, max_steps: int = 1 << 13,
-                   eta: float = SWEEP_ETA, budget: int | None = SEED_BUDGET) -> dict[str, Any]:
-    """`budget`: integrand evaluations per seed, beyond which the seed is undecided."""
+                   eta: float = SWEEP_ETA, budget: int | None = SEED_BUDGET,
+                   tol: float | None = None) -> dict[str, Any]:
+    """`budget`: integrand evaluations per seed, beyond which the seed is undecided; `tol`: the
+    cubature tolerance (None: the engine's default)."""
     out = {"kind": "sweep", "n": n, "d": d, "M0": m0, "seeds": seeds, "eta": eta,
            "max_steps": max_steps}
-    return out if budget is None else {**out, "budget": budget}
+    if budget is not None:
+        out["budget"] = budget
+    if tol is not None:
+        out["tol"] = tol
+    return out
 
 
 def rate_instance(steps: int, m0: float = 4.0, seed: int = 0) -> dict[str, Any]:
@@ -95,24 +114,32 @@ def step_check_instance(n: int, d: int, m0: float, seeds: int) -> dict[str, Any]
             "etas": [SWEEP_ETA, INSIDE_ETA], "max_steps": 1 << 16, "late_horizon": 1 << 11}
 
 
-# Seeds and M_0 values per (n, d) in the full profile: 200 seeds where a seed costs under a
-# second (k = 1, and n = 3, d = 3 (k = 2) on the trapezoid grid: 0.1 to 0.3 s). n = 5, d = 3
-# (k = 3) gets none: its grids hold 0.5 to 4 million nodes, 0.5 steps per second, so a seed's
-# first 32 steps (the earliest decision) cost about a minute, and 800 seeds would make the main
-# job ten hours long (one M_0 = 8 seed once took 470 s; without a budget, seeds that fell back
-# to the adaptive cubature ran over 20 minutes). Raise it once the engine is faster.
+def tol_check_instance(n: int, d: int, m0: float, seeds: int, tol: float) -> dict[str, Any]:
+    """The sweep's classification at cubature tolerance `tol` against the engine's default, on
+    the same seeds (eta = 0.1, the sweep's horizons and budget)."""
+    return {"kind": "tol-check", "n": n, "d": d, "M0": m0, "seeds": seeds, "tol": tol,
+            "eta": SWEEP_ETA, "max_steps": 1 << 13, "budget": SEED_BUDGET}
+
+
+# Seeds and M_0 values per (n, d) in the full profile, and the sweeps' cubature tolerance where it
+# is not the engine's default. A seed costs under a second for k = 1 and for n = 3, d = 3 (k = 2,
+# the trapezoid grid: 0.1 to 0.3 s); n = 5, d = 3 (k = 3) runs at SWEEP_TOL_K3.
 FULL_SEEDS = {(2, 1): (200, M0_GRID), (3, 1): (200, M0_GRID), (5, 1): (200, M0_GRID),
-              (2, 3): (200, M0_GRID), (3, 3): (200, M0_GRID), (5, 3): (0, M0_GRID)}
+              (2, 3): (200, M0_GRID), (3, 3): (200, M0_GRID), (5, 3): (200, M0_GRID)}
+SWEEP_TOL = {(5, 3): SWEEP_TOL_K3}
 QUICK_SWEEPS = [sweep_instance(2, 1, 4.0, 12), sweep_instance(3, 1, 4.0, 12),
-                sweep_instance(5, 1, 4.0, 12), sweep_instance(3, 1, 10.0, 12)]
-FULL_SWEEPS = [sweep_instance(n, d, m0, seeds)
+                sweep_instance(5, 1, 4.0, 12), sweep_instance(3, 1, 10.0, 12),
+                sweep_instance(5, 3, 4.0, 2, tol=SWEEP_TOL_K3)]
+FULL_SWEEPS = [sweep_instance(n, d, m0, seeds, tol=SWEEP_TOL.get((n, d)))
                for (n, d), (seeds, m0s) in FULL_SEEDS.items() if seeds for m0 in m0s]
 FAR = {"quick": [far_instance(2, 0, 2048)],
        "full": [far_instance(2, s, 2048) for s in range(3)]
        + [far_instance(3, s, 2048) for s in range(2)]}
 RATE = {"quick": [rate_instance(1 << 13)], "full": [rate_instance(1 << 20)]}
-STEP_CHECK = {"quick": [], "full": [step_check_instance(3, 1, 4.0, 40),
-                                     step_check_instance(5, 1, 4.0, 40)]}
+CHECKS = {"quick": [], "full": [step_check_instance(3, 1, 4.0, 40),
+                                     step_check_instance(5, 1, 4.0, 40),
+                                     tol_check_instance(5, 3, 4.0, 4, SWEEP_TOL_K3),
+                                     tol_check_instance(5, 3, 6.0, 4, SWEEP_TOL_K3)]}
 SWEEPS = {"quick": QUICK_SWEEPS, "full": FULL_SWEEPS}
 
 
@@ -121,7 +148,7 @@ SWEEPS = {"quick": QUICK_SWEEPS, "full": FULL_SWEEPS}
 def run(instance: Instance, params: Params) -> InstanceOutcome:
     """One instance; a claim and its variants share it through the framework's jobs."""
     runner = {"far": _run_far, "sweep": _run_sweep, "rate": _run_rate,
-              "step-check": _run_step_check}[instance["kind"]]
+              "step-check": _run_step_check, "tol-check": _run_tol_check}[instance["kind"]]
     return runner(instance, params)
 
 
@@ -164,7 +191,7 @@ def _run_sweep(instance: Instance, params: Params) -> InstanceOutcome:
     n, d, m0 = int(instance["n"]), int(instance["d"]), float(instance["M0"])
     res = sweep(n, d, m0, range(int(instance["seeds"])), float(instance["eta"]),
                 params["first_horizon"], int(instance["max_steps"]), params["r_conv"],
-                params["r_div"], instance.get("budget"))
+                params["r_div"], instance.get("budget"), instance.get("tol"))
     runs = res.pop("runs")
     metrics = {"n": n, "d": d, "M0": m0, "seeds": len(runs), **res,
                "undecided_runs": [{k: r[k] for k in ("seed", "tau", "reason")}
@@ -209,6 +236,14 @@ def _run_rate(instance: Instance, params: Params) -> InstanceOutcome:
                                  "eps": eps_metrics})
 
 
+def _agreement(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]]
+               ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[int]]:
+    """Seed-by-seed pairs of two classifications decided in both, and the seeds whose
+    converging sets differ."""
+    both = [(x, y) for x, y in zip(a, b, strict=True) if x["decided"] and y["decided"]]
+    return both, [x["seed"] for x, y in both if x["converged"] != y["converged"]]
+
+
 def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
     n, d, m0 = int(instance["n"]), int(instance["d"]), float(instance["M0"])
     results = [sweep(n, d, m0, range(int(instance["seeds"])), float(eta),
@@ -219,11 +254,8 @@ def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
     late = sweep(n, d, m0, range(int(instance["seeds"])), SWEEP_ETA, late_t, late_t,
                  params["r_conv"], params["r_div"])
     a, b = (r["runs"] for r in results)
-    both = [(x, y) for x, y in zip(a, b, strict=True) if x["decided"] and y["decided"]]
-    differ = [x["seed"] for x, y in both if x["converged"] != y["converged"]]
-    both_late = [(x, y) for x, y in zip(a, late["runs"], strict=True)
-                 if x["decided"] and y["decided"]]
-    differ_late = [x["seed"] for x, y in both_late if x["converged"] != y["converged"]]
+    both, differ = _agreement(a, b)
+    both_late, differ_late = _agreement(a, late["runs"])
     metrics = {"n": n, "d": d, "M0": m0, "etas": list(instance["etas"]),
                "decided_at_both": len(both), "disagreements": differ,
                "late_horizon": late_t, "decided_early_and_late": len(both_late),
@@ -235,6 +267,26 @@ def _run_step_check(instance: Instance, params: Params) -> InstanceOutcome:
     return InstanceOutcome(metrics=metrics, data={"kind": "step-check", "both": len(both),
                                                   "differ": differ, "both_late": len(both_late),
                                                   "differ_late": differ_late})
+
+
+def _run_tol_check(instance: Instance, params: Params) -> InstanceOutcome:
+    n, d, m0 = int(instance["n"]), int(instance["d"]), float(instance["M0"])
+    tols = [float(instance["tol"]), None]
+    results = [sweep(n, d, m0, range(int(instance["seeds"])), float(instance["eta"]),
+                     params["first_horizon"], int(instance["max_steps"]), params["r_conv"],
+                     params["r_div"], instance.get("budget"), tol) for tol in tols]
+    a, b = (r["runs"] for r in results)
+    both, differ = _agreement(a, b)
+    gap = max((float(np.max(np.abs(np.subtract(x["final_distances"], y["final_distances"]))))
+               for x, y in both if x["tau"] == y["tau"]), default=None)
+    metrics = {"n": n, "d": d, "M0": m0, "tols": tols, "decided_at_both": len(both),
+               "disagreements": differ, "max_final_distance_gap": gap,
+               "counts": [r["counts"] for r in results],
+               "undecided": [r["undecided"] for r in results],
+               "evaluations": [int(sum(x["evaluations"] for x in r["runs"])) for r in results],
+               "wall_time_s": [r["wall_time_s"] for r in results]}
+    return InstanceOutcome(metrics=metrics, data={"kind": "tol-check", "both": len(both),
+                                                  "differ": differ, "gap": gap})
 
 
 # ------------------------------------------------------------------------------ predicates
@@ -417,6 +469,18 @@ def step_independent(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     return not differ and not differ_late, text
 
 
+def tolerance_independent(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    if o.data["kind"] != "tol-check":
+        return _na(o)
+    both, differ, gap = o.data["both"], o.data["differ"], o.data["gap"]
+    text = (f"{both} seeds decided at both tolerances, converging sets differ for seeds "
+            f"{differ}; final distances (same horizon) differ by at most "
+            f"{'–' if gap is None else f'{gap:.2g}'}")
+    if both == 0:
+        return None, text
+    return not differ, text
+
+
 T35_CONCLUSIONS = (
     Predicate("engine_accurate", "float64 trajectories met their tolerance; inside, the float64 "
               "loss and closest-mean gradient lie in certified balls", engine_accurate),
@@ -434,6 +498,9 @@ T35_CONCLUSIONS = (
     Predicate("step_independent", "the sweep classification at eta = 0.1 equals that at "
               "eta = 0.01, and the early decision equals a late one (2048 steps), on every seed "
               "decided at both", step_independent),
+    Predicate("tolerance_independent", "the n = 5, d = 3 sweep classification at the sweeps' "
+              "cubature tolerance equals that at the engine's default, on every seed decided at "
+              "both", tolerance_independent),
 )
 
 
@@ -472,6 +539,12 @@ def summarize_t35(results: Sequence[Any]) -> dict[str, Any]:
     if checks:
         out["step_check"] = [{k: m[k] for k in ("n", "d", "M0", "decided_at_both",
                                                 "disagreements")} for m in checks]
+    tol_checks = [r.metrics for r in results if r.instance.get("kind") == "tol-check"
+                  and "decided_at_both" in r.metrics]
+    if tol_checks:
+        out["tol_check"] = [{k: m[k] for k in ("n", "d", "M0", "tols", "decided_at_both",
+                                               "disagreements", "max_final_distance_gap")}
+                            for m in tol_checks]
     return out
 
 
@@ -497,7 +570,7 @@ T3_5 = Claim(
         "M_0 > 1e9 sqrt(d) n^10 (reported), i.i.d. N(c, I_d) means with |c - truth| = M_0 "
         "(assumed law); inside grid: d = 1, n = 2 (quick) and n = 2, 3 (full)",
         contains=inside_t35,
-        instances={p: FAR[p] + SWEEPS[p] + RATE[p] + STEP_CHECK[p] for p in ("quick", "full")},
+        instances={p: FAR[p] + SWEEPS[p] + RATE[p] + CHECKS[p] for p in ("quick", "full")},
     ),
     conclusions=T35_CONCLUSIONS,
     run=run,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from claims import experiment_e1, random_init
-from claims.model import InstanceOutcome
+from claims.model import NOT_APPLICABLE, InstanceOutcome
 from claims.random_init_runs import (
     Classification,
     Window,
@@ -250,3 +250,34 @@ def test_seed_out_of_budget_is_undecided_and_counted() -> None:
                   budget=2 * max(r["evaluations"] for r in free["runs"]))
     assert free["out_of_budget"] == 0 and ample["out_of_budget"] == 0
     assert [r["converged"] for r in ample["runs"]] == [r["converged"] for r in free["runs"]]
+
+
+def test_sweep_tolerance_reaches_the_cubature_and_the_tol_check() -> None:
+    """A sweep's `tol` reaches every cubature (fewer evaluations at a looser tolerance, a larger
+    error bound) and the tol-check instance classifies the same seeds at both tolerances; its
+    predicate passes when they agree and rejects a disagreement."""
+    item = {"kind": "tol-check", "n": 3, "d": 3, "M0": 6.0, "seeds": 2, "tol": 1e-5,
+            "eta": 0.1, "max_steps": 1 << 10, "budget": random_init.SEED_BUDGET}
+    out = random_init.run(item, P)
+    m = out.metrics
+    assert m["decided_at_both"] == 2 and m["disagreements"] == []
+    assert m["evaluations"][0] < m["evaluations"][1]
+    assert m["max_final_distance_gap"] < 1e-3
+    holds, text = random_init.tolerance_independent(out, P)
+    assert holds is True and "2 seeds decided at both" in text
+    bad = InstanceOutcome(data={"kind": "tol-check", "both": 3, "differ": [1], "gap": 0.4})
+    none = InstanceOutcome(data={"kind": "tol-check", "both": 0, "differ": [], "gap": None})
+    assert random_init.tolerance_independent(bad, P)[0] is False
+    assert random_init.tolerance_independent(none, P)[0] is None
+    assert random_init.tolerance_independent(_sweep_outcome(1, 0, 1, 0), P)[0] == NOT_APPLICABLE
+
+
+def test_every_full_sweep_setting_has_200_seeds_and_k3_its_tolerance() -> None:
+    full = random_init.SWEEPS["full"]
+    settings = {(i["n"], i["d"], i["M0"]) for i in full}
+    assert len(settings) == 24 and all(i["seeds"] >= 200 for i in full)
+    assert all(i.get("tol") == random_init.SWEEP_TOL_K3 for i in full if i["d"] == 3
+               and i["n"] == 5)
+    assert all("tol" not in i for i in full if (i["n"], i["d"]) != (5, 3))
+    checks = [i for i in random_init.CHECKS["full"] if i["kind"] == "tol-check"]
+    assert checks and all(i["tol"] == random_init.SWEEP_TOL_K3 for i in checks)

@@ -59,7 +59,7 @@ def test_t35_section_has_the_tables_and_figures() -> None:
     ctx = ClaimContext(CLAIM)
     text = sections.t35_section(ctx)
     assert "certified far-mean gradients" in text and "-1.2e+12" in text
-    assert "| 3 | 1 | 4 | 12 (reduced) | 0 | 1: 11, 2: 1 | 0.917 [0.1, 0.9]" in text
+    assert "| 3 | 1 | 4 | 12 (reduced) | default | 0 | 1: 11, 2: 1 | 0.917 [0.1, 0.9]" in text
     assert "Escape" in text and "9.5" in text
     assert sorted(ctx.assets) == ["figures/T3.5-p-exactly-one.png", "figures/T3.5-rate-run-3.png"]
     assert "P(exactly one) 0.9…0.9" in sections.t35_key_figures(CLAIM)
@@ -83,12 +83,23 @@ def test_t37_and_e1_sections() -> None:
 
 def test_sweep_with_a_budget_reports_the_seeds_out_of_budget() -> None:
     entry = _entry("sweep", {"n": 5, "d": 3, "M0": 6.0, "seeds": 10, "undecided": 3,
-                             "out_of_budget": 2, "budget": 40_000_000,
+                             "out_of_budget": 2, "budget": 40_000_000, "tol": 1e-4,
                              "counts": {"1": 7}, "exactly_one": _prop(1.0),
                              "closest_wins": _prop(1.0), "all_converge": _prop(0.0),
                              "steps_total": 900, "wall_time_s": 300.0})
     text = sections.t35_section(ClaimContext({**CLAIM, "instances": [entry]}))
-    assert "| 5 | 3 | 6 | 10 (reduced) | 3 (2 out of budget) | 1: 7 |" in text
+    assert "| 5 | 3 | 6 | 10 (reduced) | 1e-04 | 3 (2 out of budget) | 1: 7 |" in text
     assert "at most 4e+07 integrand evaluations" in text
     plain = sections.t35_section(ClaimContext(CLAIM))
     assert "out of budget" not in plain
+
+
+def test_tolerance_check_table() -> None:
+    entry = _entry("tol-check", {"n": 5, "d": 3, "M0": 4.0, "tols": [1e-4, None],
+                                 "decided_at_both": 4, "disagreements": [],
+                                 "max_final_distance_gap": 3.2e-7,
+                                 "evaluations": [2.0e7, 1.6e8], "wall_time_s": [20.0, 150.0]})
+    text = sections.t35_section(ClaimContext({**CLAIM, "instances": [entry]}))
+    assert "#### Tolerance check" in text
+    assert "| #1 | 5 | 3 | 4 | 1e-04 | 4 | [] | 3.2e-07 |" in text
+    assert "Tolerance check" not in sections.t35_section(ClaimContext(CLAIM))
