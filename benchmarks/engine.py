@@ -9,8 +9,8 @@ seeds 0 to 4, each capped at `--t35-timeout` CPU seconds; nodes per evaluation, 
 steps on the adaptive cubature).
 
 `python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]
-[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S]`. `--adaptive` turns the
-trapezoid grid off (the engine before it, for comparison).
+[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S] [--t35-tol TOL]`.
+`--adaptive` turns the trapezoid grid off (the engine before it, for comparison).
 Rates are per second of this process's CPU time (single-threaded), so other load on the
 machine slows them less than wall-clock figures; the load average is printed with every line
 all the same. Issue 2 targets on one core: n=2 d=1 >= 10,000 steps/s, n=5 d=1 >= 3,000,
@@ -212,10 +212,13 @@ def t35_probes(args: argparse.Namespace) -> None:
     `--t35-steps` GD steps each, reusing rules as `claims.random_init_runs.gd_window` does.
     Each probe is capped at `--t35-timeout` CPU seconds (an adaptive k = 3 evaluation can take
     minutes); per probe: steps done, CPU seconds, steps/s, mean nodes per evaluation (integrand
-    points, refused reuses included), grids built, steps on the adaptive cubature (fallbacks)."""
+    points, refused reuses included), grids built, steps on the adaptive cubature (fallbacks).
+    `--t35-tol`: the cubature tolerance (default the engine's; the sweeps run at
+    `claims.random_init.SWEEP_TOL_K3`)."""
     from claims.random_init_runs import initial_means
 
-    print(f"\n{'T3.5 n=5 d=3, eta 0.1':22s} {'steps':>5s} {'cpu s':>6s} {'steps/s':>8s} "
+    tol_label = "default tol" if args.t35_tol is None else f"tol {args.t35_tol:g}"
+    print(f"\n{'T3.5 n=5 d=3, ' + tol_label:22s} {'steps':>5s} {'cpu s':>6s} {'steps/s':>8s} "
           f"{'nodes/eval':>10s} {'built':>5s} {'fallback':>8s} {'max est. rel err':>16s} "
           f"{'':8s} {'load':>5s}")
     signal.signal(signal.SIGVTALRM, _on_timer)
@@ -228,7 +231,7 @@ def t35_probes(args: argparse.Namespace) -> None:
             signal.setitimer(signal.ITIMER_VIRTUAL, args.t35_timeout)
             try:
                 for _ in range(args.t35_steps):
-                    ev = evaluate(m, rule=rule)
+                    ev = evaluate(m, args.t35_tol, rule=rule)
                     built += isinstance(ev.rule, GridRule) and ev.rule is not rule
                     fallback += not isinstance(ev.rule, GridRule)
                     nodes += ev.evaluations
@@ -259,6 +262,8 @@ def main() -> None:
     parser.add_argument("--t35-seeds", type=int, default=5)
     parser.add_argument("--t35-timeout", type=float, default=60.0,
                         help="CPU seconds per T3.5 probe")
+    parser.add_argument("--t35-tol", type=float, default=None,
+                        help="cubature tolerance of the T3.5 probes (default: the engine's)")
     parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep", "t35"),
                         default="all")
     parser.add_argument("--adaptive", action="store_true",
