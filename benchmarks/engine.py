@@ -26,15 +26,14 @@ import signal
 import time
 
 import numpy as np
-
-from verifiers import population
-from verifiers.batch import run_gd_batch
-from verifiers.collinear import LineRule
-from verifiers.dynamics import run_gd
-from verifiers.geometry import reduce_means, to_canonical
-from verifiers.monte_carlo import mc_gradient
-from verifiers.population import Evaluation, evaluate
-from verifiers.trapezoid import GridRule
+from scoreclaims.verifiers import population
+from scoreclaims.verifiers.batch import run_gd_batch
+from scoreclaims.verifiers.collinear import LineRule
+from scoreclaims.verifiers.dynamics import run_gd
+from scoreclaims.verifiers.geometry import reduce_means, to_canonical
+from scoreclaims.verifiers.monte_carlo import mc_gradient
+from scoreclaims.verifiers.population import Evaluation, evaluate
+from scoreclaims.verifiers.trapezoid import GridRule
 
 
 def settings(rng: np.random.Generator) -> list[tuple[str, np.ndarray, float]]:
@@ -110,7 +109,7 @@ def t21_per_step(args: argparse.Namespace) -> None:
     """Microseconds per GD step with the rule reused, on T2.1's inside instances: `evaluate`
     in a bare loop (after 50 warm-up steps) and `run_gd` itself (recording and its first, adaptive
     evaluation included)."""
-    from claims.large_noise import _inside
+    from scoreclaims.claims.paper.large_noise import _inside
 
     print(f"\n{'T2.1 inside, per step':22s} {'k':>2s} {'rule':>14s} {'nodes':>6s} "
           f"{'evaluate us':>11s} {'run_gd us':>9s} {'steps/s':>8s} {'kept':>5s} {'load':>5s}")
@@ -170,7 +169,7 @@ def sweep_runs(args: argparse.Namespace) -> None:
     """GD from `initial_means(n, 3, M0, seed)` (separated means, issue 9's d = 3 sweeps),
     eta 0.1: steps per CPU second, rules built (first one included), the rule kind and nodes
     at the end, the largest estimated relative error."""
-    from claims.random_init_runs import initial_means
+    from scoreclaims.claims.paper._random_init_runs import initial_means
 
     print(f"\n{'sweep-like starts, eta 0.1':32s} {'k':>2s} {'steps':>5s} {'steps/s':>8s} "
           f"{'built':>5s} {'last rule':>13s} {'nodes':>8s} {'max est. rel err':>16s} "
@@ -209,13 +208,13 @@ def _on_timer(signum: int, frame: object) -> None:
 
 def t35_probes(args: argparse.Namespace) -> None:
     """T3.5's n = 5, d = 3 sweep starts `initial_means(5, 3, M0, seed)`, eta 0.1: the first
-    `--t35-steps` GD steps each, reusing rules as `claims.random_init_runs.gd_window` does.
+    `--t35-steps` GD steps each, reusing rules as `claims.paper._random_init_runs.gd_window` does.
     Each probe is capped at `--t35-timeout` CPU seconds (an adaptive k = 3 evaluation can take
     minutes); per probe: steps done, CPU seconds, steps/s, mean nodes per evaluation (integrand
     points, refused reuses included), grids built, steps on the adaptive cubature (fallbacks).
     `--t35-tol`: the cubature tolerance (default the engine's; the sweeps run at
-    `claims.random_init.SWEEP_TOL_K3`)."""
-    from claims.random_init_runs import initial_means
+    `scoreclaims.claims.paper.random_init.SWEEP_TOL_K3`)."""
+    from scoreclaims.claims.paper._random_init_runs import initial_means
 
     tol_label = "default tol" if args.t35_tol is None else f"tol {args.t35_tol:g}"
     print(f"\n{'T3.5 n=5 d=3, ' + tol_label:22s} {'steps':>5s} {'cpu s':>6s} {'steps/s':>8s} "

@@ -30,7 +30,7 @@ def means_for(n: int, dps: int) -> list[list[str]]:
 
 
 def measure(seconds: float) -> dict:
-    from highprec.dynamics import run_gd
+    from scoreclaims.highprec.dynamics import run_gd
 
     out = {"backend": mpmath.libmp.BACKEND}
     for n in (2, 3):
@@ -51,7 +51,7 @@ def measure(seconds: float) -> dict:
 
 
 def certified() -> dict:
-    from highprec.certified import enclose
+    from scoreclaims.highprec.certified import enclose
 
     out = {}
     for label, m in (("n=2 [[0.3],[1.1]]", [[0.3], [1.1]]),

@@ -20,10 +20,10 @@ def _timed(label: str, fn: Callable[[], Any]) -> Any:
 
 
 def main() -> None:
-    from claims.boundary_runs import classified_run
-    from claims.low_noise import PARAMS, collapse_instance, run_collapse
-    from claims.phase_boundary import PARAMS as PB_PARAMS
-    from claims.phase_boundary import _items, boundary_point, curve
+    from scoreclaims.claims.paper._boundary_runs import classified_run
+    from scoreclaims.claims.paper.low_noise import PARAMS, collapse_instance, run_collapse
+    from scoreclaims.claims.paper.phase_boundary import PARAMS as PB_PARAMS
+    from scoreclaims.claims.paper.phase_boundary import _items, boundary_point, curve
 
     for big_m in (1.0, 2.0):
         out = _timed(f"T3.2 run, n = 2, M0 = {big_m:g} at the bound",

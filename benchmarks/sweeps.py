@@ -20,11 +20,11 @@ import os
 import time
 from typing import Any
 
-from claims import registry
-from claims.evidence import ClaimResult
-from claims.executors import make_executor
-from claims.runner import RunOptions, verify
-from claims.verdict import Verdict
+from scoreclaims.claims import registry
+from scoreclaims.claims._run.executors import make_executor
+from scoreclaims.claims.evidence import ClaimResult
+from scoreclaims.claims.runner import RunOptions, verify
+from scoreclaims.claims.verdict import Verdict
 
 
 def comparable(results: list[ClaimResult]) -> str:

@@ -3,7 +3,7 @@
 The results file is strict JSON (`jsonable(strict=True)`: NaN and infinities become the strings
 "nan", "inf", "-inf"), and a long trajectory is thinned to at most `MAX_TRAJECTORY_ROWS` rows,
 log-spaced plus evenly spaced, always keeping the first and last rows (`trajectory_rows` gives the
-full length). (The cache keeps a claim run's outcome exactly, pickled: `claims.cache`.)
+full length). (The cache keeps a claim run's outcome exactly, pickled: `claims._run.cache`.)
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from claims.model import Check
-from claims.verdict import Verdict, matches
+from scoreclaims.claims.model import Check
+from scoreclaims.claims.verdict import Verdict, matches
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from claims.model import Claim
+    from scoreclaims.claims.model import Claim
 
 MAX_TRAJECTORY_ROWS = 400
 

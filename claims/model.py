@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from claims.verdict import Expectation
+from scoreclaims.claims.verdict import Expectation
 
 if TYPE_CHECKING:
     import pandas as pd

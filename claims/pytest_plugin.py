@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from claims.evidence import ClaimResult
-    from claims.model import Claim
+    from scoreclaims.claims.evidence import ClaimResult
+    from scoreclaims.claims.model import Claim
 
 
 class ClaimRefuted(AssertionError):
@@ -67,7 +67,7 @@ def _executor(config: pytest.Config) -> Any:
     if workers <= 0:
         return None
     if _POOL_KEY not in config.stash:
-        from claims.executors import make_executor
+        from scoreclaims.claims._run.executors import make_executor
 
         config.stash[_POOL_KEY] = make_executor(workers)
     return config.stash[_POOL_KEY]
@@ -100,9 +100,9 @@ class ClaimItem(pytest.Item):
             )
 
     def runtest(self) -> None:
-        from claims.cache import ResultsCache
-        from claims.runner import RunOptions, ci_requested, verify_claim
-        from claims.verdict import Expectation, Verdict
+        from scoreclaims.claims._run.cache import ResultsCache
+        from scoreclaims.claims.runner import RunOptions, ci_requested, verify_claim
+        from scoreclaims.claims.verdict import Expectation, Verdict
 
         no_cache = self.config.getoption("claims_no_cache")
         options = RunOptions(
@@ -141,7 +141,7 @@ def pytest_collection_modifyitems(
     profile = config.getoption("claims")
     if not profile:
         return
-    from claims import registry
+    from scoreclaims.claims import registry
 
     collector = _ClaimsCollector.from_parent(
         session, name="scoreclaims", nodeid="scoreclaims", path=session.path

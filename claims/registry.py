@@ -1,21 +1,33 @@
-"""The claim registry: the modules listed in `CLAIM_MODULES`, each exposing a ``CLAIMS`` tuple.
+"""The claim registry: claim packs found through the entry-point group ``scoreclaims.claims``.
 
-To register claims, write a module (say ``claims/large_noise.py``) that defines
-``CLAIMS = (T2_1, T2_1.variant("wrong-rate", ...), ...)`` and add its name here. Order is kept: a
-module's claims in their order, modules in the order listed.
+A pack is a module with a ``CLAIMS`` tuple. The paper's packs (`scoreclaims.claims.paper`) are
+registered by this project's own ``pyproject.toml``, one line each; a separately installed package
+registers its claims the same way::
+
+    [project.entry-points."scoreclaims.claims"]
+    my_pack = "my_package.my_claims"      # a module defining CLAIMS = (...)
+
+Order is kept: a pack's claims in their order, packs in the order the distributions list them.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Iterator, Sequence
+from importlib import metadata
 
-from claims.model import Claim
-from verifiers.errors import UsageError
+from scoreclaims.claims.model import Claim
+from scoreclaims.verifiers.errors import UsageError
 
-CLAIM_MODULES: tuple[str, ...] = ("claims.large_noise", "claims.low_noise_stationary",
-                                  "claims.low_noise", "claims.phase_boundary",
-                                  "claims.random_init", "claims.experiment_e1")
+GROUP = "scoreclaims.claims"
+
+
+def pack_modules() -> tuple[str, ...]:
+    """The modules of every registered claim pack, in registration order."""
+    seen: dict[str, None] = {}
+    for entry in metadata.entry_points(group=GROUP):
+        seen.setdefault(entry.value.partition(":")[0].strip(), None)
+    return tuple(seen)
 
 
 class Registry:
@@ -82,8 +94,13 @@ class Registry:
 
 
 def load(modules: Sequence[str] | None = None) -> Registry:
-    """Import each claim module (default: `CLAIM_MODULES`) and collect its ``CLAIMS``."""
+    """Import each claim pack (default: the registered ones, `pack_modules`) and collect its
+    ``CLAIMS``."""
     claims: list[Claim] = []
-    for name in CLAIM_MODULES if modules is None else modules:
-        claims.extend(importlib.import_module(name).CLAIMS)
+    for name in pack_modules() if modules is None else modules:
+        pack = importlib.import_module(name)
+        found = getattr(pack, "CLAIMS", None)
+        if not isinstance(found, tuple | list) or not all(isinstance(c, Claim) for c in found):
+            raise TypeError(f"claim pack {name!r} must define CLAIMS, a tuple of Claim objects")
+        claims.extend(found)
     return Registry(claims)

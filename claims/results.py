@@ -13,12 +13,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from claims.cache import package_sources_hash
-from claims.evidence import ClaimResult
-from claims.model import PROFILE_BUDGET_S
-from claims.runner import RunOptions, precision
-from claims.verdict import exit_status
-from verifiers.atomic import write_text_atomic
+from scoreclaims.claims._run.cache import package_sources_hash
+from scoreclaims.claims.evidence import ClaimResult
+from scoreclaims.claims.model import PROFILE_BUDGET_S
+from scoreclaims.claims.runner import RunOptions, precision
+from scoreclaims.claims.verdict import exit_status
+from scoreclaims.verifiers.atomic import write_text_atomic
 
 SCHEMA = "scoreclaims.results/1"
 DEPENDENCIES = (

@@ -1,7 +1,7 @@
 """Running claims: jobs through the cache on an executor, counterexample search, aggregation.
 
 `verify(claims, options)` plans every grid instance of every claim at once, as jobs on
-`options.executor` (in the main process by default; a local pool or Dask, see `claims.executors`),
+`options.executor` (in the main process by default; a local pool or Dask, see `_run.executors`),
 then finishes the claims in order: for each, the hypothesis search for a counterexample (when its
 domain has a strategy) runs in the main process, its instances going to the executor ahead of
 the grid, while the grid keeps the other workers busy. A falsifying instance (fail or error) is
@@ -10,7 +10,7 @@ shrunk to a minimal one and saved in the example database (``.scoreclaims/exampl
 only for unseeded runs: a derandomised run (CI, ``--derandomize``: a fixed seed per claim) or a run
 with an explicit `seed` (reproducible generation) neither reads nor writes it.
 
-Jobs: the outcome of ``claim.run(instance, params)`` is one job (`claims.jobs`), shared by every
+Jobs: the outcome of ``claim.run(instance, params)`` is one job (`_run.jobs`), shared by every
 claim and known-false variant with the same `run` and parameters, so variants never multiply the
 work (neither in one run nor across runs: the cache holds outcomes, not verdicts). The main
 process judges each claim on its own copy of the outcome (hypotheses, predicates: cheap), and writes
@@ -39,11 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claims import parallel
-from claims.cache import ResultsCache
-from claims.determinism import single_blas_thread
-from claims.evidence import ClaimResult, InstanceResult, SearchSummary, jsonable
-from claims.executors import (
+from scoreclaims.claims._run import parallel
+from scoreclaims.claims._run.cache import ResultsCache
+from scoreclaims.claims._run.determinism import single_blas_thread
+from scoreclaims.claims._run.executors import (
     PRIORITY_GRID,
     PRIORITY_SEARCH,
     PRIORITY_TASK,
@@ -51,10 +50,11 @@ from claims.executors import (
     Handle,
     InProcess,
 )
-from claims.jobs import Envelope, Job, precision, run_job, task_job
-from claims.model import PROFILES, Check, Claim
-from claims.progress import Progress
-from claims.verdict import Verdict, aggregate, predicates_verdict
+from scoreclaims.claims._run.jobs import Envelope, Job, precision, run_job, task_job
+from scoreclaims.claims.cli.progress import Progress
+from scoreclaims.claims.evidence import ClaimResult, InstanceResult, SearchSummary, jsonable
+from scoreclaims.claims.model import PROFILES, Check, Claim
+from scoreclaims.claims.verdict import Verdict, aggregate, predicates_verdict
 
 __all__ = ["RunOptions", "evaluate", "precision", "result_key", "verify", "verify_claim"]
 

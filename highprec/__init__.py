@@ -1,10 +1,16 @@
 """Arbitrary-precision population dynamics (mpmath + gmpy2) and certified enclosures
 (python-flint arb) for exponentially small initialisations; see issue 3."""
 
-from highprec.certified import Enclosure, SignChange, certify_sign, certify_sign_change, enclose
-from highprec.dynamics import HPTrajectory, run_gd
-from highprec.policy import required_dps, resolvable_in_float64
-from highprec.population import HPEvaluation, evaluate
+from scoreclaims.highprec.certified import (
+           Enclosure,
+           SignChange,
+           certify_sign,
+           certify_sign_change,
+           enclose,
+)
+from scoreclaims.highprec.dynamics import HPTrajectory, run_gd
+from scoreclaims.highprec.policy import required_dps, resolvable_in_float64
+from scoreclaims.highprec.population import HPEvaluation, evaluate
 
 __all__ = ["Enclosure", "HPEvaluation", "HPTrajectory", "SignChange", "certify_sign",
            "certify_sign_change", "enclose", "evaluate", "required_dps", "resolvable_in_float64",

@@ -1,7 +1,7 @@
 """Certified enclosures (python-flint arb balls) of the loss and gradient for collinear means.
 
 For k <= 1 the expectation is one-dimensional: each component of
-`verifiers.formulation.score_integrands` (evaluated on complex balls, acb, so that
+`scoreclaims.verifiers.formulation.score_integrands` (evaluated on complex balls, acb, so that
 `acb.integral` can bound the Gauss-Legendre error rigorously; the integrand is meromorphic and its
 poles, where the softmax denominator vanishes off the real axis, give non-finite balls that force
 subdivision) times the Gaussian density is integrated over [-Y, Y], and the tails beyond Y are
@@ -28,11 +28,10 @@ import flint
 import mpmath
 import numpy as np
 from flint import acb, arb
-
-from highprec.policy import as_mp_means, input_dps
-from verifiers.errors import UsageError
-from verifiers.formulation import n_components, score_integrands, split_components
-from verifiers.geometry import Reduction, reduce_means
+from scoreclaims.highprec.policy import as_mp_means, input_dps
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
+from scoreclaims.verifiers.geometry import Reduction, reduce_means
 
 ACB_EXP = np.frompyfunc(lambda z: z.exp(), 1, 1)
 DEFAULT_DIGITS = 25

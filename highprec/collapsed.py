@@ -3,7 +3,7 @@ run where the relative spread is too small for float64 and the span of the mean 
 dimension k >= 2, where the arbitrary-precision engine (a k-dimensional Gauss-Hermite tensor rule
 on mpmath numbers) runs at ~1 step/s (measured 0.6 steps/s for n = 5, d = 3 under load 8).
 
-With m_i = c + f_i, c the centroid, one GD step of step eta is (`claims.low_noise_theory`)
+With m_i = c + f_i, c the centroid, one GD step of step eta is (`claims.paper._low_noise_theory`)
 
     c   <- (1 - 2 eta/n) c + O(|f|^2),
     f_i <- f_i + (4 eta/n)(c.f_i) c + O(|f|^2),
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import mpmath
 import numpy as np
-
-from highprec.policy import HANDOVER_SPREAD, as_mp_means, input_dps
+from scoreclaims.highprec.policy import HANDOVER_SPREAD, as_mp_means, input_dps
 
 
 def split(means: object) -> tuple[np.ndarray, np.ndarray]:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 import pandas as pd
-
-from highprec.policy import (
+from scoreclaims.highprec.policy import (
     GUARD_DIGITS,
     HANDOVER_SPREAD,
     TARGET_DIGITS,
@@ -31,10 +30,10 @@ from highprec.policy import (
     to_float_array,
     to_mpf,
 )
-from highprec.population import evaluate
-from verifiers.dynamics import CONVENTIONS, record_taus, validate_step
-from verifiers.errors import UsageError
-from verifiers.population import evaluate as evaluate_float64
+from scoreclaims.highprec.population import evaluate
+from scoreclaims.verifiers.dynamics import CONVENTIONS, record_taus, validate_step
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.population import evaluate as evaluate_float64
 
 
 @dataclass

@@ -4,7 +4,7 @@ exp(-1e23)), where `highprec.certified.enclose` (one integral over [-Y, Y] with 
 w_j <= 1) cannot resolve them.
 
 Each component is a sum of terms  T = int G(y) h(y) dy  with a log-concave weight G and a factor h
-of polynomial size (PAPER.md sec. 1, formulation of `verifiers.formulation`, d = k = 1):
+of polynomial size (PAPER.md sec. 1, formulation of `scoreclaims.verifiers.formulation`, d = k = 1):
 
     grad_j L = int w_j phi * 2 (u + s_j (y - p_j)),    L = sum_l int w_l phi * p_l u,
 
@@ -38,7 +38,7 @@ never r |p_m| (the raw logits y p_m - p_m^2/2 of `formulation.softmax_weights` w
 e^{r |p|} at |p| ~ 1e12, and a complex exp ball of large modulus and wide phase would put 0 in
 the softmax denominator). For that reason the integrand is written here rather than taken from
 `verifiers.formulation`; the tests check it against `formulation.score_integrands` point by point
-and the enclosures against `highprec.certified.enclose` where both apply.
+and the enclosures against `scoreclaims.highprec.certified.enclose` where both apply.
 
 Limitation: a term whose factor h nearly vanishes at the mode of G while its mass sits elsewhere
 (a mean exactly at the truth, whose u is 0 there, next to far means) is enclosed only to an
@@ -54,10 +54,9 @@ import flint
 import mpmath
 import numpy as np
 from flint import acb, arb
-
-from highprec.certified import Enclosure
-from highprec.policy import as_mp_means, input_dps
-from verifiers.errors import UsageError
+from scoreclaims.highprec.certified import Enclosure
+from scoreclaims.highprec.policy import as_mp_means, input_dps
+from scoreclaims.verifiers.errors import UsageError
 
 DEFAULT_DIGITS = 25
 MAX_PASSES = 4

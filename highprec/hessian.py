@@ -32,10 +32,21 @@ import flint
 import mpmath
 import numpy as np
 from flint import arb
-
-from highprec.line import ARB_EXP, FLOAT64_DIGITS, bits, expectation, line_rule, working_dps
-from verifiers.formulation import Exp, score_integrands, softmax_weights, split_components
-from verifiers.geometry import reduce_means
+from scoreclaims.highprec.line import (
+    ARB_EXP,
+    FLOAT64_DIGITS,
+    bits,
+    expectation,
+    line_rule,
+    working_dps,
+)
+from scoreclaims.verifiers.formulation import (
+    Exp,
+    score_integrands,
+    softmax_weights,
+    split_components,
+)
+from scoreclaims.verifiers.geometry import reduce_means
 
 
 def hessian_integrands(y: np.ndarray, a: np.ndarray, exp: Exp = np.exp) -> np.ndarray:
@@ -147,7 +158,7 @@ def collinear_gradient(means: object, digits: int) -> CollinearGradient:
     """The loss and full gradient of collinear means (n, d; numbers, mpf or decimal strings) at
     `digits` digits: reduced to the line in the working precision
     (`verifiers.geometry.reduce_means`), integrated on it and lifted back (`Reduction.lift`),
-    as `verifiers.population` does in float64."""
+    as `scoreclaims.verifiers.population` does in float64."""
     probe = np.array([[float(mpmath.mpf(x)) for x in row] for row in means])
     dps = working_dps(digits, probe)
     with mpmath.workdps(dps), _arb_precision(bits(dps)):

@@ -9,7 +9,7 @@ loss, in the gradient (relative to its norm) and in the gradient differences gra
 grad_j (relative to their norm): for means exponentially close together the integrand is nearly
 constant across their span and a handful of nodes is exact to the working precision. Separated
 collinear means (k = 1), where Gauss-Hermite cannot converge, go to the certified arb integral
-(`highprec.certified`); separated k >= 2 configurations are flagged (`converged=False`).
+(`scoreclaims.highprec.certified`); separated k >= 2 configurations are flagged (`converged=False`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
-
-from highprec.hermite import ORDERS, tensor_rule
-from highprec.policy import (
+from scoreclaims.highprec.hermite import ORDERS, tensor_rule
+from scoreclaims.highprec.policy import (
     TARGET_DIGITS,
     as_mp_means,
     input_dps,
     required_dps,
     verify_dps,
 )
-from verifiers.formulation import score_integrands, split_components
-from verifiers.geometry import reduce_means
+from scoreclaims.verifiers.formulation import score_integrands, split_components
+from scoreclaims.verifiers.geometry import reduce_means
 
 MP_EXP = np.frompyfunc(mpmath.exp, 1, 1)
 MAX_NODES = 4096  # tensor rules beyond this are not tried (k = 2: order 64, k = 3: order 16)
@@ -157,7 +156,7 @@ def _core(m: np.ndarray, digits: int, start: int) -> _Core:
 def _core_arb(m: np.ndarray, digits: int) -> _Core:
     """k = 1 through the arb integral, on the means rotated to (p_i, |c_perp|) (exact in arb)
     and lifted back with the mpmath reduction."""
-    from highprec.certified import enclose
+    from scoreclaims.highprec.certified import enclose
 
     red = reduce_means(m)
     r = _norm(red.perp)

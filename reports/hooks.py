@@ -3,12 +3,12 @@
 The generic report covers every claim (statement, checks, instance tables, rate and distance
 figures, counterexample trajectories). A claim that needs more (a phase-boundary plot, a table of
 stationary points) registers `ClaimHooks` under its id, either with `register` or by listing a
-module in `SECTION_MODULES` that defines ``HOOKS = {"T3.1": ClaimHooks(section=...)}``. A
+module that defines ``HOOKS = {"T3.1": ClaimHooks(section=...)}``. A
 known-false variant without hooks of its own uses its claim's. Sketch::
 
     def stationary_points(ctx: ClaimContext) -> str:
         rows = [(n, inst["instance"]["n"], inst["metrics"]["s_star"]) for n, inst in ctx.numbered()]
-        fig, ax = new_figure()          # from reports.figures, build inside @styled
+        fig, ax = new_figure()          # from scoreclaims.reports.figures, build inside @styled
         ...
         return "#### Stationary points\\n\\n" + table(["#", "n", "s*"], rows) + "\\n\\n" + \\
             ctx.figure("phase-boundary", fig, "Phase boundary")
@@ -25,16 +25,16 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from reports.markdown import file_stem
+from scoreclaims.reports.markdown import file_stem
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 # Modules defining HOOKS: Mapping[str, ClaimHooks], imported when a report is rendered.
-SECTION_MODULES: tuple[str, ...] = ("reports.stationary_section", "reports.low_noise_sections",
-                                     "reports.random_init")
+GROUP = "scoreclaims.report_sections"
 
 FIGURES_DIR = "figures"
 TRAJECTORIES_DIR = "trajectories"
@@ -73,7 +73,7 @@ class ClaimContext:
 
         `tight` crops the PNG to its content, so a hook's figure needs no layout of its own.
         """
-        from reports.figures import png_bytes
+        from scoreclaims.reports.figures import png_bytes
 
         return self.add_file(f"{FIGURES_DIR}/{self.stem}-{name}.png", png_bytes(fig, tight))
 
@@ -129,9 +129,17 @@ def register(claim_id: str, hooks: ClaimHooks) -> ClaimHooks:
     return hooks
 
 
+def section_modules() -> tuple[str, ...]:
+    """The modules registered in the entry-point group ``scoreclaims.report_sections``."""
+    seen: dict[str, None] = {}
+    for entry in metadata.entry_points(group=GROUP):
+        seen.setdefault(entry.value.partition(":")[0].strip(), None)
+    return tuple(seen)
+
+
 def load_modules(modules: Sequence[str] | None = None) -> None:
-    """Import the section modules and register their HOOKS."""
-    for name in SECTION_MODULES if modules is None else modules:
+    """Import the section modules (default: the registered ones) and register their HOOKS."""
+    for name in section_modules() if modules is None else modules:
         for claim_id, hooks in importlib.import_module(name).HOOKS.items():
             register(claim_id, hooks)
 

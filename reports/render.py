@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claims.model import NOT_APPLICABLE
-from reports import hooks
-from reports.hooks import FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
-from reports.markdown import (
+from scoreclaims.claims.model import NOT_APPLICABLE
+from scoreclaims.reports import hooks
+from scoreclaims.reports.hooks import FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
+from scoreclaims.reports.markdown import (
     Slugs,
     as_float,
     blockquote,
@@ -43,8 +43,8 @@ from reports.markdown import (
     table,
     with_ci,
 )
-from verifiers.atomic import atomic_path
-from verifiers.errors import UsageError
+from scoreclaims.verifiers.atomic import atomic_path
+from scoreclaims.verifiers.errors import UsageError
 
 SCHEMA = "scoreclaims.results/1"
 REPORT_NAME = "REPORT.md"
@@ -667,7 +667,7 @@ def _figures(ctx: ClaimContext) -> str:
 
 def _rate_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
                   tag: str) -> list[str]:
-    from reports import figures
+    from scoreclaims.reports import figures
 
     out = []
     names: list[str] = []
@@ -711,7 +711,7 @@ def _fit_key(fit: Mapping[str, Any]) -> list[Any]:
 
 def _distance_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
                       tag: str) -> list[str]:
-    from reports import figures
+    from scoreclaims.reports import figures
 
     panels = []
     for n, e in entries:

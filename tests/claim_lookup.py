@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from claims import registry
-from claims.model import Claim
+from scoreclaims.claims import registry
+from scoreclaims.claims.model import Claim
 
 
 def by_id(claim_id: str) -> Claim:

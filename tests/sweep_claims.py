@@ -16,9 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from claims.model import Claim, Domain, InstanceOutcome, Predicate
-from claims.parallel import task_map
+from scoreclaims.claims._run.parallel import task_map
+from scoreclaims.claims.model import Claim, Domain, InstanceOutcome, Predicate
 
 LOG_ENV = "SWEEP_LOG"
 DOT_LENGTH = 200_003  # long enough for OpenBLAS to split the dot product between threads

@@ -8,18 +8,17 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scoreclaims.claims.paper.large_noise as ln
 from claim_lookup import by_id, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import claims.large_noise as ln
-from claims import registry
-from claims.large_noise_terms import em_terms, stein_vs_direct_mp
-from claims.model import InstanceOutcome
-from claims.runner import evaluate
-from claims.spread_law import spread_law
-from claims.verdict import Verdict
-from verifiers.rates import fit_rates
+from scoreclaims.claims import registry
+from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.paper._large_noise_terms import em_terms, stein_vs_direct_mp
+from scoreclaims.claims.paper._spread_law import spread_law
+from scoreclaims.claims.runner import evaluate
+from scoreclaims.claims.verdict import Verdict
+from scoreclaims.verifiers.rates import fit_rates
 
 SMALL_L22 = {"identity_scales": [0.3], "r_max": 0.1, "r_min": 0.002, "per_octave": 4}
 

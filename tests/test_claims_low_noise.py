@@ -6,20 +6,19 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
+import scoreclaims.claims.paper.low_noise as ln
+import scoreclaims.claims.paper.low_noise_necessity as nec
 from claim_lookup import by_id, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import claims.low_noise as ln
-import claims.low_noise_necessity as nec
-from claims import registry
-from claims.low_noise_signs import AWAY, TOWARD, UNRESOLVED, radial_components, radial_signs
-from claims.low_noise_theory import large_noise_radius, t32_bound
-from claims.model import InstanceOutcome
-from claims.runner import evaluate
-from claims.verdict import Verdict
-from highprec.certified import enclose, enclose_mean_gradient
-from verifiers.population import evaluate as evaluate_float64
+from scoreclaims.claims import registry
+from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.paper._low_noise_theory import large_noise_radius, t32_bound
+from scoreclaims.claims.runner import evaluate
+from scoreclaims.claims.verdict import Verdict
+from scoreclaims.highprec.certified import enclose, enclose_mean_gradient
+from scoreclaims.verifiers.population import evaluate as evaluate_float64
+from scoreclaims.verifiers.radial import AWAY, TOWARD, UNRESOLVED, radial_components, radial_signs
 
 
 def test_registered_with_variants() -> None:

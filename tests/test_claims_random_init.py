@@ -7,10 +7,9 @@ import math
 
 import numpy as np
 import pytest
-
-from claims import experiment_e1, random_init
-from claims.model import NOT_APPLICABLE, InstanceOutcome
-from claims.random_init_runs import (
+from scoreclaims.claims.model import NOT_APPLICABLE, InstanceOutcome
+from scoreclaims.claims.paper import experiment_e1, random_init
+from scoreclaims.claims.paper._random_init_runs import (
     Classification,
     Window,
     classify,
@@ -19,7 +18,7 @@ from claims.random_init_runs import (
     sweep,
     wilson,
 )
-from verifiers.rates import fit_rates
+from scoreclaims.verifiers.rates import fit_rates
 
 P = random_init.T3_5.params("quick")
 
@@ -128,7 +127,7 @@ def test_rate_predicates_accept_the_measured_law_and_reject_false_ones() -> None
     assert random_init.loss_o_one_over_tau(o, P)[0] is True
     assert random_init._loss_geometric(o, P)[0] is False
     assert random_init._tau_minus_two(o, P)[0] is False
-    from claims.random_init_rates import lower_bound_verdict
+    from scoreclaims.claims.paper._random_init_rates import lower_bound_verdict
     assert lower_bound_verdict(o.data["loss_fit"], 0.2)[0] is True
     slow = _rate_outcome(TAU, TAU**-0.8)
     assert random_init.loss_o_one_over_tau(slow, P)[0] is False
@@ -143,7 +142,7 @@ def test_a_fitted_slowdown_that_is_not_observed_is_undecided() -> None:
     interval excluding 1 (the form cannot absorb the log log factor): "slower than 1/tau" must not
     be a failure when every local exponent is >= 1. A loss really slower than 1/tau
     (tau^-0.9, every local exponent 0.9) still fails, for T3.5 and for T3.7's matching bound."""
-    from claims.random_init_rates import unobserved_slowdown
+    from scoreclaims.claims.paper._random_init_rates import unobserved_slowdown
 
     tau = np.unique(np.geomspace(1, 2**20, 3000).round())
     law = 1 / (tau * np.log(tau + 2) * np.log(np.log(tau + 2) + 1))
@@ -224,7 +223,7 @@ def test_e1_setting_and_predicate() -> None:
 @pytest.mark.parametrize("m0", [4.0])
 def test_rate_run_short(m0: float) -> None:
     """A short long-run: one mean converges (the closest), the other escapes, R^2 grows."""
-    from claims.random_init_rates import run_rate
+    from scoreclaims.claims.paper._random_init_rates import run_rate
     out = run_rate(2, 1, m0, 0, 0.1, 1 << 11, 256, [0.2], 1e-3)
     v = out["classification"]
     assert v.decided and len(v.converging) == 1 and len(v.diverging) == 1

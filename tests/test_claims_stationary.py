@@ -11,27 +11,26 @@ import mpmath
 import numpy as np
 import pandas as pd
 import pytest
+import scoreclaims.claims.paper.low_noise_stationary as ls
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import claims.low_noise_stationary as ls
-from claims import registry
-from claims.model import InstanceOutcome
-from claims.runner import evaluate as run_instance
-from claims.stationary_census import (
+from scoreclaims.claims import registry
+from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.paper._stationary_census import (
     canonical,
     dedupe,
     patterns,
     polish_item,
     solve_start,
 )
-from claims.stationary_family import destination, family, float_root, polish
-from claims.verdict import Verdict
-from highprec.certified import enclose
-from highprec.hessian import collinear_gradient, line_derivatives
-from highprec.line import line_rule
-from highprec.spectrum import spectrum
-from verifiers.population import evaluate
+from scoreclaims.claims.paper._stationary_family import destination, family, float_root, polish
+from scoreclaims.claims.runner import evaluate as run_instance
+from scoreclaims.claims.verdict import Verdict
+from scoreclaims.highprec.certified import enclose
+from scoreclaims.highprec.hessian import collinear_gradient, line_derivatives
+from scoreclaims.highprec.line import line_rule
+from scoreclaims.highprec.spectrum import spectrum
+from scoreclaims.verifiers.population import evaluate
 
 S3 = "2.550550988641223901198534664225517007544"  # s*(3), 40 digits (this suite, certified)
 A2 = "2.456282254779674931100940082"  # the n = 2 stationary point (0, A2) (certified)
@@ -326,8 +325,8 @@ def _spec(along: list[float], transverse: list[float], d1: int, d3: int) -> dict
 
 
 def test_report_section_renders_family_and_census() -> None:
-    from reports import stationary_section as sec
-    from reports.hooks import ClaimContext
+    from scoreclaims.reports.hooks import ClaimContext
+    from scoreclaims.reports.sections import stationary as sec
 
     rows = [[0.25 * k, 1.0 - 0.2 * k, 1e-14, 0.1 * k, 1e-15] for k in range(1, 9)]
     gd_rows = [[float(t), 1.0 / (1 + t), 2.5 + t, 2.5, 0.0] for t in (0, 1, 10, 100)]

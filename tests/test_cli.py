@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from verifiers.cli import main
+from scoreclaims.claims.cli.main import main
 
 BAD = [
     (["--means", "[[0.0]]"], "n >= 2"),

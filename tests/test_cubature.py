@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from reference import population_reference
-
-from verifiers.geometry import reduce_means
-from verifiers.population import evaluate
+from scoreclaims.verifiers.geometry import reduce_means
+from scoreclaims.verifiers.population import evaluate
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "cubature_reference.json").read_text())
 TARGET = {1: 1e-10, 2: 1e-10, 3: 1e-8}
@@ -132,9 +131,9 @@ def test_k1_rule_not_used_after_a_crossing_moved() -> None:
 
 
 def _cubature(m: np.ndarray, thin: bool):
-    from verifiers.formulation import n_components, score_integrands
-    from verifiers.population import error_groups, integrand_bound
-    from verifiers.quadrature import GaussianCubature
+    from scoreclaims.verifiers.formulation import n_components, score_integrands
+    from scoreclaims.verifiers.population import error_groups, integrand_bound
+    from scoreclaims.verifiers.quadrature import GaussianCubature
 
     red = reduce_means(m)
     n, k = red.coords.shape
@@ -181,7 +180,7 @@ def test_thin_block_rules_along_gd_k3() -> None:
 def test_k1_rule_carried_along_with_the_crossings() -> None:
     """A rule whose crossings moved (gaps unchanged) is transported, not rebuilt: its panels
     follow the crossing, and its values agree with a fresh evaluation within the estimates."""
-    from verifiers import collinear
+    from scoreclaims.verifiers import collinear
 
     ev = evaluate(np.array([[-7.0], [7.0]]))
     m = np.array([[-6.85], [7.1]])  # crossing 0 -> 0.125, 1.75 widths; gap 14 -> 13.95

@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import population_reference
+from scoreclaims.verifiers.dynamics import run_gd
+from scoreclaims.verifiers.geometry import reduce_means, to_canonical
+from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers.stein import stein_gradient
 from strategies import collinear_means, general_means
-
-from verifiers.dynamics import run_gd
-from verifiers.geometry import reduce_means, to_canonical
-from verifiers.population import evaluate
-from verifiers.stein import stein_gradient
 
 FIXTURE = Path(__file__).parent / "data" / "reference_k2.json"
 
@@ -268,7 +267,7 @@ def test_fast_path_accepts_a_rule_exactly_when_the_general_path_does(case: str) 
 def test_batched_gd_matches_single_runs() -> None:
     """`run_gd_batch` gives the trajectories `run_gd` gives: same rows and columns, losses
     within the two error estimates, means equal to rounding (sums run in another order)."""
-    from verifiers.batch import run_gd_batch
+    from scoreclaims.verifiers.batch import run_gd_batch
 
     rng = np.random.default_rng(3)
     starts = [[[0.0], [14.0]], [[4.0], [4.1], [3.9]], [[2.0], [2.0], [-1.0]],
@@ -289,8 +288,8 @@ def test_batched_gd_matches_single_runs() -> None:
 
 
 def test_batched_gd_bad_input() -> None:
-    from verifiers.batch import run_gd_batch
-    from verifiers.errors import UsageError
+    from scoreclaims.verifiers.batch import run_gd_batch
+    from scoreclaims.verifiers.errors import UsageError
 
     with pytest.raises(UsageError):
         run_gd_batch([[[0.0], [1.0]], [[0.0]]], 0.1, 10)

@@ -12,12 +12,11 @@ import pytest
 from flint import acb, arb
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from highprec.certified import enclose
-from highprec.far import _exact_arb, _Line, enclose_far
-from verifiers.errors import UsageError
-from verifiers.formulation import score_integrands
-from verifiers.population import evaluate
+from scoreclaims.highprec.certified import enclose
+from scoreclaims.highprec.far import _exact_arb, _Line, enclose_far
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.formulation import score_integrands
+from scoreclaims.verifiers.population import evaluate
 
 
 def _inside(ball: arb, value: float, slack: float) -> bool:

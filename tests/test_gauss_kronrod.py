@@ -2,8 +2,7 @@
 
 import mpmath
 import numpy as np
-
-from verifiers.gauss_kronrod import derive_rule, rule
+from scoreclaims.verifiers.gauss_kronrod import derive_rule, rule
 
 
 def test_kronrod_exact_to_degree_3n_plus_1_and_gauss_to_2n_minus_1() -> None:

@@ -13,14 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from scoreclaims.highprec.certified import certify_sign_change, enclose
+from scoreclaims.highprec.dynamics import run_gd
+from scoreclaims.highprec.hermite import gauss_hermite
+from scoreclaims.highprec.population import evaluate
+from scoreclaims.verifiers.dynamics import run_gd as run_gd_float64
+from scoreclaims.verifiers.population import evaluate as evaluate_float64
 from strategies import collinear_means, general_means
-
-from highprec.certified import certify_sign_change, enclose
-from highprec.dynamics import run_gd
-from highprec.hermite import gauss_hermite
-from highprec.population import evaluate
-from verifiers.dynamics import run_gd as run_gd_float64
-from verifiers.population import evaluate as evaluate_float64
 
 
 def _close_means(centre: str, offsets: list[int], spread: str, dps: int) -> list[list[str]]:
@@ -156,7 +155,7 @@ def test_certified_sign_change_of_the_total_gradient() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "verifiers.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "scoreclaims", *args], capture_output=True,
                           text=True, timeout=120)
 
 

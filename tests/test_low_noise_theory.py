@@ -1,4 +1,4 @@
-"""The derived closed forms of the low-noise regime (`claims.low_noise_theory`) and the linearised
+"""The derived closed forms of the low-noise regime (`_low_noise_theory`) and the linearised
 map (`highprec.collapsed`) against the arbitrary-precision engine: they are relied on, so they
 are tested before use."""
 
@@ -9,8 +9,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
-
-from claims.low_noise_theory import (
+from scoreclaims.claims.paper._low_noise_theory import (
     amplification_factors,
     centroid_factor,
     collapse_steps,
@@ -19,9 +18,9 @@ from claims.low_noise_theory import (
     log_t32_bound,
     t32_bound,
 )
-from highprec.collapsed import linear_phase, split
-from highprec.dynamics import run_gd as hp_run_gd
-from highprec.population import evaluate as hp_evaluate
+from scoreclaims.highprec.collapsed import linear_phase, split
+from scoreclaims.highprec.dynamics import run_gd as hp_run_gd
+from scoreclaims.highprec.population import evaluate as hp_evaluate
 
 
 def _near_collapse(c: list[str], f: np.ndarray, scale: str, dps: int) -> np.ndarray:

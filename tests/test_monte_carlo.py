@@ -6,10 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from reference_k3 import direct_integrand
-
-from claims.large_noise_terms import em_terms
-from verifiers.monte_carlo import mc_estimate, run_gd_mc
-from verifiers.population import evaluate
+from scoreclaims.claims.paper._large_noise_terms import em_terms
+from scoreclaims.verifiers.monte_carlo import mc_estimate, run_gd_mc
+from scoreclaims.verifiers.population import evaluate
 
 
 @pytest.mark.parametrize("m", [

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-import claims.phase_boundary as pb
-from claims.boundary_runs import (
+import scoreclaims.claims.paper.phase_boundary as pb
+from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.paper._boundary_runs import (
     ALL,
     ONE,
     UNDECIDED,
@@ -19,8 +19,7 @@ from claims.boundary_runs import (
     _classify,
     classified_run,
 )
-from claims.low_noise_signs import AWAY, TOWARD, radial_signs
-from claims.model import InstanceOutcome
+from scoreclaims.verifiers.radial import AWAY, TOWARD, radial_signs
 
 RULE = RunRule()
 
@@ -89,7 +88,10 @@ def test_classified_runs_on_both_sides() -> None:
 
 
 def _points(offsets: list[float], m0s: list[float], eta: float = 0.01) -> list[dict[str, Any]]:
-    from claims.low_noise_theory import log10_amplification, log10_flow_amplification
+    from scoreclaims.claims.paper._low_noise_theory import (
+        log10_amplification,
+        log10_flow_amplification,
+    )
 
     pts = []
     for m, b in zip(m0s, offsets, strict=True):
@@ -142,8 +144,8 @@ def test_fit_forms_choose_the_lowest_adequate_degree() -> None:
 
 
 def test_report_section_draws_the_boundary() -> None:
-    from reports.hooks import ClaimContext
-    from reports.low_noise_sections import pb_findings, pb_key_figures, pb_section
+    from scoreclaims.reports.hooks import ClaimContext
+    from scoreclaims.reports.sections.low_noise import pb_findings, pb_key_figures, pb_section
 
     pts = _points([-2.19] * 5, [4.0, 6.0, 8.0, 10.0, 12.0])
     fit = pb.fit_forms(pts)
@@ -163,7 +165,7 @@ def test_report_section_draws_the_boundary() -> None:
 
 
 def test_step_dependence_against_the_gd_product() -> None:
-    from claims.low_noise_theory import log10_amplification
+    from scoreclaims.claims.paper._low_noise_theory import log10_amplification
 
     pts = []
     for eta in (0.001, 0.01, 0.03):

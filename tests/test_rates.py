@@ -1,4 +1,4 @@
-"""Tests of `verifiers.rates` on synthetic trajectories of known form.
+"""Tests of `scoreclaims.verifiers.rates` on synthetic trajectories of known form.
 
 Series are sampled like the engine records them: powers of two (or four points per octave, rounded
 to integer steps) from tau = 1 or 2 up to 2^22..2^27. Transients: a multiplicative exponential
@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from verifiers.rates import (
+from scoreclaims.verifiers.rates import (
     FLOAT64_TINY,
     GEOMETRIC,
     POWER,

@@ -25,20 +25,19 @@ import pandas as pd
 import pytest
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-
-from claims import registry
-from claims.model import Claim, Domain, InstanceOutcome, Predicate
-from claims.registry import Registry
-from claims.results import environment, results_document
-from claims.runner import RunOptions, verify
-from reports import figures, hooks, render
-from reports.figures import new_figure, styled
-from reports.hooks import ClaimContext, ClaimHooks
-from reports.markdown import Slugs, cell, code, fmt, github_slug, table
-from reports.render import load_results, write_report
-from verifiers.cli import main
-from verifiers.errors import UsageError
-from verifiers.rates import fit_rates
+from scoreclaims.claims import registry
+from scoreclaims.claims.cli.main import main
+from scoreclaims.claims.model import Claim, Domain, InstanceOutcome, Predicate
+from scoreclaims.claims.registry import Registry
+from scoreclaims.claims.results import environment, results_document
+from scoreclaims.claims.runner import RunOptions, verify
+from scoreclaims.reports import figures, hooks, render
+from scoreclaims.reports.figures import new_figure, styled
+from scoreclaims.reports.hooks import ClaimContext, ClaimHooks
+from scoreclaims.reports.markdown import Slugs, cell, code, fmt, github_slug, table
+from scoreclaims.reports.render import load_results, write_report
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.rates import fit_rates
 
 GOLDEN = Path(__file__).parent / "data" / "report_synthetic"
 UPDATE = os.environ.get("SCORECLAIMS_UPDATE_GOLDEN") == "1"

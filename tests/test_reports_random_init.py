@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports import random_init as sections
-from reports.hooks import ClaimContext
+from scoreclaims.reports.hooks import ClaimContext
+from scoreclaims.reports.sections import random_init as sections
 
 
 def _rows(n: int) -> list[dict[str, Any]]:

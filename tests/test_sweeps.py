@@ -19,20 +19,19 @@ from typing import Any
 import numpy as np
 import pytest
 import sweep_claims as sc
+from scoreclaims.claims._run import parallel
+from scoreclaims.claims._run.cache import ResultsCache
+from scoreclaims.claims._run.determinism import single_blas_thread
+from scoreclaims.claims._run.executors import PRIORITY_TASK, Handle
+from scoreclaims.claims._run.jobs import task_job
+from scoreclaims.claims._run.local_pool import LocalPool
+from scoreclaims.claims._run.parallel import TaskError, task_map
+from scoreclaims.claims.cli.main import main
+from scoreclaims.claims.evidence import ClaimResult
+from scoreclaims.claims.model import Domain
+from scoreclaims.claims.runner import RunOptions, result_key, verify
+from scoreclaims.claims.verdict import Verdict
 from threadpoolctl import threadpool_limits
-
-from claims import parallel
-from claims.cache import ResultsCache
-from claims.determinism import single_blas_thread
-from claims.evidence import ClaimResult
-from claims.executors import PRIORITY_TASK, Handle
-from claims.jobs import task_job
-from claims.local_pool import LocalPool
-from claims.model import Domain
-from claims.parallel import TaskError, task_map
-from claims.runner import RunOptions, result_key, verify
-from claims.verdict import Verdict
-from verifiers.cli import main
 
 TESTS = Path(__file__).resolve().parent
 # The multiprocessing modules above are imported here, not first inside a test: pytester drops
@@ -100,8 +99,7 @@ def test_local_pool_is_bit_identical_and_forwards_task_map() -> None:
 
 def test_dask_local_cluster_matches_local() -> None:
     from distributed import LocalCluster
-
-    from claims.dask_executor import DaskExecutor
+    from scoreclaims.claims._run.dask_executor import DaskExecutor
 
     serial = run(sc.CLAIMS)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -145,8 +143,9 @@ def test_dying_worker_and_raising_instances_are_error_verdicts() -> None:
     assert [r.metrics for r in serial.inside] == [by_id[1].metrics, by_id[4].metrics]
 
 
-CLI = ("import sys; import claims.registry as r; r.CLAIM_MODULES = ('sweep_claims',); "
-       "from verifiers.cli import main; sys.exit(main(sys.argv[1:]))")
+CLI = ("import sys; import scoreclaims.claims.registry as r; "
+       "r.pack_modules = lambda: ('sweep_claims',); "
+       "from scoreclaims.claims.cli.main import main; sys.exit(main(sys.argv[1:]))")
 
 
 def _alive(pid: int) -> bool:
@@ -296,8 +295,8 @@ def test_executor_usage_errors(argv: list[str], message: str, capsys: pytest.Cap
 
 def test_pytest_plugin_runs_claims_on_a_pool(pytester: pytest.Pytester,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from claims import registry
-    from claims.registry import Registry
+    from scoreclaims.claims import registry
+    from scoreclaims.claims.registry import Registry
 
     monkeypatch.setattr(registry, "load", lambda modules=None: Registry(sc.CLAIMS))
     result = pytester.runpytest_inprocess("--claims", "quick", "--claims-workers", "2",
@@ -312,10 +311,10 @@ def test_code_without_a_source_file_is_never_served_from_a_later_run() -> None:
     import subprocess
     import sys
 
-    from claims.cache import package_sources_hash
-    from claims.jobs import code_version
+    from scoreclaims.claims._run.cache import package_sources_hash
+    from scoreclaims.claims._run.jobs import code_version
 
-    script = ("from claims.jobs import code_version\n"
+    script = ("from scoreclaims.claims._run.jobs import code_version\n"
               "def run(i, p):\n    return 1\n"
               "print(code_version(run))")
     keys = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -11,16 +11,15 @@ from pathlib import Path
 import mpmath as mp
 import numpy as np
 import pytest
+import scoreclaims.verifiers.population as population
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import verifiers.population as population
-from claims.random_init_runs import initial_means
-from verifiers.formulation import n_components, score_integrands
-from verifiers.geometry import reduce_means
-from verifiers.population import error_groups, evaluate, integrand_bound
-from verifiers.quadrature import _group_norms, group_matrix
-from verifiers.trapezoid import (
+from scoreclaims.claims.paper._random_init_runs import initial_means
+from scoreclaims.verifiers.formulation import n_components, score_integrands
+from scoreclaims.verifiers.geometry import reduce_means
+from scoreclaims.verifiers.population import error_groups, evaluate, integrand_bound
+from scoreclaims.verifiers.quadrature import _group_norms, group_matrix
+from scoreclaims.verifiers.trapezoid import (
     GridRule,
     a_priori_steps,
     apply_grid,
@@ -187,7 +186,7 @@ def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.Monk
     """Teeth through the engine's own loop: with a-priori steps 4 times too coarse (actual
     error ~1e-8, far above tol), `trapezoid_cubature` must not accept the first grid: it refines
     the steps until the estimate meets tol, and the result is then within 1e-11."""
-    import verifiers.trapezoid as trapezoid
+    import scoreclaims.verifiers.trapezoid as trapezoid
 
     coords, f, gmat, bound = _setup(COARSE)
     exact, _ = _reference(COARSE)

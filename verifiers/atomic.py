@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from verifiers.errors import UsageError
+from scoreclaims.verifiers.errors import UsageError
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:

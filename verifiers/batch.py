@@ -18,20 +18,31 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-
-from verifiers import collinear
-from verifiers.dynamics import CONVENTIONS, Trajectory, record_taus, run_gd, validate_step
-from verifiers.errors import UsageError
-from verifiers.formulation import score_integrands
-from verifiers.geometry import as_means, as_noise_level, as_truth, from_canonical, to_canonical
-from verifiers.population import (
+from scoreclaims.verifiers import collinear
+from scoreclaims.verifiers.dynamics import (
+    CONVENTIONS,
+    Trajectory,
+    record_taus,
+    run_gd,
+    validate_step,
+)
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.formulation import score_integrands
+from scoreclaims.verifiers.geometry import (
+    as_means,
+    as_noise_level,
+    as_truth,
+    from_canonical,
+    to_canonical,
+)
+from scoreclaims.verifiers.population import (
     ROUNDING,
     _group_parts,
     cubature,
     default_tol,
     evaluate,
 )
-from verifiers.quadrature import FrozenRule
+from scoreclaims.verifiers.quadrature import FrozenRule
 
 
 def run_gd_batch(list_of_means: Sequence[object], eta: float, steps: int, *,
@@ -179,7 +190,7 @@ def _fresh(p: np.ndarray, tol: float):
     ev = evaluate(m, tol=tol)
     if ev.rule is not None and getattr(ev.rule, "kind", "") == "panels":
         return ev, ev.rule
-    from verifiers.geometry import reduce_means
+    from scoreclaims.verifiers.geometry import reduce_means
 
     red = reduce_means(m)
     if red.k == 0:

@@ -20,10 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from verifiers.gauss_kronrod import calibrated
-from verifiers.gauss_kronrod import rule as gk_rule
-from verifiers.quadrature import (
+from scoreclaims.verifiers.gauss_kronrod import calibrated
+from scoreclaims.verifiers.gauss_kronrod import rule as gk_rule
+from scoreclaims.verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
     HERMITE_ORDERS,
     Y_MAX,

@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-
-from verifiers.errors import UsageError
-from verifiers.geometry import as_means, as_noise_level, as_truth, from_canonical, to_canonical
-from verifiers.population import evaluate
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.geometry import (
+    as_means,
+    as_noise_level,
+    as_truth,
+    from_canonical,
+    to_canonical,
+)
+from scoreclaims.verifiers.population import evaluate
 
 CONVENTIONS = ("canonical", "data")
 

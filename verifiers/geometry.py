@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
-
-from verifiers.errors import UsageError
+from scoreclaims.verifiers.errors import UsageError
 
 
 def as_means(means: object, *, name: str = "means") -> np.ndarray:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from verifiers.dynamics import record_taus, validate_step
-from verifiers.formulation import score_integrands, split_components
-from verifiers.geometry import as_means
+from scoreclaims.verifiers.dynamics import record_taus, validate_step
+from scoreclaims.verifiers.formulation import score_integrands, split_components
+from scoreclaims.verifiers.geometry import as_means
 
 BATCH = 20_000
 
@@ -56,7 +55,7 @@ def run_gd_mc(means: object, eta: float, steps: int, *, seed: int, batch: int = 
     """GD m <- m - eta g_MC from canonical `means` (truth at the origin, t = 0), one fresh batch
     per step from `np.random.default_rng(seed)`. Rows at `verifiers.dynamics.record_taus`:
     tau, loss (the batch's estimate at that step), loss_se, grad_norm, mu_i_j and dist_i, the
-    columns of `verifiers.dynamics.run_gd` without the cubature error columns."""
+    columns of `scoreclaims.verifiers.dynamics.run_gd` without the cubature error columns."""
     m = as_means(means).copy()
     n, d = m.shape
     validate_step(float(eta), steps, stride)

@@ -6,11 +6,10 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
-
-from verifiers import collinear
-from verifiers.formulation import n_components, score_integrands, split_components
-from verifiers.geometry import Reduction, reduce_means
-from verifiers.quadrature import (
+from scoreclaims.verifiers import collinear
+from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
+from scoreclaims.verifiers.geometry import Reduction, reduce_means
+from scoreclaims.verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
     Y_MAX,
     CubatureResult,
@@ -20,7 +19,7 @@ from verifiers.quadrature import (
     group_matrix,
     reuse_rule,
 )
-from verifiers.trapezoid import MAX_NODES, GridRule, reuse_grid, trapezoid_cubature
+from scoreclaims.verifiers.trapezoid import MAX_NODES, GridRule, reuse_grid, trapezoid_cubature
 
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
 DEFAULT_TOL_K3 = 1e-9  # k = 3: target 1e-8

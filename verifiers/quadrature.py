@@ -22,8 +22,7 @@ from functools import cache
 
 import numpy as np
 from scipy.special import erfc, erfcinv
-
-from verifiers.gauss_kronrod import calibrated, rule
+from scoreclaims.verifiers.gauss_kronrod import calibrated, rule
 
 Y_MAX = 38.5
 HERMITE_MAX_SPREAD = 0.3  # Gauss-Hermite is tried only for means this close (measured: beyond ~0.5

@@ -70,8 +70,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from verifiers.rates_models import (
+from scoreclaims.verifiers.rates_models import (
     LN10,
     GeometricFit,
     LocalExponents,

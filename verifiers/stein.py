@@ -4,11 +4,10 @@ cubature from its own integrand, so it can be held against the direct form."""
 from __future__ import annotations
 
 import numpy as np
-
-from verifiers.formulation import stein_integrands
-from verifiers.geometry import reduce_means
-from verifiers.population import DEFAULT_TOL
-from verifiers.quadrature import ErrorGroup, GaussianCubature
+from scoreclaims.verifiers.formulation import stein_integrands
+from scoreclaims.verifiers.geometry import reduce_means
+from scoreclaims.verifiers.population import DEFAULT_TOL
+from scoreclaims.verifiers.quadrature import ErrorGroup, GaussianCubature
 
 
 def stein_gradient(m: np.ndarray, tol: float = DEFAULT_TOL) -> tuple[np.ndarray, float]:

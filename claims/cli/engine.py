@@ -1,0 +1,268 @@
+"""`scoreclaims evaluate` and `scoreclaims run`: the float64 engine from the command line, and
+with `--dps N` the arbitrary-precision one (`highprec`; numbers then travel as decimal strings,
+means may be given as strings to carry more digits than a float), with `--certify` the certified
+arb enclosures of `scoreclaims.highprec.certified`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+from scoreclaims.verifiers.atomic import atomic_path, check_writable
+from scoreclaims.verifiers.dynamics import CONVENTIONS, run_gd
+from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.geometry import as_means, as_noise_level, as_truth, to_canonical
+from scoreclaims.verifiers.population import DEFAULT_TOL, DEFAULT_TOL_K3, evaluate
+
+
+def _json_arg(text: str, name: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{name} is not valid JSON ({exc.msg} at position {exc.pos})") from None
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+
+
+def _add_problem_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--means", required=True,
+                   help="JSON list of n >= 2 means, each a list of d numbers: '[[0.0],[14.0]]'")
+    p.add_argument("--truth", help="JSON list of d numbers, the data mean (default: the origin)")
+    p.add_argument("--t", type=_finite_float, default=0.0,
+                   help="noise level t >= 0 (default 0: canonical coordinates)")
+    p.add_argument("--tol", type=_positive_float, default=None,
+                   help=f"relative tolerance of the cubature (default {DEFAULT_TOL:g}, or "
+                   f"{DEFAULT_TOL_K3:g} when the means span 3 dimensions)")
+
+
+def _problem(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, float]:
+    means = as_means(_json_arg(args.means, "--means"), name="--means")
+    truth = as_truth(None if args.truth is None else _json_arg(args.truth, "--truth"),
+                     means.shape[1])
+    return means, truth, as_noise_level(args.t)
+
+
+def _hp_problem(args: argparse.Namespace) -> tuple[object, object | None]:
+    """Means and truth as parsed JSON with every number kept as its decimal string."""
+    def parse(text: str, name: str) -> object:
+        try:
+            return json.loads(text, parse_float=str, parse_int=str)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{name} is not valid JSON ({exc.msg} at position {exc.pos})"
+                             ) from None
+
+    as_noise_level(args.t)
+    means = parse(args.means, "--means")
+    truth = None if args.truth is None else parse(args.truth, "--truth")
+    return means, truth
+
+
+def _hp_canonical(means: object, truth: object | None, t: float) -> object:
+    import mpmath
+    from scoreclaims.highprec.policy import as_mp_means, as_mp_vector, input_dps
+
+    with mpmath.workdps(input_dps([means, truth])):
+        mu = as_mp_means(means, "--means")
+        star = (np.zeros(mu.shape[1], dtype=object) if truth is None
+                else as_mp_vector(truth, mu.shape[1], "--truth"))
+        return (mu - star) * mpmath.exp(-mpmath.mpf(t)), mpmath.exp(-mpmath.mpf(t))
+
+
+def _check_dps(dps: int | None) -> None:
+    if dps is not None and dps < 15:
+        raise UsageError(f"--dps must be >= 15, got {dps}")
+
+
+def cmd_evaluate_hp(args: argparse.Namespace) -> int:
+    import mpmath
+    from scoreclaims.highprec.policy import to_decimal
+    from scoreclaims.highprec.population import evaluate as evaluate_hp
+
+    _check_dps(args.dps)
+    means, truth = _hp_problem(args)
+    m, scale = _hp_canonical(means, truth, args.t)
+    ev = evaluate_hp(m, dps=args.dps)
+    digits = ev.dps
+    with mpmath.workdps(ev.dps):
+        grad = ev.grad * scale
+        result = {
+            "loss": to_decimal(ev.loss, digits),
+            "gradient": [[to_decimal(x, digits) for x in row] for row in grad],
+            "error_estimate": {"loss": to_decimal(ev.loss_error, 5),
+                               "gradient": to_decimal(ev.grad_error * scale, 5),
+                               "gradient_differences": to_decimal(ev.diff_error * scale, 5)},
+            "converged": ev.converged, "dps": ev.dps, "method": ev.method,
+            "verified_digits": ev.digits, "precise": ev.precise,
+        }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"loss      {result['loss']}")
+        print(f"gradient  (d loss / d means; {ev.dps} digits, {ev.method}, verified digits "
+              f"{ev.digits:.1f})")
+        for i, row in enumerate(result["gradient"]):
+            print(f"  mean {i}: " + "  ".join(row))
+    if not ev.precise:
+        print("warning: the evaluation is not precise to the target digits; see the error "
+              "estimates", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_certify(args: argparse.Namespace) -> int:
+    import flint
+    from scoreclaims.highprec.certified import enclose
+
+    means, truth = _hp_problem(args)
+    m, scale = _hp_canonical(means, truth, args.t)
+    enc = enclose(m)
+    old = flint.ctx.prec
+    flint.ctx.prec = enc.prec
+    try:
+        grad = enc.grad * flint.arb(scale)
+        loss, rows = enc.loss.str(30, radius=True), [[x.str(30, radius=True) for x in r]
+                                                      for r in grad]
+        signs = [[1 if x > 0 else -1 if x < 0 else 0 for x in r] for r in grad]
+    finally:
+        flint.ctx.prec = old
+    result = {"loss": loss, "gradient": rows, "gradient_sign": signs,
+              "certified": enc.certified, "digits": enc.digits}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"loss      {loss}")
+        print("gradient  (d loss / d means; certified balls, sign)")
+        for i, row in enumerate(rows):
+            print(f"  mean {i}: " + "  ".join(f"{x} ({s:+d})" for x, s in
+                                              zip(row, signs[i], strict=True)))
+    return 0 if enc.certified else 1
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.certify:
+        return cmd_certify(args)
+    if args.dps is not None:
+        return cmd_evaluate_hp(args)
+    means, truth, t = _problem(args)
+    ev = evaluate(to_canonical(means, truth, t), tol=args.tol)
+    scale = math.exp(-t)  # gradient with respect to the means as given
+    grad = scale * ev.grad
+    result = {
+        "loss": ev.loss,
+        "gradient": grad.tolist(),
+        "error_estimate": {"loss": ev.loss_error, "gradient": scale * ev.grad_error},
+        "converged": ev.converged,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"loss      {ev.loss:.17g}  (error estimate {ev.loss_error:.2g})")
+        print(f"gradient  (d loss / d means; error estimate {scale * ev.grad_error:.2g} in norm)")
+        for i, row in enumerate(grad):
+            print(f"  mean {i}: " + "  ".join(f"{x: .17g}" for x in row))
+        if not ev.converged:
+            print("warning: the cubature did not reach its tolerance; see the error estimates",
+                  file=sys.stderr)
+    return 0
+
+
+def cmd_run_hp(args: argparse.Namespace) -> int:
+    from scoreclaims.highprec.dynamics import run_gd as run_gd_hp
+
+    _check_dps(args.dps)
+    means, truth = _hp_problem(args)
+    check_writable(args.out)
+    traj = run_gd_hp(means, str(args.eta), args.steps, truth=truth, t=str(args.t),
+                     convention=args.convention, stride=args.stride, dps=args.dps,
+                     handover=not args.no_handover, tol=args.tol)
+    frame = traj.decimal_frame()
+    with atomic_path(args.out) as tmp:
+        frame.to_csv(tmp, index=False)
+    last = traj.frame.iloc[-1]
+    hand = "" if traj.handover_tau is None else f", float64 from tau {traj.handover_tau}"
+    print(f"{len(frame)} rows to {args.out}; tau {int(last['tau'])}: "
+          f"loss {float(last['loss']):.6g}, status {traj.status} ({traj.dps} digits{hand})")
+    return 0 if traj.status == "ok" else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.dps is not None:
+        return cmd_run_hp(args)
+    means, truth, t = _problem(args)
+    check_writable(args.out)
+    traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
+                  stride=args.stride, tol=args.tol)
+    with atomic_path(args.out) as tmp:
+        traj.frame.to_csv(tmp, index=False, float_format="%.17g")
+    last = traj.frame.iloc[-1]
+    print(f"{len(traj.frame)} rows to {args.out}; tau {int(last['tau'])}: loss {last['loss']:.6g}, "
+          f"status {traj.status}")
+    return 0 if traj.status == "ok" else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="population loss and gradient, with error estimates",
+                       description="Exact population score-matching loss and its gradient with "
+                       "respect to the given means, with error estimates.")
+    _add_problem_args(p)
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: loss, gradient, error_estimate, converged")
+    p.add_argument("--dps", type=_positive_int, default=None,
+                   help="evaluate in arbitrary precision with N decimal digits (highprec); "
+                   "numbers are printed as decimal strings; exit 1 if not precise")
+    p.add_argument("--certify", action="store_true",
+                   help="print certified enclosures (arb balls) of the loss and gradient; "
+                   "needs collinear means (d = 1 or along an axis)")
+    p.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("run", help="gradient descent, trajectory to CSV",
+                       description="Gradient descent on the exact population loss; writes the "
+                       "trajectory (tau, loss, error estimates, every mean, distances to the "
+                       "truth) at every stride-th step and every power of two. Exit 1 if the "
+                       "run went non-finite or a cubature missed its tolerance.")
+    _add_problem_args(r)
+    r.add_argument("--eta", type=_positive_float, required=True, help="step size > 0")
+    r.add_argument("--steps", type=_positive_int, required=True, help="number of GD steps >= 1")
+    r.add_argument("--stride", type=_positive_int, default=None,
+                   help="also record every K-th step (powers of two are always recorded)")
+    r.add_argument("--convention", choices=CONVENTIONS, default="canonical",
+                   help="canonical: step eta on m = e^{-t}(mu - truth) (default); "
+                   "data: step eta on the data-space means (eta e^{-2t} in m)")
+    r.add_argument("--out", required=True, help="trajectory CSV (written atomically)")
+    r.add_argument("--dps", type=_positive_int, default=None,
+                   help="run in arbitrary precision from N decimal digits (highprec; the CSV "
+                   "then holds decimal strings and an engine column)")
+    r.add_argument("--no-handover", action="store_true",
+                   help="with --dps: stay in arbitrary precision even when float64 resolves "
+                   "the means")
+    r.set_defaults(func=cmd_run)

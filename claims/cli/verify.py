@@ -1,0 +1,236 @@
+"""``scoreclaims list`` and ``scoreclaims verify``.
+
+Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
+pass; a known-false variant must fail; a claim registered as undecidable must be inconclusive;
+error never matches), 1 otherwise, 2 for a
+usage error (unknown id or profile, unwritable output, bad ``--workers``, ``--scheduler`` without
+the Dask extra or unreachable), detected before anything runs, 130 when interrupted (Ctrl-C or
+SIGTERM: the workers are stopped; every instance finished so far is in the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from scoreclaims.claims import registry
+from scoreclaims.claims._run.cache import ResultsCache
+from scoreclaims.claims._run.executors import default_workers, make_executor, parse_workers
+from scoreclaims.claims.cli.progress import Progress
+from scoreclaims.claims.evidence import ClaimResult, jsonable
+from scoreclaims.claims.model import PROFILE_BUDGET_S, PROFILES, Claim
+from scoreclaims.claims.results import environment, results_document, write_results
+from scoreclaims.claims.runner import RunOptions, ci_requested, verify
+from scoreclaims.claims.verdict import Verdict, exit_status
+from scoreclaims.verifiers.atomic import check_writable
+from scoreclaims.verifiers.errors import UsageError
+
+NO_CLAIMS = (
+    "No claims are registered yet (no claim pack in the entry-point group scoreclaims.claims): "
+    "nothing to {what}."
+)
+
+
+def register(subparsers: Any) -> None:
+    lister = subparsers.add_parser(
+        "list", help="list the registered claims and known-false variants"
+    )
+    lister.add_argument("--json", action="store_true", help="print the list as JSON")
+    lister.set_defaults(func=cmd_list)
+
+    verifier = subparsers.add_parser(
+        "verify",
+        help="verify claims; exit 0 when every verdict matches its expectation, else 1",
+        description="Verify claims. A claim id also selects its known-false variants. Exit status: "
+        "0 when every verdict matches its expectation (holds -> pass, known-false -> fail, "
+        "undecidable -> inconclusive; error never matches), 1 otherwise, 2 for a usage error, "
+        "130 when interrupted (Ctrl-C, SIGTERM; finished instances stay in the cache).",
+    )
+    verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
+    verifier.add_argument("--json", dest="json_path", metavar="FILE", help="write the results JSON")
+    verifier.add_argument("--no-cache", action="store_true", help="recompute every instance")
+    verifier.add_argument("--report", metavar="DIR", help="render a report into DIR")
+    verifier.add_argument(
+        "--derandomize",
+        action="store_true",
+        help="fixed hypothesis seeds, no example database (the default when $CI is set)",
+    )
+    verifier.add_argument(
+        "--seed",
+        type=int,
+        help="hypothesis seed for reproducible generation (no example database); default: random, "
+        "with failures saved to and replayed from .scoreclaims/examples",
+    )
+    verifier.add_argument(
+        "--workers",
+        metavar="N",
+        help="run instances on a local pool of N worker processes; 0 runs them in this process "
+        "(default: $SCORECLAIMS_WORKERS, else the number of cores); results are identical "
+        "whatever N",
+    )
+    verifier.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run instances on the Dask cluster of this scheduler instead (optional extra: "
+        "pip install 'scoreclaims[dask]')",
+    )
+    verifier.set_defaults(func=cmd_verify)
+
+
+def describe(claim: Claim) -> dict[str, Any]:
+    """A claim's static description (what ``list --json`` prints)."""
+    domain = claim.hypotheses
+    return {
+        "id": claim.id,
+        "paper_ref": claim.paper_ref,
+        "regime": claim.regime,
+        "expected": claim.expectation.value,
+        "variant_of": claim.variant_of,
+        "statement_md": claim.statement_md,
+        "hypotheses": domain.description,
+        "conclusions": {p.name: p.description for p in claim.conclusions},
+        "parameters": jsonable(claim.parameters),
+        "profile_parameters": jsonable(claim.profile_parameters),
+        "grid_instances": {p: len(domain.grid(p)) for p in PROFILES},
+        "search_examples": {p: domain.examples(p) for p in PROFILES},
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    claims = list(registry.load())
+    if args.json:
+        print(json.dumps({"claims": [describe(c) for c in claims]}, indent=1))
+        return 0
+    if not claims:
+        print(NO_CLAIMS.format(what="list"))
+        return 0
+    width = max(len(c.id) for c in claims)
+    print(
+        f"{'ID':<{width}}  {'EXPECTED':<11}  {'PAPER':<14}  {'REGIME':<12}  QUICK  FULL   STATEMENT"
+    )
+    for c in claims:
+        counts = [f"{len(c.hypotheses.grid(p))}+{c.hypotheses.examples(p)}" for p in PROFILES]
+        first = " ".join(c.statement_md.split())
+        first = first if len(first) <= 60 else first[:57] + "..."
+        print(
+            f"{c.id:<{width}}  {c.expectation.value:<11}  {c.paper_ref:<14}  {c.regime:<12}  "
+            f"{counts[0]:<5}  {counts[1]:<5}  {first}"
+        )
+    print("(instances: grid + hypothesis search examples)")
+    return 0
+
+
+def _check_report_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"report path {path!r} exists and is not a directory")
+    check_writable(out / "results.json" if out.is_dir() else out)
+    return out
+
+
+def _line(result: ClaimResult) -> str:
+    claim = result.claim
+    status = "ok" if result.matches_expectation else "MISMATCH"
+    beyond = ""
+    if result.beyond:
+        beyond = f", {len(result.beyond)} beyond (exploration: {result.exploration_verdict})"
+    line = (
+        f"{status:<8}  {claim.id:<18}  {result.verdict.value:<12}  "
+        f"expected {claim.expectation.expected_verdict.value:<4}  "
+        f"{len(result.inside)} inside{beyond}  {result.wall_time_s:.1f} s"
+    )
+    if not result.matches_expectation or result.verdict is not Verdict.PASS:
+        line += f"\n          {result.reason}"
+    return line
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C (workers stopped, finished instances kept)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
+    if args.scheduler is not None and args.workers is not None:
+        raise UsageError("--workers and --scheduler exclude each other (Dask has its own workers)")
+    if args.scheduler is not None:
+        if not args.scheduler.strip():
+            raise UsageError("--scheduler needs an address such as tcp://127.0.0.1:8786")
+        return 0, args.scheduler
+    return (default_workers() if args.workers is None else parse_workers(args.workers)), None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    known = registry.load()
+    claims = known.select(args.ids, args.profile)
+    skipped = [] if args.ids else [c.id for c in known.skipped(args.profile)]
+    json_path = check_writable(args.json_path) if args.json_path else None
+    report_dir = _check_report_dir(args.report) if args.report else None
+    workers, scheduler = _executor_choice(args)
+
+    options = RunOptions(
+        profile=args.profile,
+        cache=None if args.no_cache else ResultsCache(),
+        derandomize=bool(args.derandomize or ci_requested()),
+        seed=args.seed,
+    )
+    env = environment(options)
+    if skipped:
+        env["skipped_claims"] = skipped
+        print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}")
+    start = time.perf_counter()
+    if not claims:
+        print(NO_CLAIMS.format(what="verify"))
+        results: list[ClaimResult] = []
+    else:
+        with _sigterm_interrupts(), make_executor(workers, scheduler) as executor:
+            options.executor = executor
+            with Progress(len(claims)) as progress:
+                options.progress = progress
+                results = verify(claims, options, on_result=lambda r: progress.message(_line(r)))
+            env["executor"] = executor.describe()
+        mismatched = [r.claim.id for r in results if not r.matches_expectation]
+        tail = f"; mismatched: {', '.join(mismatched)}" if mismatched else ""
+        print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}")
+    elapsed = time.perf_counter() - start
+    budget = PROFILE_BUDGET_S[options.profile]
+    if elapsed > budget:
+        print(
+            f"scoreclaims: warning: the {options.profile} profile took {elapsed:.0f} s, "
+            f"over its {budget:.0f} s budget",
+            file=sys.stderr,
+        )
+    document = results_document(results, env, elapsed)
+
+    if report_dir is not None and json_path is None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        json_path = report_dir / "results.json"
+    if json_path is not None:
+        write_results(json_path, document)
+    if report_dir is not None:
+        from scoreclaims.reports.render import write_report
+
+        write_report(os.fspath(json_path), os.fspath(report_dir))
+    sys.stdout.flush()
+    return exit_status(r.matches_expectation for r in results)

@@ -1,0 +1,273 @@
+"""GD runs after random initialisation, classified by which means converge (T3.5, T3.7, E1).
+
+Initial law (PAPER.md asks to state it; the paper's law is not given): the n means are drawn
+i.i.d. N(c, I_d) with c = M_0 e_1 and the truth at the origin (canonical coordinates, t = 0), from
+`np.random.default_rng([seed, n, d])` (the same draws z_i for every M_0: common random numbers
+across M_0).
+
+Classification of a run (decided early, at doublings of the horizon T, or never): over the last
+window [T/2, T] of recorded steps, a mean is
+
+- converging when its distance to the truth ends at most `r_conv` and never increases over the
+  window (beyond round-off, 1e-12 relative);
+- diverging when its distance ends at least `r_div`, increases at every recorded step of the
+  window, and its gradient at T points away from the truth by more than the engine's error bound
+  (the radial component m_i . grad_i / |m_i| < -grad_error: the GD step moves it outward).
+
+A run is decided at the first T where every mean is one or the other; otherwise it goes on to 2T,
+up to `max_steps`, and is then "undecided" (counted and reported, never binned as an outcome).
+A run whose cubatures missed their tolerance is undecided too, and so is a run that spends its
+evaluation budget (integrand evaluations over the whole run, when a sweep sets one: a cost cap
+set a priori, counted and reported, never a verdict). A sweep may set the cubature tolerance
+`tol` (relative to the gradient's norm; default the engine's); the signs above are certified
+against the error bound whatever it is. The thresholds are set a priori
+from the two known sign changes of the dynamics: with one mean at the truth, a second mean's
+radial gradient changes sign at R* ~ 2.45 (n = 2, measured here with the engine: pulled in below,
+pushed out above), and T3.1's stationary point sits at s* ~ 2.55 (n = 3). `r_div` = 3 lies beyond
+both; `r_conv` = 0.5 is a fifth of that scale. They only separate the two behaviours; what a
+finite horizon shows is the trend (monotone over a doubling of the horizon plus the sign of the
+gradient), not convergence or divergence themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scoreclaims.claims._run.parallel import task_map
+from scoreclaims.verifiers.population import evaluate
+
+R_CONV = 0.5
+R_DIV = 3.0
+MONOTONE_RTOL = 1e-12
+RECORDS_PER_WINDOW = 32
+
+
+def initial_means(n: int, d: int, m0: float, seed: int) -> np.ndarray:
+    """n means i.i.d. N(M_0 e_1, I_d) (truth at the origin), from default_rng([seed, n, d])."""
+    rng = np.random.default_rng([int(seed), int(n), int(d)])
+    c = np.zeros(d)
+    c[0] = float(m0)
+    return c + rng.standard_normal((n, d))
+
+
+@dataclass
+class Window:
+    """Recorded steps of one window: tau (R,), means (R, n, d), the gradient and its error bound
+    at the last step, and whether every cubature met its tolerance."""
+
+    tau: np.ndarray
+    means: np.ndarray
+    grad: np.ndarray
+    grad_error: float
+    accurate: bool
+    evaluations: int = 0
+    out_of_budget: int | None = None  # the step at which the evaluation budget ran out
+
+
+def gd_window(m: np.ndarray, eta: float, start: int, stop: int, rule: Any = None,
+              every: int = 1, budget: int | None = None, tol: float | None = None
+              ) -> tuple[Window, np.ndarray, Any, np.ndarray]:
+    """GD from step `start` (means m) to `stop`, recording every `every` steps and `stop`.
+    Returns the window, the means at `stop`, the cubature rule to reuse and the loss column.
+    `budget`: integrand evaluations the window may spend; when they run out the window ends
+    there, inaccurate, with `out_of_budget` set. (A cubature built in a step stops at what is
+    left; a step that reuses a rule may overshoot by that rule's nodes.) `tol`: the cubature
+    tolerance (None: `population.default_tol`)."""
+    taus, means, losses = [], [], []
+    accurate = True
+    ev = None
+    spent = 0
+    out_of_budget = None
+    for tau in range(start, stop + 1):
+        left = None if budget is None else budget - spent
+        ev = evaluate(m, tol, rule=rule, max_evaluations=left)
+        spent += ev.evaluations
+        if left is not None and (not np.isfinite(ev.loss) or spent > budget):
+            out_of_budget, accurate = tau, False
+            break
+        rule = ev.rule
+        accurate &= bool(ev.converged)
+        if (tau - start) % every == 0 or tau == stop:
+            taus.append(tau)
+            means.append(m.copy())
+            losses.append(ev.loss)
+        if tau == stop:
+            break
+        m = m - eta * ev.grad
+        if not np.all(np.isfinite(m)):
+            accurate = False
+            break
+    assert ev is not None
+    win = Window(np.array(taus), np.array(means), ev.grad, float(ev.grad_error), accurate, spent,
+                 out_of_budget)
+    return win, m, rule, np.array(losses)
+
+
+@dataclass(frozen=True)
+class Classification:
+    converging: tuple[int, ...]
+    diverging: tuple[int, ...]
+    undecided: tuple[int, ...]
+    reason: str
+
+    @property
+    def decided(self) -> bool:
+        return not self.undecided
+
+
+def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Classification:
+    """Which means converge / diverge over the window (see the module docstring)."""
+    if win.out_of_budget is not None:  # the window may hold no recorded step at all
+        n = win.grad.shape[0]
+        return Classification((), (), tuple(range(n)),
+                              f"the evaluation budget ran out at tau = {win.out_of_budget}")
+    dist = np.linalg.norm(win.means, axis=2)  # (R, n)
+    n = dist.shape[1]
+    step = np.diff(dist, axis=0)
+    slack = MONOTONE_RTOL * np.maximum(dist[:-1], 1.0)
+    final = win.means[-1]
+    radial = np.einsum("id,id->i", final, win.grad) / np.maximum(dist[-1], 1e-300)
+    conv, div, open_ = [], [], []
+    notes = []
+    for i in range(n):
+        if dist[-1, i] <= r_conv and np.all(step[:, i] <= slack[:, i]):
+            conv.append(i)
+        elif dist[-1, i] >= r_div and np.all(step[:, i] > 0) and radial[i] < -win.grad_error:
+            div.append(i)
+        else:
+            open_.append(i)
+            notes.append(f"mean {i}: distance {dist[0, i]:.4g} -> {dist[-1, i]:.4g}, radial "
+                         f"gradient {radial[i]:.3g} (error bound {win.grad_error:.2g})")
+    if not win.accurate:
+        notes.insert(0, "a cubature missed its tolerance in the window")
+        return Classification((), (), tuple(range(n)), "; ".join(notes))
+    return Classification(tuple(conv), tuple(div), tuple(open_), "; ".join(notes))
+
+
+def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
+                   r_conv: float = R_CONV, r_div: float = R_DIV, budget: int | None = None,
+                   tol: float | None = None) -> dict[str, Any]:
+    """GD from m0, classified at T = first, 2 first, ... <= max_steps; stops when decided, or
+    undecided when the run's `budget` of integrand evaluations runs out; `tol` as in
+    `gd_window`."""
+    start_time = time.perf_counter()
+    m = np.array(m0, dtype=float)
+    rule = None
+    spent = 0
+
+    def advance(start: int, stop: int, every: int) -> Window:
+        nonlocal m, rule, spent
+        win, m, rule, _ = gd_window(m, eta, start, stop, rule, every,
+                                    None if budget is None else budget - spent, tol)
+        spent += win.evaluations
+        return win
+
+    horizon = first
+    # the first window starts at T/2: run [0, T/2] unrecorded
+    win = advance(0, horizon // 2, max(1, horizon // 2))
+    tau = horizon // 2
+    while win.out_of_budget is None:
+        win = advance(tau, horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
+        tau = horizon
+        result = classify(win, r_conv, r_div)
+        if result.decided or horizon * 2 > max_steps:
+            break
+        horizon *= 2
+    if win.out_of_budget is not None:
+        tau = win.out_of_budget
+        result = classify(win, r_conv, r_div)
+    dist0 = np.linalg.norm(m0, axis=1)
+    closest = int(np.argmin(dist0))
+    count = len(result.converging) if result.decided else None
+    return {
+        "decided": result.decided,
+        "converged": list(result.converging),
+        "diverged": list(result.diverging),
+        "count": count,
+        "closest": closest,
+        "closest_wins": (result.converging == (closest,)) if count == 1 else None,
+        "tau": int(tau),
+        "accurate": bool(win.accurate),
+        "evaluations": int(spent),
+        "out_of_budget": win.out_of_budget is not None,
+        "reason": result.reason,
+        "initial_distances": dist0.tolist(),
+        "final_distances": np.linalg.norm(m, axis=1).tolist(),
+        "wall_time_s": time.perf_counter() - start_time,
+    }
+
+
+def classify_seed(item: dict[str, Any]) -> dict[str, Any]:
+    """One seed of a sweep (module-level for `scoreclaims.claims._run.parallel.task_map`)."""
+    m0 = initial_means(item["n"], item["d"], item["M0"], item["seed"])
+    out = run_classified(m0, item["eta"], item["first"], item["max_steps"], item["r_conv"],
+                         item["r_div"], item.get("budget"), item.get("tol"))
+    return {"seed": item["seed"], **out}
+
+
+def wilson(k: int, total: int, z: float = 1.959963984540054) -> tuple[float, float] | None:
+    """Wilson score interval (95% by default) for k successes out of `total`."""
+    if total <= 0:
+        return None
+    p = k / total
+    den = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / den
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / den
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == total else min(1.0, centre + half)
+    return lo, hi
+
+
+def proportion(k: int, decided: int, undecided: int) -> dict[str, Any]:
+    """k of the decided runs, with the Wilson interval over the decided runs and a conservative
+    one over all runs (undecided counted against, then for the event)."""
+    total = decided + undecided
+    lo_all = wilson(k, total)
+    hi_all = wilson(k + undecided, total)
+    return {
+        "k": k, "decided": decided, "undecided": undecided,
+        "p": k / decided if decided else None,
+        "ci": wilson(k, decided),
+        "ci_all_runs": (lo_all[0], hi_all[1]) if lo_all and hi_all else None,
+    }
+
+
+def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: int,
+          max_steps: int, r_conv: float = R_CONV, r_div: float = R_DIV,
+          budget: int | None = None, tol: float | None = None) -> dict[str, Any]:
+    """Classify every seed (through `task_map`) and aggregate the outcome frequencies.
+    `budget`: integrand evaluations per seed (None: unbounded); `tol`: the cubature tolerance
+    (None: the engine's default)."""
+    items = [{"n": n, "d": d, "M0": m0, "seed": int(s), "eta": eta, "first": first,
+              "max_steps": max_steps, "r_conv": r_conv, "r_div": r_div, "budget": budget,
+              "tol": tol}
+             for s in seeds]
+    runs = task_map(classify_seed, items, label=f"T3.5 sweep n={n} d={d} M0={m0:g}")
+    decided = [r for r in runs if r["decided"]]
+    undecided = len(runs) - len(decided)
+    counts: dict[str, int] = {}
+    for r in decided:
+        counts[str(r["count"])] = counts.get(str(r["count"]), 0) + 1
+    one = [r for r in decided if r["count"] == 1]
+    wins = sum(bool(r["closest_wins"]) for r in one)
+    return {
+        "runs": runs,
+        "counts": counts,
+        "undecided": undecided,
+        "out_of_budget": sum(bool(r["out_of_budget"]) for r in runs),
+        "budget": budget,
+        "tol": tol,
+        "exactly_one": proportion(len(one), len(decided), undecided),
+        "all_converge": proportion(sum(r["count"] == n for r in decided), len(decided),
+                                   undecided),
+        "closest_wins": {"k": wins, "of": len(one), "p": wins / len(one) if one else None,
+                         "ci": wilson(wins, len(one))},
+        "steps_total": int(sum(r["tau"] for r in runs)),
+        "decision_tau": sorted({r["tau"] for r in decided}),
+        "wall_time_s": float(sum(r["wall_time_s"] for r in runs)),
+    }
