@@ -7,7 +7,8 @@ registers its claims the same way::
     [project.entry-points."scoreclaims.claims"]
     my_pack = "my_package.my_claims"      # a module defining CLAIMS = (...)
 
-Order is kept: a pack's claims in their order, packs in the order the distributions list them.
+Order: a pack's claims in their order; packs sorted by entry-point name (setuptools writes entry
+points sorted by name anyway, so the names are what sets the order).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ GROUP = "scoreclaims.claims"
 def pack_modules() -> tuple[str, ...]:
     """The modules of every registered claim pack, in registration order."""
     seen: dict[str, None] = {}
-    for entry in metadata.entry_points(group=GROUP):
+    for entry in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         seen.setdefault(entry.value.partition(":")[0].strip(), None)
     return tuple(seen)
 
