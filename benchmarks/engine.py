@@ -26,6 +26,7 @@ import signal
 import time
 
 import numpy as np
+
 from scoreclaims.verifiers import population
 from scoreclaims.verifiers.batch import run_gd_batch
 from scoreclaims.verifiers.collinear import LineRule

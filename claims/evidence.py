@@ -20,6 +20,7 @@ from scoreclaims.claims.verdict import Verdict, matches
 
 if TYPE_CHECKING:
     import pandas as pd
+
     from scoreclaims.claims.model import Claim
 
 MAX_TRAJECTORY_ROWS = 400

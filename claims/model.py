@@ -31,10 +31,11 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from scoreclaims.claims.outcome import InstanceOutcome
 from scoreclaims.claims.verdict import Expectation
+from scoreclaims.reports.schema import NOT_APPLICABLE as _SCHEMA_NOT_APPLICABLE
 
 if TYPE_CHECKING:
-    import pandas as pd
     from hypothesis.strategies import SearchStrategy
 
 PROFILES = ("quick", "full")
@@ -49,23 +50,8 @@ Params = Mapping[str, Any]
 """A claim's parameters for one profile: horizon, step, tolerances, ... (never buried literals)."""
 
 
-@dataclass
-class InstanceOutcome:
-    """What `Claim.run` returns for one instance; the predicates judge it.
-
-    `metrics` and `rates` are named figures (JSON-able); `trajectory` is a DataFrame (one row per
-    recorded step) or None; `data` holds transient values for the predicates only (never
-    serialised, never cached).
-    """
-
-    metrics: dict[str, Any] = field(default_factory=dict)
-    trajectory: pd.DataFrame | None = None
-    rates: dict[str, float] = field(default_factory=dict)
-    notes: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-NOT_APPLICABLE = "n/a"  # a conclusion that does not concern this kind of instance
+# a conclusion that does not concern this kind of instance (the results schema's "n/a")
+NOT_APPLICABLE = _SCHEMA_NOT_APPLICABLE
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ class ClaimItem(pytest.Item):
 
     def runtest(self) -> None:
         from scoreclaims.claims._run.cache import ResultsCache
-        from scoreclaims.claims.runner import RunOptions, ci_requested, verify_claim
+        from scoreclaims.claims.options import RunOptions, ci_requested
+        from scoreclaims.claims.runner import verify_claim
         from scoreclaims.claims.verdict import Expectation, Verdict
 
         no_cache = self.config.getoption("claims_no_cache")

@@ -13,14 +13,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from scoreclaims.claims._run.cache import package_sources_hash
+from scoreclaims.claims._run.jobs import precision
+from scoreclaims.claims._run.keys import package_sources_hash
 from scoreclaims.claims.evidence import ClaimResult
 from scoreclaims.claims.model import PROFILE_BUDGET_S
-from scoreclaims.claims.runner import RunOptions, precision
+from scoreclaims.claims.options import RunOptions
 from scoreclaims.claims.verdict import exit_status
+from scoreclaims.reports.schema import SCHEMA_ID, validate
 from scoreclaims.verifiers.atomic import write_text_atomic
 
-SCHEMA = "scoreclaims.results/1"
 DEPENDENCIES = (
     "scoreclaims",
     "numpy",
@@ -83,11 +84,13 @@ def environment(options: RunOptions, argv: Sequence[str] | None = None) -> dict[
 
 
 def results_document(
-    results: Sequence[ClaimResult], env: dict[str, Any], wall_time_s: float
+    results: Sequence[ClaimResult], env: dict[str, Any], wall_time_s: float,
+    instances: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The whole results file as a JSON-able dict."""
+    """The whole results file as a JSON-able dict; `instances`: how many were reused from the
+    cache, computed, recomputed (`Scheduler.counts`)."""
     return {
-        "schema": SCHEMA,
+        "schema": SCHEMA_ID,
         "environment": env,
         "profile": env["profile"],
         "summary": {
@@ -97,11 +100,14 @@ def results_document(
             "exit_status": exit_status(r.matches_expectation for r in results),
             "wall_time_s": round(wall_time_s, 6),
             "budget_s": PROFILE_BUDGET_S[env["profile"]],
+            "instances": dict(instances or {}),
         },
         "claims": [r.to_json() for r in results],
     }
 
 
 def write_results(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
-    """Write strict JSON atomically: the file is complete or absent."""
+    """Validate `document` against the results schema, then write it as strict JSON atomically
+    (the file is complete or absent)."""
+    validate(document)
     write_text_atomic(path, json.dumps(document, indent=1, allow_nan=False) + "\n")

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from scoreclaims.reports.schema import EXPECTED_VERDICT
+
 
 class Verdict(StrEnum):
     """Outcome of checking one instance, or one claim over its instances."""
@@ -43,8 +45,7 @@ class Expectation(StrEnum):
 
     @property
     def expected_verdict(self) -> Verdict:
-        return {Expectation.HOLDS: Verdict.PASS, Expectation.KNOWN_FALSE: Verdict.FAIL,
-                Expectation.UNDECIDABLE: Verdict.INCONCLUSIVE}[self]
+        return Verdict(EXPECTED_VERDICT[self.value])
 
 
 # Highest first: the verdict of a set of instances is the first of these that occurs.

@@ -28,6 +28,7 @@ import flint
 import mpmath
 import numpy as np
 from flint import acb, arb
+
 from scoreclaims.highprec.policy import as_mp_means, input_dps
 from scoreclaims.verifiers.errors import UsageError
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mpmath
 import numpy as np
+
 from scoreclaims.highprec.policy import HANDOVER_SPREAD, as_mp_means, input_dps
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 import pandas as pd
+
 from scoreclaims.highprec.policy import (
     GUARD_DIGITS,
     HANDOVER_SPREAD,

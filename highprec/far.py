@@ -54,6 +54,7 @@ import flint
 import mpmath
 import numpy as np
 from flint import acb, arb
+
 from scoreclaims.highprec.certified import Enclosure
 from scoreclaims.highprec.policy import as_mp_means, input_dps
 from scoreclaims.verifiers.errors import UsageError

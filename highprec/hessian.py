@@ -32,6 +32,7 @@ import flint
 import mpmath
 import numpy as np
 from flint import arb
+
 from scoreclaims.highprec.line import (
     ARB_EXP,
     FLOAT64_DIGITS,

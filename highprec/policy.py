@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 import mpmath
 import numpy as np
+
 from scoreclaims.verifiers.errors import UsageError
 
 TARGET_DIGITS = 20  # correct digits required of loss, gradient and gradient differences

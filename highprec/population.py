@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
+
 from scoreclaims.highprec.hermite import ORDERS, tensor_rule
 from scoreclaims.highprec.policy import (
     TARGET_DIGITS,

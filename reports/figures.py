@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt  # noqa: E402
+
 from scoreclaims.reports.markdown import as_float  # noqa: E402
 
 if TYPE_CHECKING:

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoreclaims.claims.model import NOT_APPLICABLE
 from scoreclaims.reports import hooks
 from scoreclaims.reports.hooks import FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
 from scoreclaims.reports.markdown import (
@@ -43,16 +42,19 @@ from scoreclaims.reports.markdown import (
     table,
     with_ci,
 )
+from scoreclaims.reports.schema import (
+    EXPECTED_VERDICT,
+    FRAMEWORK_METRICS,
+    NOT_APPLICABLE,
+    SchemaError,
+    validate,
+)
+from scoreclaims.reports.schema import VERDICTS as VERDICT_ORDER
 from scoreclaims.verifiers.atomic import atomic_path
 from scoreclaims.verifiers.errors import UsageError
 
-SCHEMA = "scoreclaims.results/1"
 REPORT_NAME = "REPORT.md"
 RESULTS_NAME = "results.json"
-FRAMEWORK_METRICS = frozenset(
-    {"instances_inside", "instances_beyond", "cached_instances", "findings"}
-    | {f"inside_{v}" for v in ("pass", "fail", "inconclusive", "error")}
-)
 MAX_CURVES = 6  # instances per rate figure
 MAX_PANELS = 6  # instances per distances figure
 MAX_INLINE_TRAJECTORIES = 12  # failing instances with rows inline, per claim
@@ -68,8 +70,6 @@ PAPER = (
     "Score Matching for a Single Gaussian* (arXiv 2511.22069, ICLR 2026)"
 )
 TITLE = "Verification report: over-parameterised score matching of a single Gaussian"
-VERDICT_ORDER = ("pass", "fail", "inconclusive", "error")
-EXPECTED_VERDICT = {"holds": "pass", "known-false": "fail", "undecidable": "inconclusive"}
 
 
 @dataclass
@@ -102,29 +102,12 @@ def load_results(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes]:
         raise UsageError(
             f"results file {str(p)!r} is not valid JSON ({exc.msg} at line {exc.lineno})"
         ) from None
-    problem = _schema_problem(document)
-    if problem:
-        raise UsageError(f"results file {str(p)!r} is not a scoreclaims results file: {problem}")
+    try:
+        validate(document)
+    except SchemaError as exc:
+        raise UsageError(f"results file {str(p)!r} is not a valid scoreclaims results file: "
+                         f"{exc}") from None
     return document, raw
-
-
-def _schema_problem(doc: Any) -> str | None:
-    if not isinstance(doc, dict):
-        return "the top level is not an object"
-    if doc.get("schema") != SCHEMA:
-        return f"schema is {doc.get('schema')!r}, expected {SCHEMA!r}"
-    for key, kind in (("environment", dict), ("summary", dict), ("claims", list)):
-        if not isinstance(doc.get(key), kind):
-            return f"{key!r} is missing or not a{'n object' if kind is dict else ' list'}"
-    for i, claim in enumerate(doc["claims"]):
-        if not isinstance(claim, dict):
-            return f"claims[{i}] is not an object"
-        for key in ("id", "verdict", "expected", "statement_md"):
-            if not isinstance(claim.get(key), str):
-                return f"claims[{i}] has no string {key!r}"
-        if not isinstance(claim.get("instances", []), list):
-            return f"claims[{i}].instances is not a list"
-    return None
 
 
 # ------------------------------------------------------------------ writing
@@ -289,7 +272,7 @@ def _summary(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]],
 
 
 def _verdict_text(claim: Mapping[str, Any]) -> str:
-    expected = EXPECTED_VERDICT.get(claim["expected"], "pass")
+    expected = EXPECTED_VERDICT[claim["expected"]]
     known = "" if claim["expected"] == "holds" else f"{claim['expected']}, "
     match = "✓" if claim.get("matches_expectation") else "**✗ mismatch**"
     return f"**{claim['verdict']}** ({known}expected {expected}) {match}"
@@ -436,7 +419,7 @@ def _findings(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]]) -> st
 
 
 def _claim_section(claim: Mapping[str, Any], ctx: ClaimContext) -> str:
-    expected = EXPECTED_VERDICT.get(claim["expected"], "pass")
+    expected = EXPECTED_VERDICT[claim["expected"]]
     match = "✓ as expected" if claim.get("matches_expectation") else "**✗ MISMATCH**"
     parts = [
         f"## {_heading(claim)}",

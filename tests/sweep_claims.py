@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from scoreclaims.claims._run.parallel import task_map
 from scoreclaims.claims.model import Claim, Domain, InstanceOutcome, Predicate
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import scoreclaims.claims.paper.large_noise as ln
 from claim_lookup import by_id, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import scoreclaims.claims.paper.large_noise as ln
 from scoreclaims.claims import registry
 from scoreclaims.claims.model import InstanceOutcome
 from scoreclaims.claims.paper._large_noise_terms import em_terms, stein_vs_direct_mp

@@ -6,11 +6,12 @@ from __future__ import annotations
 import mpmath
 import numpy as np
 import pytest
-import scoreclaims.claims.paper.low_noise as ln
-import scoreclaims.claims.paper.low_noise_necessity as nec
 from claim_lookup import by_id, params
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import scoreclaims.claims.paper.low_noise as ln
+import scoreclaims.claims.paper.low_noise_necessity as nec
 from scoreclaims.claims import registry
 from scoreclaims.claims.model import InstanceOutcome
 from scoreclaims.claims.paper._low_noise_theory import large_noise_radius, t32_bound

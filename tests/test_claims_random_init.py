@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from scoreclaims.claims.model import NOT_APPLICABLE, InstanceOutcome
 from scoreclaims.claims.paper import experiment_e1, random_init
 from scoreclaims.claims.paper._random_init_runs import (

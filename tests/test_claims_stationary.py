@@ -11,9 +11,10 @@ import mpmath
 import numpy as np
 import pandas as pd
 import pytest
-import scoreclaims.claims.paper.low_noise_stationary as ls
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import scoreclaims.claims.paper.low_noise_stationary as ls
 from scoreclaims.claims import registry
 from scoreclaims.claims.model import InstanceOutcome
 from scoreclaims.claims.paper._stationary_census import (

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from reference import population_reference
+
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import evaluate
 

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import population_reference
+from strategies import collinear_means, general_means
+
 from scoreclaims.verifiers.dynamics import run_gd
 from scoreclaims.verifiers.geometry import reduce_means, to_canonical
 from scoreclaims.verifiers.population import evaluate
 from scoreclaims.verifiers.stein import stein_gradient
-from strategies import collinear_means, general_means
 
 FIXTURE = Path(__file__).parent / "data" / "reference_k2.json"
 

@@ -12,6 +12,7 @@ import pytest
 from flint import acb, arb
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scoreclaims.highprec.certified import enclose
 from scoreclaims.highprec.far import _exact_arb, _Line, enclose_far
 from scoreclaims.verifiers.errors import UsageError

@@ -2,6 +2,7 @@
 
 import mpmath
 import numpy as np
+
 from scoreclaims.verifiers.gauss_kronrod import derive_rule, rule
 
 

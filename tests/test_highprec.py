@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
+from strategies import collinear_means, general_means
+
 from scoreclaims.highprec.certified import certify_sign_change, enclose
 from scoreclaims.highprec.dynamics import run_gd
 from scoreclaims.highprec.hermite import gauss_hermite
 from scoreclaims.highprec.population import evaluate
 from scoreclaims.verifiers.dynamics import run_gd as run_gd_float64
 from scoreclaims.verifiers.population import evaluate as evaluate_float64
-from strategies import collinear_means, general_means
 
 
 def _close_means(centre: str, offsets: list[int], spread: str, dps: int) -> list[list[str]]:

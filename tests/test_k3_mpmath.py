@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from reference_k3_mp import CHECK_ORDER, DPS, USABLE_GAP, fixture_configurations, hermite_rule
 from reference_k3_mp import integrate as mp_integrate
+
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import Evaluation, evaluate
 from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD, FrozenRule

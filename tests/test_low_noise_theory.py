@@ -9,6 +9,7 @@ import math
 import mpmath
 import numpy as np
 import pytest
+
 from scoreclaims.claims.paper._low_noise_theory import (
     amplification_factors,
     centroid_factor,

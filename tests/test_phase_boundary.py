@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import scoreclaims.claims.paper.phase_boundary as pb
 from scoreclaims.claims.model import InstanceOutcome
 from scoreclaims.claims.paper._boundary_runs import (

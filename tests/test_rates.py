@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from scoreclaims.verifiers.rates import (
     FLOAT64_TINY,
     GEOMETRIC,

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+
 from scoreclaims.claims import registry
 from scoreclaims.claims.cli.main import main
 from scoreclaims.claims.model import Claim, Domain, InstanceOutcome, Predicate
@@ -427,6 +428,8 @@ def subset(tmp_path: Path, *ids: str) -> Path:
     doc["claims"] = [c for c in doc["claims"] if c["id"] in ids]
     doc["summary"]["mismatched"] = [c["id"] for c in doc["claims"]
                                     if not c["matches_expectation"]]
+    doc["summary"].update(claims=len(doc["claims"]),
+                          exit_status=1 if doc["summary"]["mismatched"] else 0)
     path = tmp_path / "subset.json"
     path.write_text(json.dumps(doc))
     return path
@@ -510,7 +513,7 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     [
         (None, ["report", "missing.json", "--out", "rep"], "does not exist"),
         ("bad", ["report", "bad.json", "--out", "rep"], "is not valid JSON"),
-        ("other", ["report", "other.json", "--out", "rep"], "not a scoreclaims results file"),
+        ("other", ["report", "other.json", "--out", "rep"], "not a valid scoreclaims results file"),
         ("good", ["report", "good.json", "--out", "good.json"], "is not a directory"),
         ("good", ["report", "good.json", "--out", "no/such/dir"], "does not exist"),
         ("good", ["report", "good.json", "--out", "good.json/sub"], "does not exist"),
@@ -545,10 +548,48 @@ def test_load_results_checks_the_schema(tmp_path: Path) -> None:
     doc["claims"][0].pop("verdict")
     path = tmp_path / "r.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(UsageError, match=r"claims\[0\] has no string 'verdict'"):
+    with pytest.raises(UsageError, match=r"claims\[0\] must contain \['verdict'\]"):
         load_results(path)
     with pytest.raises(UsageError, match="is a directory"):
         load_results(tmp_path)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["claims"][0].update(verdict="maybe"),
+     r"claims\[0\]\.verdict must be one of \['pass', 'fail', 'inconclusive', 'error'\]"),
+    (lambda d: d["claims"][0].update(verdict="fail" if d["claims"][0]["verdict"] == "pass"
+                                     else "pass"),
+     r"claims\[0\] \(.*\): matches_expectation is"),
+    (lambda d: d["claims"][0]["instances"][0]["predicates"].update(x={"holds": "yes",
+                                                                      "detail": ""}),
+     r"holds must be one of"),
+    (lambda d: d["summary"].update(exit_status=1 - d["summary"]["exit_status"]),
+     r"summary.exit_status is"),
+])
+def test_report_refuses_what_the_schema_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                edit: Any, message: str) -> None:
+    """A hand-edited verdict (or any other departure from the schema) is one line, exit 2,
+    and nothing is written."""
+    doc = json.loads((GOLDEN / "results.json").read_text())
+    edit(doc)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    code_, _, err = run_cli(capsys, "report", str(path), "--out", str(tmp_path / "rep"))
+    assert code_ == 2 and len(err.strip().splitlines()) == 1
+    assert re.search(message, err), err
+    assert not (tmp_path / "rep").exists()
+
+
+def test_schema_vocabulary_is_the_frameworks() -> None:
+    """The verdicts, expectations and "n/a" of the claim framework are the schema's."""
+    from scoreclaims.claims.model import NOT_APPLICABLE as FRAMEWORK_NA
+    from scoreclaims.claims.verdict import Expectation, Verdict
+    from scoreclaims.reports import schema
+
+    assert tuple(v.value for v in Verdict) == schema.VERDICTS
+    assert tuple(e.value for e in Expectation) == schema.EXPECTATIONS
+    assert all(e.expected_verdict.value == schema.EXPECTED_VERDICT[e.value] for e in Expectation)
+    assert FRAMEWORK_NA == schema.NOT_APPLICABLE
 
 
 # ---------------------------------------------------------------- markdown helpers

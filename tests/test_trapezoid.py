@@ -11,9 +11,10 @@ from pathlib import Path
 import mpmath as mp
 import numpy as np
 import pytest
-import scoreclaims.verifiers.population as population
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import scoreclaims.verifiers.population as population
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.verifiers.formulation import n_components, score_integrands
 from scoreclaims.verifiers.geometry import reduce_means

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
 from scoreclaims.verifiers import collinear
 from scoreclaims.verifiers.dynamics import (
     CONVENTIONS,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from scoreclaims.verifiers.gauss_kronrod import calibrated
 from scoreclaims.verifiers.gauss_kronrod import rule as gk_rule
 from scoreclaims.verifiers.quadrature import (

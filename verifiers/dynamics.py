@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from scoreclaims.verifiers.errors import UsageError
 from scoreclaims.verifiers.geometry import (
     as_means,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import mpmath
 import numpy as np
+
 from scoreclaims.verifiers.errors import UsageError
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from scoreclaims.verifiers.dynamics import record_taus, validate_step
 from scoreclaims.verifiers.formulation import score_integrands, split_components
 from scoreclaims.verifiers.geometry import as_means

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 import numpy as np
+
 from scoreclaims.verifiers import collinear
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
 from scoreclaims.verifiers.geometry import Reduction, reduce_means

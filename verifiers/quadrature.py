@@ -22,6 +22,7 @@ from functools import cache
 
 import numpy as np
 from scipy.special import erfc, erfcinv
+
 from scoreclaims.verifiers.gauss_kronrod import calibrated, rule
 
 Y_MAX = 38.5

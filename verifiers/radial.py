@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from scoreclaims.highprec.certified import enclose_mean_gradient
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
 from scoreclaims.verifiers.geometry import reduce_means

@@ -70,6 +70,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from scoreclaims.verifiers.rates_models import (
     LN10,
     GeometricFit,

@@ -4,6 +4,7 @@ cubature from its own integrand, so it can be held against the direct form."""
 from __future__ import annotations
 
 import numpy as np
+
 from scoreclaims.verifiers.formulation import stein_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import DEFAULT_TOL

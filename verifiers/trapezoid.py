@@ -39,6 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
 from scoreclaims.verifiers.quadrature import (
     PILOT_ORDER,
     Y_MAX,

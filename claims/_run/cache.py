@@ -5,15 +5,14 @@ pickled output (value, wall time, warnings). It is written atomically (a tempora
 into place), so a run killed at any moment leaves every entry complete or absent; an entry that is
 unreadable, truncated or whose checksum does not match is a miss (and is overwritten by the
 recomputed result), never trusted. Only the main process of a run reads and writes the cache.
-Entries are keyed by the job's function, its arguments, the arithmetic (precision, library versions,
-BLAS build) and the code version (`job_key`); the body is a pickle, so a cache directory is as
-trusted as the code next to it. Default location ``.scoreclaims/cache`` under the current
-directory, or ``$SCORECLAIMS_CACHE``.
+Entries are keyed by the job's function, its arguments, the arithmetic (precision, library
+versions, BLAS build) and the code version (`keys.code_version`); the body is a pickle, so a cache
+directory is as trusted as the code next to it. Default location ``.scoreclaims/cache`` under the
+current directory, or ``$SCORECLAIMS_CACHE``.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -26,40 +25,20 @@ from scoreclaims.verifiers.atomic import atomic_path
 from scoreclaims.verifiers.errors import UsageError
 
 HEADER = b"scoreclaims-cache 2"
-# Packages whose sources make up the code version (a change anywhere invalidates the cache).
-CODE_PACKAGES = ("claims", "verifiers", "highprec")
+
+
+class _Corrupt:
+    """What `ResultsCache.get` returns for an entry that exists but cannot be trusted."""
+
+    def __repr__(self) -> str:
+        return "CORRUPT"
+
+
+CORRUPT = _Corrupt()
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("SCORECLAIMS_CACHE") or Path(".scoreclaims") / "cache")
-
-
-def _hash_files(paths: list[Path], root: Path | None = None) -> str:
-    h = hashlib.sha256()
-    for path in paths:
-        h.update(str(path.relative_to(root) if root else path.name).encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-@functools.cache
-def package_sources_hash() -> str:
-    """sha256 of every ``*.py`` file of the packages in `CODE_PACKAGES`."""
-    root = Path(__file__).resolve().parent.parent
-    files = sorted(
-        p for pkg in CODE_PACKAGES if (root / pkg).is_dir() for p in (root / pkg).rglob("*.py")
-    )
-    return _hash_files(files, root)
-
-
-@functools.cache
-def module_source_hash(module_name: str) -> str:
-    """sha256 of a module's source file ('' when it has none)."""
-    module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None)
-    return _hash_files([Path(path)]) if path and Path(path).is_file() else ""
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -79,15 +58,18 @@ class ResultsCache:
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.entry"
 
-    def get(self, key: str) -> bytes | None:
-        """The entry's body, or None when absent, unreadable or corrupt."""
+    def get(self, key: str) -> bytes | _Corrupt | None:
+        """The entry's body; None when absent; `CORRUPT` when present but unreadable, truncated
+        or failing its checksum (a miss too: recomputed and overwritten, never trusted)."""
         try:
             data = self.path(key).read_bytes()
-        except OSError:
+        except FileNotFoundError:
             return None
+        except OSError:
+            return CORRUPT
         header, sep, body = data.partition(b"\n")
         if not sep or header != HEADER + b" " + hashlib.sha256(body).hexdigest().encode():
-            return None
+            return CORRUPT
         return body
 
     def put(self, key: str, body: bytes) -> None:

@@ -22,8 +22,8 @@ import traceback
 import uuid
 from typing import Any
 
+from scoreclaims.claims._run.base import PRIORITY_SEARCH, PRIORITY_TASK, Executor, Handle
 from scoreclaims.claims._run.determinism import pin_blas_threads
-from scoreclaims.claims._run.executors import PRIORITY_SEARCH, PRIORITY_TASK, Executor, Handle
 from scoreclaims.claims._run.jobs import Envelope, Job, execute, failure, suspended, task_job
 from scoreclaims.claims._run.parallel import set_route, values_or_raise
 from scoreclaims.verifiers.errors import UsageError

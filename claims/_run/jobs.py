@@ -5,9 +5,10 @@ It travels as bytes, ``pickle((fn, args))``, so the same job runs identically in
 in a local worker process or on a Dask worker; a function that cannot be pickled by reference (a
 lambda, a closure) gives a job that only the main process can run (`Job.local`).
 
-A job's key (`run_key`, `task_key`) names everything its result depends on: the function, its
-arguments, the mpmath working precision, the environment fingerprint (library versions, BLAS build)
-and the code version. Claims and known-false variants that share a `run` and parameters therefore
+A job's key names everything its result depends on: the function, its arguments, the mpmath
+working precision, the environment fingerprint (library versions, BLAS build) and the code version
+(`keys.code_version`: the engine and the function's own import closure, not the whole package).
+Claims and known-false variants that share a `run` and parameters therefore
 share one job per instance: it is computed once per run and once per cache.
 
 `execute` returns an `Envelope`: the pickled `JobOutput` (value, wall time, warnings) when the job
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import secrets
 import threading
 import time
 import traceback
@@ -30,13 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from scoreclaims.claims._run.cache import (
-    CODE_PACKAGES,
-    cache_key,
-    module_source_hash,
-    package_sources_hash,
-)
+from scoreclaims.claims._run.cache import cache_key
 from scoreclaims.claims._run.determinism import environment_fingerprint, fingerprint_digest
+from scoreclaims.claims._run.keys import code_version
 
 PICKLE_PROTOCOL = 4  # fixed: task keys hash pickled items
 MAX_WARNINGS = 10
@@ -95,19 +91,6 @@ def importable(fn: Callable[..., Any]) -> bool:
     """True when pickle stores `fn` by reference (a module-level function or class)."""
     ref = fn_ref(fn)
     return "<lambda>" not in ref and "<locals>" not in ref and not ref.startswith("?")
-
-
-# Stands for the source of a module that has no file (`python -c`, a REPL, a notebook): outcomes
-# of such code are shared within this process only, never served to a later run.
-_NO_SOURCE = f"no-source-{secrets.token_hex(8)}"
-
-
-def code_version(fn: Callable[..., Any]) -> str:
-    """Hash of the package sources, plus `fn`'s own module when it lives outside them."""
-    module = getattr(fn, "__module__", "") or ""
-    own = "" if module.split(".")[0] in CODE_PACKAGES else (module_source_hash(module)
-                                                              or _NO_SOURCE)
-    return package_sources_hash() + own
 
 
 def precision() -> dict[str, Any]:
@@ -195,6 +178,7 @@ def suspended() -> Iterator[None]:
 def _check_outcome(outcome: Any) -> None:
     """Reject what the results file could not hold: an error of the claim, not a later crash."""
     import pandas as pd
+
     from scoreclaims.claims.evidence import jsonable
     from scoreclaims.claims.model import InstanceOutcome
 

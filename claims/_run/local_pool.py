@@ -42,8 +42,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from scoreclaims.claims._run.base import Executor, Handle, TaskSource
 from scoreclaims.claims._run.determinism import pin_blas_threads
-from scoreclaims.claims._run.executors import Executor, Handle, TaskSource
 from scoreclaims.claims._run.jobs import (
     PICKLE_PROTOCOL,
     Envelope,

@@ -11,6 +11,7 @@ import math
 import sys
 
 import numpy as np
+
 from scoreclaims.verifiers.atomic import atomic_path, check_writable
 from scoreclaims.verifiers.dynamics import CONVENTIONS, run_gd
 from scoreclaims.verifiers.errors import UsageError
@@ -89,6 +90,7 @@ def _hp_problem(args: argparse.Namespace) -> tuple[object, object | None]:
 
 def _hp_canonical(means: object, truth: object | None, t: float) -> object:
     import mpmath
+
     from scoreclaims.highprec.policy import as_mp_means, as_mp_vector, input_dps
 
     with mpmath.workdps(input_dps([means, truth])):
@@ -105,6 +107,7 @@ def _check_dps(dps: int | None) -> None:
 
 def cmd_evaluate_hp(args: argparse.Namespace) -> int:
     import mpmath
+
     from scoreclaims.highprec.policy import to_decimal
     from scoreclaims.highprec.population import evaluate as evaluate_hp
 
@@ -141,6 +144,7 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
 
 def cmd_certify(args: argparse.Namespace) -> int:
     import flint
+
     from scoreclaims.highprec.certified import enclose
 
     means, truth = _hp_problem(args)

@@ -24,11 +24,13 @@ from typing import Any
 from scoreclaims.claims import registry
 from scoreclaims.claims._run.cache import ResultsCache
 from scoreclaims.claims._run.executors import default_workers, make_executor, parse_workers
+from scoreclaims.claims._run.scheduler import COMPUTED, RECOMPUTED_CORRUPT, REUSED
 from scoreclaims.claims.cli.progress import Progress
 from scoreclaims.claims.evidence import ClaimResult, jsonable
 from scoreclaims.claims.model import PROFILE_BUDGET_S, PROFILES, Claim
+from scoreclaims.claims.options import RunOptions, ci_requested
 from scoreclaims.claims.results import environment, results_document, write_results
-from scoreclaims.claims.runner import RunOptions, ci_requested, verify
+from scoreclaims.claims.runner import verify
 from scoreclaims.claims.verdict import Verdict, exit_status
 from scoreclaims.verifiers.atomic import check_writable
 from scoreclaims.verifiers.errors import UsageError
@@ -137,6 +139,16 @@ def _check_report_dir(path: str) -> Path:
     return out
 
 
+def instances_line(counts: dict[str, int], cached: bool) -> str:
+    """How the run's instances were had: from the cache, computed, recomputed (corrupt entry)."""
+    total = sum(counts.values())
+    if not cached:
+        return f"instances: {total} computed (cache not used)"
+    return (f"instances: {counts.get(REUSED, 0)} reused from the cache, "
+            f"{counts.get(COMPUTED, 0)} computed, "
+            f"{counts.get(RECOMPUTED_CORRUPT, 0)} recomputed because their entry was corrupt")
+
+
 def _line(result: ClaimResult) -> str:
     claim = result.claim
     status = "ok" if result.matches_expectation else "MISMATCH"
@@ -200,6 +212,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         env["skipped_claims"] = skipped
         print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}")
     start = time.perf_counter()
+    counts: dict[str, int] = {}
     if not claims:
         print(NO_CLAIMS.format(what="verify"))
         results: list[ClaimResult] = []
@@ -208,11 +221,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
             options.executor = executor
             with Progress(len(claims)) as progress:
                 options.progress = progress
-                results = verify(claims, options, on_result=lambda r: progress.message(_line(r)))
+                results = verify(claims, options, on_result=lambda r: progress.message(_line(r)),
+                                 counts=counts)
             env["executor"] = executor.describe()
         mismatched = [r.claim.id for r in results if not r.matches_expectation]
         tail = f"; mismatched: {', '.join(mismatched)}" if mismatched else ""
         print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}")
+        print(instances_line(counts, options.cache is not None))
     elapsed = time.perf_counter() - start
     budget = PROFILE_BUDGET_S[options.profile]
     if elapsed > budget:
@@ -221,7 +236,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"over its {budget:.0f} s budget",
             file=sys.stderr,
         )
-    document = results_document(results, env, elapsed)
+    document = results_document(results, env, elapsed, counts)
 
     if report_dir is not None and json_path is None:
         report_dir.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from typing import Any
 
 import mpmath
 import numpy as np
+
 from scoreclaims.claims.paper._low_noise_theory import collapse_steps
 from scoreclaims.highprec.collapsed import linear_phase
 from scoreclaims.highprec.dynamics import run_gd as hp_run_gd

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from scoreclaims.verifiers.formulation import score_integrands, softmax_weights, stein_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.quadrature import Y_MAX, ErrorGroup, GaussianCubature

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from flint import arb
+
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.highprec.far import FarEnclosure, enclose_far
 from scoreclaims.verifiers.dynamics import run_gd

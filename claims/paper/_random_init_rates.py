@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from scoreclaims.claims.paper._random_init_runs import Window, classify, initial_means
 from scoreclaims.verifiers.dynamics import run_gd
 from scoreclaims.verifiers.population import evaluate

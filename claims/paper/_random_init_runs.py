@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scoreclaims.claims._run.parallel import task_map
+
+from scoreclaims.claims import task_map
 from scoreclaims.verifiers.population import evaluate
 
 R_CONV = 0.5

@@ -41,7 +41,8 @@ import mpmath
 import numpy as np
 from scipy.optimize import root
 from scipy.stats import qmc
-from scoreclaims.claims._run.parallel import task_map
+
+from scoreclaims.claims import task_map
 from scoreclaims.claims.paper._stationary_family import destination, gd_item
 from scoreclaims.highprec.certified import certify_sign_change, enclose
 from scoreclaims.highprec.hessian import line_derivatives

@@ -28,7 +28,8 @@ import mpmath
 import numpy as np
 from mpmath.libmp import mpf_neg
 from scipy.optimize import brentq
-from scoreclaims.claims._run.parallel import task_map
+
+from scoreclaims.claims import task_map
 from scoreclaims.highprec.certified import certify_sign_change, enclose
 from scoreclaims.highprec.hessian import collinear_gradient, line_derivatives
 from scoreclaims.highprec.spectrum import Spectrum, spectrum

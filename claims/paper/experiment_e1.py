@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scoreclaims.claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+
+from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, Window, classify
 from scoreclaims.verifiers.dynamics import run_gd
 from scoreclaims.verifiers.monte_carlo import BATCH, run_gd_mc

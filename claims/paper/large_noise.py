@@ -47,7 +47,8 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-from scoreclaims.claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+
+from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._large_noise_terms import em_terms, stein_vs_direct_mp
 from scoreclaims.claims.paper._spread_law import spread_law
 from scoreclaims.verifiers.dynamics import run_gd

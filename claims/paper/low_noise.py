@@ -41,7 +41,8 @@ from typing import Any
 import mpmath
 import numpy as np
 import pandas as pd
-from scoreclaims.claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+
+from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._low_noise_theory import (
     centroid_factor,
     collapse_steps,

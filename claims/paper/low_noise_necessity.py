@@ -41,7 +41,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scoreclaims.claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+
+from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._low_noise_theory import t34_gap
 from scoreclaims.verifiers.dynamics import run_gd
 from scoreclaims.verifiers.radial import AWAY, TOWARD, UNRESOLVED, radial_signs

@@ -30,7 +30,8 @@ from typing import Any
 
 import mpmath
 import numpy as np
-from scoreclaims.claims.model import (
+
+from scoreclaims.claims import (
     NOT_APPLICABLE,
     Claim,
     Domain,

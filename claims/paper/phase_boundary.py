@@ -41,8 +41,8 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from scoreclaims.claims._run.parallel import task_map
-from scoreclaims.claims.model import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+
+from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate, task_map
 from scoreclaims.claims.paper._boundary_runs import (
     ALL,
     UNDECIDED,
@@ -385,7 +385,31 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
                      "points": len(vals)}
     return {"phase_boundary": entries, "spread_times_amplification": universal,
             "boundary_fit": main if main is not None else next(iter(fits.values()), None),
-            "boundary_fits": fits, "step_dependence": step_dependence(points)}
+            "boundary_fits": fits, "step_dependence": step_dependence(points),
+            "theory_curves": theory_curves(points)}
+
+
+def theory_curves(points: Sequence[dict[str, Any]], reference: float = 0.01) -> dict[str, Any]:
+    """The derived curves the report draws beside the measured boundary (n = 2): the GD
+    amplification log10 prod (1 + (4 eta/n) c_t^2) and its gradient-flow limit M0^2 / ln 10 over
+    M0 in [2, 12] at eta = `reference`, and over eta for each M0 with a step study."""
+    m0_grid = [2 + 0.1 * i for i in range(101)]
+    eta_grid = [10 ** (-3.2 + 0.05 * i) for i in range(38)]
+    studied = sorted({pt["M0"] for pt in points if pt["n"] == 2 and pt["d"] == 1
+                      and len({q["eta"] for q in points if q["n"] == 2 and q["d"] == 1
+                               and q["M0"] == pt["M0"] and q["seed"] == pt["seed"]}) > 1})
+    return {
+        "m0_grid": m0_grid,
+        "gd_amplification": [log10_amplification(x, reference, 2) for x in m0_grid],
+        "flow_amplification": [log10_flow_amplification(x) for x in m0_grid],
+        "eta_grid": eta_grid,
+        "gd_amplification_over_eta": {
+            repr(m): [log10_amplification(m, e, 2) for e in eta_grid] for m in studied},
+        "flow_amplification_at": {repr(m): log10_flow_amplification(m) for m in studied},
+        "gd_amplification_at_reference": {repr(m): log10_amplification(m, reference, 2)
+                                          for m in studied},
+        "reference_eta": reference,
+    }
 
 
 def step_dependence(points: Sequence[dict[str, Any]], reference: float = 0.01

@@ -28,10 +28,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scoreclaims.claims.model import (
+
+from scoreclaims.claims import (
     NOT_APPLICABLE,
     Claim,
     Domain,
+    Expectation,
     Instance,
     InstanceOutcome,
     Params,
@@ -47,7 +49,7 @@ from scoreclaims.claims.paper._random_init_rates import (
     unobserved_slowdown,
 )
 from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, sweep
-from scoreclaims.claims.verdict import Expectation
+from scoreclaims.verifiers.population import default_tol
 from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit
 
 M0_GRID = (4.0, 6.0, 8.0, 10.0)
@@ -194,6 +196,7 @@ def _run_sweep(instance: Instance, params: Params) -> InstanceOutcome:
                 params["r_div"], instance.get("budget"), instance.get("tol"))
     runs = res.pop("runs")
     metrics = {"n": n, "d": d, "M0": m0, "seeds": len(runs), **res,
+               "default_tol": default_tol(min(d, n - 1)),
                "undecided_runs": [{k: r[k] for k in ("seed", "tau", "reason")}
                                   for r in runs if not r["decided"]][:10],
                "outcomes": [[r["seed"], r["count"], r["converged"], r["closest"], r["tau"]]

@@ -8,7 +8,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scoreclaims.claims.paper._low_noise_theory import log10_amplification, log10_flow_amplification
 from scoreclaims.reports.hooks import ClaimContext, ClaimHooks
 from scoreclaims.reports.markdown import fmt, table
 
@@ -89,7 +88,9 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) -> Any:
+def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None,
+               theory: Mapping[str, Any]) -> Any:
+    """The measured boundary beside the derived curves the claim wrote (`theory_curves`)."""
     from scoreclaims.reports.figures import COLORS, new_figure, styled
 
     @styled
@@ -106,14 +107,14 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) 
             ys = [-p["log10_delta_star"] for p in cps]
             top = max(top, *ys)
             ax.plot(xs, ys, "o", color=COLORS[k], ms=5, label=f"measured, n = {n}, d = {d}")
-        if fit:
-            xs = [2 + 0.1 * i for i in range(101)]
+        if fit and theory:
+            xs = theory["m0_grid"]
             forms = fit["forms"]
             b = forms["gd-amplification"]["coefficients"]["b"]
-            ax.plot(xs, [log10_amplification(x, 0.01, 2) + b for x in xs], "-", color="k",
+            ax.plot(xs, [y + b for y in theory["gd_amplification"]], "-", color="k",
                     lw=1.2, label="GD amplification + b (n = 2, derived)")
             fb = forms["flow-limit"]["coefficients"]["b"]
-            ax.plot(xs, [log10_flow_amplification(x) + fb for x in xs], ":", color="k",
+            ax.plot(xs, [y + fb for y in theory["flow_amplification"]], ":", color="k",
                     lw=1.2, label="gradient flow M0²/ln10 + b")
             if fit["polynomial"]:
                 coef = forms[fit["polynomial"]]["coefficients_high_first"]
@@ -138,14 +139,17 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None) 
                           if len({p["eta"] for p in v}) > 1), key=lambda x: x[0])
         for k, (m, mps) in enumerate(studies):
             mps = sorted(mps, key=lambda p: p["eta"])
-            ref = next((p for p in mps if p["eta"] == 0.01), mps[0])
-            b = -ref["log10_delta_star"] - log10_amplification(m, ref["eta"], 2)
-            etas = [10 ** (-3.2 + 0.05 * i) for i in range(38)]
             bx.plot([p["eta"] for p in mps], [-p["log10_delta_star"] for p in mps], "o",
                     color=COLORS[k], label=f"M0 = {fmt(m)} measured")
-            bx.plot(etas, [log10_amplification(m, e, 2) + b for e in etas], "-", color=COLORS[k],
-                    lw=1, label=f"M0 = {fmt(m)} GD product + b(η = 0.01)")
-            bx.axhline(log10_flow_amplification(m) + b, color=COLORS[k], ls=":", lw=1)
+            ref = next((p for p in mps if p["eta"] == theory.get("reference_eta")), None)
+            over_eta = theory.get("gd_amplification_over_eta", {}).get(repr(m))
+            if ref is None or over_eta is None:
+                continue
+            b = -ref["log10_delta_star"] - theory["gd_amplification_at_reference"][repr(m)]
+            bx.plot(theory["eta_grid"], [y + b for y in over_eta], "-", color=COLORS[k],
+                    lw=1, label=f"M0 = {fmt(m)} GD product + b(η = {fmt(ref['eta'])})")
+            bx.axhline(theory["flow_amplification_at"][repr(m)] + b, color=COLORS[k], ls=":",
+                       lw=1)
         bx.set_xscale("log")
         bx.set_xlabel("step η")
         bx.set_ylabel("log10(1/δ*)")
@@ -177,7 +181,9 @@ def pb_section(ctx: ClaimContext) -> str:
                   "slack over T3.2", "log10 T3.4 gap", "seed"], rows), ""]
     key = ["pb", [[p["n"], p["d"], p["M0"], p["eta"], p["log10_delta_star"]] for p in pts]]
     out.append(ctx.figure_once(
-        "phase-boundary", key, lambda: _pb_figure(pts, fit), "Phase boundary",
+        "phase-boundary", key,
+        lambda: _pb_figure(pts, fit, (ctx.claim.get("metrics") or {}).get("theory_curves") or {}),
+        "Phase boundary",
         "*Left: log10(1/δ*) against M0 (symlog), with the derived GD amplification, its "
         "gradient-flow limit, the chosen polynomial, T3.2's sufficient radius and T3.4's gap. "
         "Right: δ* against the step, with the GD product's prediction from the η = 0.01 offset "

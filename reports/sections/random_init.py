@@ -12,7 +12,6 @@ from typing import Any
 from scoreclaims.reports.figures import color, new_figure, styled
 from scoreclaims.reports.hooks import ClaimContext, ClaimHooks
 from scoreclaims.reports.markdown import as_float, fmt, table, with_ci
-from scoreclaims.verifiers.population import DEFAULT_TOL, DEFAULT_TOL_K3
 
 
 def _pct(prop: Mapping[str, Any] | None) -> str:
@@ -75,7 +74,8 @@ def _sweep_table(ctx: ClaimContext) -> str:
         undecided = str(m["undecided"])
         if m.get("budget") is not None:
             undecided += f" ({m.get('out_of_budget', 0)} out of budget)"
-        tol = "default" if m.get("tol") is None else f"{m['tol']:.0e}"
+        tol = f"{m['tol']:.0e}" if m.get("tol") is not None else (
+            f"default ({m['default_tol']:.0e})" if "default_tol" in m else "default")
         rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", tol, undecided,
                      counts, _pct(m.get("exactly_one")), _pct(m.get("closest_wins")),
                      _pct(m.get("all_converge")), m.get("steps_total"),
@@ -95,8 +95,7 @@ def _sweep_table(ctx: ClaimContext) -> str:
             "are counted, never binned; the verdicts use intervals over all runs, undecided "
             "counted against and then for the event). 'reduced': fewer than the 200 seeds the "
             "full profile runs. 'tol': the cubature tolerance relative to the gradient's norm "
-            f"('default': the engine's, {DEFAULT_TOL:.0e} for k <= 2 and {DEFAULT_TOL_K3:.0e} for "
-            "k = 3); the signs that "
+            "('default': the engine's own for the setting's k); the signs that "
             "decide a diverging mean are certified against the error bound at any tolerance, and "
             "the tolerance check below classifies the same seeds at both." + budget_note)
 
