@@ -8,10 +8,10 @@ from scoreclaims.highprec.certified import (
            certify_sign_change,
            enclose,
 )
-from scoreclaims.highprec.dynamics import HPTrajectory, run_gd
+from scoreclaims.highprec.dynamics import decimal_frame, run_gd
 from scoreclaims.highprec.policy import required_dps, resolvable_in_float64
 from scoreclaims.highprec.population import HPEvaluation, evaluate
 
-__all__ = ["Enclosure", "HPEvaluation", "HPTrajectory", "SignChange", "certify_sign",
+__all__ = ["Enclosure", "HPEvaluation", "SignChange", "certify_sign", "decimal_frame",
            "certify_sign_change", "enclose", "evaluate", "required_dps", "resolvable_in_float64",
            "run_gd"]

@@ -12,7 +12,7 @@ produced them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -31,68 +31,121 @@ from scoreclaims.highprec.policy import (
     to_float_array,
     to_mpf,
 )
-from scoreclaims.highprec.population import evaluate
-from scoreclaims.verifiers.dynamics import CONVENTIONS, record_taus, validate_step
+from scoreclaims.highprec.population import HPEvaluation, evaluate
+from scoreclaims.verifiers.dynamics import (
+    IMPRECISE,
+    INACCURATE,
+    NON_FINITE,
+    OK,
+    Descent,
+    EngineSource,
+    Record,
+    StepSource,
+    Trajectory,
+    columns,
+    frame_of,
+    record_taus,
+    validate_convention,
+    validate_step,
+)
 from scoreclaims.verifiers.errors import UsageError
-from scoreclaims.verifiers.population import evaluate as evaluate_float64
+from scoreclaims.verifiers.population import Evaluation
 
 
-@dataclass
-class HPTrajectory:
-    """A GD run. `frame`: tau, loss, loss_error, grad_norm, grad_error, mu_{i}_{j} (data
-    coordinates), dist_{i}, engine ("mp<dps>" or "float64"); numbers are mpf in mpmath rows and
-    float in float64 rows. `status`: "ok", "inaccurate" (a cubature missed its tolerance),
-    "imprecise" (the precision no longer resolved the means, or a verification fell short of
-    `digits`; stopped) or "non-finite". `handover_tau`: the step float64 took over (or None)."""
+def decimal_frame(traj: Trajectory) -> pd.DataFrame:
+    """The frame with every number as a decimal string of the run's precision (floats: repr)."""
+    digits = traj.dps or 17
+    out = traj.frame.copy()
+    for c in out.columns:
+        if c not in ("tau", "engine"):
+            out[c] = [to_decimal(x, digits) for x in out[c]]
+    return out
 
-    frame: pd.DataFrame
-    truth: np.ndarray
-    t: mpmath.mpf
-    eta: mpmath.mpf
-    convention: str
-    steps: int
-    dps: int
-    digits: int
-    status: str
-    handover_tau: int | None
-    final_means: np.ndarray
 
-    @property
-    def n(self) -> int:
-        return self.final_means.shape[0]
+class PrecisionSource(StepSource):
+    """GD steps at `dps` digits (each evaluation verified at higher precision when it will be
+    recorded), handing over to the float64 engine (`EngineSource`) once the means are resolvable
+    there (`handover`, `handover_spread`). `tau` counts the steps taken, so that a hand-over is
+    dated; `record` holds the steps whose evaluations are verified."""
 
-    def means_at(self, row: int) -> np.ndarray:
-        cols = [c for c in self.frame.columns if c.startswith("mu_")]
-        return self.frame[cols].iloc[row].to_numpy(dtype=object).reshape(self.n, -1)
+    def __init__(self, dps: int, digits: int, handover: bool, handover_spread: float,
+                 verify: bool, tol: float | None, record: np.ndarray) -> None:
+        self.dps, self.digits = dps, digits
+        self.handover, self.handover_spread = handover, handover_spread
+        self.verify = verify
+        self.record = {int(x) for x in record}
+        self.float64 = EngineSource(tol)
+        self.handover_tau: int | None = None
+        self.order = 0
+        self.tau = 0
 
-    def float_frame(self) -> pd.DataFrame:
-        """The frame with every number as float64 (tiny spreads round away)."""
-        out = self.frame.copy()
-        for c in out.columns:
-            if c not in ("tau", "engine"):
-                out[c] = [float(x) for x in out[c]]
-        return out
+    def evaluate(self, m: np.ndarray) -> HPEvaluation | Evaluation | None:
+        if self.handover_tau is not None:
+            point = self.float64.evaluate(m)
+            self.note(bool(point is not None and point.converged))
+            return point
+        if required_dps(m, self.digits) > self.dps:
+            self.status = IMPRECISE
+            return None
+        ev = evaluate(m, dps=self.dps, digits=self.digits,
+                      verify=self.verify and self.tau in self.record, order_index=self.order)
+        self.order = ev.order_index or 0
+        if not ev.precise and self.status == OK:
+            self.status = IMPRECISE if ev.converged else INACCURATE
+        return None if self.status == IMPRECISE else ev
 
-    def decimal_frame(self) -> pd.DataFrame:
-        """The frame with every number as a decimal string of the run's precision."""
-        digits = self.dps
-        out = self.frame.copy()
-        for c in out.columns:
-            if c not in ("tau", "engine"):
-                out[c] = [to_decimal(x, digits) for x in out[c]]
-        return out
+    def prepare(self, m: np.ndarray) -> np.ndarray:
+        """Hand over to float64 at this step when the means allow it."""
+        if (self.handover_tau is None and self.handover
+                and resolvable_in_float64(m, self.handover_spread)):
+            self.handover_tau = self.tau
+            return to_float_array(m)
+        return m
+
+    def finite(self, m: np.ndarray) -> bool:
+        return self.handover_tau is None or bool(np.all(np.isfinite(m)))
+
+    def advance(self, m: np.ndarray, point: Any, step: float, max_steps: int
+                ) -> tuple[np.ndarray, Any, int]:
+        if self.handover_tau is not None:
+            step = float(step)
+        m = m - step * point.grad
+        self.tau += 1
+        if not self.finite(m):
+            self.status = NON_FINITE
+            return m, None, 1
+        m = self.prepare(m)
+        return m, self.evaluate(m), 1
+
+
+def _row(rec: Record, star: np.ndarray, t: mpmath.mpf) -> list[Any]:
+    """A row in the arithmetic of its evaluation: mpf before the hand-over, float64 after."""
+    p = rec.point
+    if isinstance(p, HPEvaluation):
+        data = star + rec.m * mpmath.exp(t)
+        dist = [mpmath.sqrt(mpmath.fsum((a - b) ** 2 for a, b in zip(row, star, strict=True)))
+                for row in data]
+        gnorm = mpmath.sqrt(mpmath.fsum(x * x for x in p.grad.reshape(-1)))
+        scale = mpmath.exp(-t)  # d / d mu_tilde = e^{-t} d / dm
+        return [rec.tau, p.loss, p.loss_error, scale * gnorm, scale * p.grad_error,
+                *data.reshape(-1), *dist, f"mp{p.dps}"]
+    star_f, t_f = to_float_array(star[None])[0], float(t)
+    data = star_f + rec.m * np.exp(t_f)
+    scale = float(mpmath.exp(-t))
+    return [rec.tau, p.loss, p.loss_error, scale * float(np.linalg.norm(p.grad)),
+            scale * p.grad_error, *data.reshape(-1), *np.linalg.norm(data - star_f, axis=1),
+            "float64"]
 
 
 def run_gd(means: object, eta: object, steps: int, *, truth: object | None = None,
            t: object = 0, convention: str = "canonical", stride: int | None = None,
            dps: int | None = None, digits: int = TARGET_DIGITS, handover: bool = True,
            handover_spread: float = HANDOVER_SPREAD, verify: bool = True,
-           tol: float | None = None) -> HPTrajectory:
+           tol: float | None = None) -> Trajectory:
     """Run `steps` GD steps from data-space `means` (numbers or decimal strings, n x d) at `dps`
     digits (default: the policy's) and hand over to float64 when the spread allows (`handover`).
     `tol`: the float64 engine's tolerance after the hand-over."""
-    if convention not in CONVENTIONS:
-        raise UsageError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    validate_convention(convention)
     with mpmath.workdps(input_dps([means, truth, str(eta), str(t)])):
         mu = as_mp_means(means)
         n, d = mu.shape
@@ -120,74 +173,18 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
 
 def _run(mu: np.ndarray, star: np.ndarray, t: mpmath.mpf, eta: mpmath.mpf, steps: int,
          convention: str, stride: int | None, dps: int, digits: int, handover: bool,
-         handover_spread: float, verify: bool, tol: float | None) -> HPTrajectory:
+         handover_spread: float, verify: bool, tol: float | None) -> Trajectory:
     n, d = mu.shape
     star, t, eta = star * 1, +t, +eta  # round to the working precision
     m = (mu * 1 - star) * mpmath.exp(-t)
     step = eta if convention == "canonical" else eta * mpmath.exp(-2 * t)
-    scale = mpmath.exp(-t)  # d / d mu_tilde = e^{-t} d / dm
     record = record_taus(steps, stride)
-    rows: list[list] = []
-    status = "ok"
-    handover_tau = None
-    order = 0
-    rule = None
-    nxt = 0
-    star_f, t_f = to_float_array(star[None])[0], float(t)
-    step_f, scale_f = float(step), float(scale)
-    for tau in range(steps + 1):
-        recorded = tau == record[nxt]
-        if handover_tau is None and handover and resolvable_in_float64(m, handover_spread):
-            handover_tau = tau
-            m = to_float_array(m)
-        if handover_tau is None:
-            if required_dps(m, digits) > dps:
-                status = "imprecise"
-                break
-            ev = evaluate(m, dps=dps, digits=digits, verify=verify and recorded,
-                          order_index=order)
-            order = ev.order_index or 0
-            if not ev.precise and status == "ok":
-                status = "imprecise" if ev.converged else "inaccurate"
-            if status == "imprecise":
-                break
-            grad, loss = ev.grad, ev.loss
-            errs = (ev.loss_error, ev.grad_error)
-            data = star + m * mpmath.exp(t)
-            dist = [mpmath.sqrt(mpmath.fsum((a - b) ** 2 for a, b in zip(row, star, strict=True)))
-                    for row in data]
-            gnorm = mpmath.sqrt(mpmath.fsum(x * x for x in grad.reshape(-1)))
-            engine = f"mp{ev.dps}"
-            sc = scale
-        else:
-            fev = evaluate_float64(m, tol=tol, rule=rule)
-            rule = fev.rule
-            if not fev.converged and status == "ok":
-                status = "inaccurate"
-            grad, loss, errs = fev.grad, fev.loss, (fev.loss_error, fev.grad_error)
-            data = star_f + m * np.exp(t_f)
-            dist = list(np.linalg.norm(data - star_f, axis=1))
-            gnorm = float(np.linalg.norm(grad))
-            engine = "float64"
-            sc = scale_f
-        if recorded:
-            rows.append([tau, loss, errs[0], sc * gnorm, sc * errs[1], *data.reshape(-1), *dist,
-                         engine])
-            nxt += 1
-        if tau == steps:
-            break
-        if handover_tau is None:
-            m = m - step * grad
-        else:
-            m = m - step_f * grad
-            if not np.all(np.isfinite(m)):
-                status = "non-finite"
-                break
-    columns = ["tau", "loss", "loss_error", "grad_norm", "grad_error",
-               *[f"mu_{i}_{j}" for i in range(n) for j in range(d)],
-               *[f"dist_{i}" for i in range(n)], "engine"]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["tau"] = frame["tau"].astype(np.int64)
-    final = star + m * mpmath.exp(t) if handover_tau is None else star_f + m * np.exp(t_f)
-    return HPTrajectory(frame, star, t, eta, convention, steps, dps, digits, status,
-                        handover_tau, np.asarray(final))
+    source = PrecisionSource(dps, digits, handover, handover_spread, verify, tol, record)
+    descent = Descent(source, source.prepare(m), step)
+    rows = [_row(rec, star, t) for rec in descent.run(steps, record)]
+    m = descent.m
+    final = (star + m * mpmath.exp(t) if source.handover_tau is None
+             else to_float_array(star[None])[0] + m * np.exp(float(t)))
+    return Trajectory(frame_of(rows, columns(n, d, engine=True)), star, t, eta, convention,
+                      steps, source.status, np.asarray(final), dps=dps, digits=digits,
+                      handover_tau=source.handover_tau)

@@ -47,7 +47,7 @@ def test_run_is_deterministic_given_the_seed() -> None:
     m0 = [[4.0, 0.0], [4.3, 0.2]]
     a = run_gd_mc(m0, 0.05, 40, seed=5, batch=2000, stride=10)
     b = run_gd_mc(m0, 0.05, 40, seed=5, batch=2000, stride=10)
-    assert a.equals(b)
-    assert list(a.columns) == ["tau", "loss", "loss_se", "grad_norm", "mu_0_0", "mu_0_1",
-                               "mu_1_0", "mu_1_1", "dist_0", "dist_1"]
-    assert a["tau"].tolist() == [0, 1, 2, 4, 8, 10, 16, 20, 30, 32, 40]
+    assert a.frame.equals(b.frame) and a.status == "ok"
+    assert list(a.frame.columns) == ["tau", "loss", "loss_se", "grad_norm", "grad_se", "mu_0_0",
+                                     "mu_0_1", "mu_1_0", "mu_1_1", "dist_0", "dist_1"]
+    assert a.frame["tau"].tolist() == [0, 1, 2, 4, 8, 10, 16, 20, 30, 32, 40]

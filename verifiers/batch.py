@@ -15,19 +15,26 @@ would give (the same up to rounding: sums are taken in another order).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from scoreclaims.verifiers import collinear
 from scoreclaims.verifiers.dynamics import (
-    CONVENTIONS,
+    INACCURATE,
+    NON_FINITE,
+    OK,
+    Descent,
+    StepSource,
     Trajectory,
+    columns,
+    float_row,
+    frame_of,
     record_taus,
     run_gd,
+    validate_convention,
     validate_step,
 )
-from scoreclaims.verifiers.errors import UsageError
 from scoreclaims.verifiers.formulation import score_integrands
 from scoreclaims.verifiers.geometry import (
     as_means,
@@ -38,6 +45,7 @@ from scoreclaims.verifiers.geometry import (
 )
 from scoreclaims.verifiers.population import (
     ROUNDING,
+    Evaluation,
     _group_parts,
     cubature,
     default_tol,
@@ -54,8 +62,7 @@ def run_gd_batch(list_of_means: Sequence[object], eta: float, steps: int, *,
     starts = [as_means(m) for m in list_of_means]
     validate_step(float(eta), steps, stride)
     t = as_noise_level(t)
-    if convention not in CONVENTIONS:
-        raise UsageError(f"convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    validate_convention(convention)
     out: list[Trajectory | None] = [None] * len(starts)
     groups: dict[int, list[int]] = {}
     for i, mu in enumerate(starts):
@@ -64,14 +71,21 @@ def run_gd_batch(list_of_means: Sequence[object], eta: float, steps: int, *,
         else:
             out[i] = run_gd(mu, eta, steps, truth=truth, t=t, convention=convention,
                             stride=stride, tol=tol)
-    if groups:
-        star = as_truth(truth, 1)
-        step = eta if convention == "canonical" else eta * np.exp(-2.0 * t)
-        for idx in groups.values():
-            m0 = np.stack([to_canonical(starts[i], star, t)[:, 0] for i in idx])
-            for i, traj in zip(idx, _run_line(m0, step, int(steps), record_taus(int(steps), stride),
-                                              tol, star, t, float(eta), convention), strict=True):
-                out[i] = traj
+    star = as_truth(truth, 1)
+    step = eta if convention == "canonical" else eta * np.exp(-2.0 * t)
+    record = record_taus(int(steps), stride)
+    for idx in groups.values():
+        m0 = np.stack([to_canonical(starts[i], star, t)[:, 0] for i in idx])
+        source = LineBatchSource(len(idx), m0.shape[1], tol)
+        descent = Descent(source, m0, step)
+        records = descent.run(int(steps), record)
+        n = m0.shape[1]
+        for r, i in enumerate(idx):
+            rows = [float_row(rec.tau, rec.m[r][:, None], rec.point.run(r), star, t)
+                    for rec in records if rec.point.live[r]]
+            out[i] = Trajectory(frame_of(rows, columns(n, 1)), star, t, float(eta), convention,
+                                int(steps), source.statuses[r],
+                                from_canonical(descent.m[r][:, None], star, t))
     return out  # type: ignore[return-value]
 
 
@@ -89,45 +103,68 @@ class _Stack:
         self.kg = rules[0].kg
 
 
-def _run_line(m0: np.ndarray, step: float, steps: int, record: np.ndarray, tol: float | None,
-              star: np.ndarray, t: float, eta: float, convention: str) -> list[Trajectory]:
-    runs, n = m0.shape
-    tol = default_tol(1) if tol is None else tol
-    gmat = _group_parts(n, 1)[0]
-    m = m0.copy()
-    rules: list[collinear.LineRule | None] = [None] * runs
-    check = np.zeros((runs, 2 * (n - 1), n))
-    limit = np.full((runs, 2 * (n - 1)), -1.0)  # no rule yet: never fits
-    built = np.zeros((runs, n))
-    status = ["ok"] * runs
-    active = np.ones(runs, dtype=bool)
-    rows: list[list[np.ndarray]] = [[] for _ in range(runs)]
-    stack: _Stack | None = None
-    nxt = 0
-    for tau in range(steps + 1):
-        live = np.nonzero(active)[0]
-        moved = np.abs(np.einsum("rcn,rn->rc", check[live], m[live] - built[live]))
-        drifted = live[~np.all(moved <= limit[live], axis=1)]
+@dataclass
+class BatchPoint:
+    """The evaluations of a batch of runs (canonical line coordinates, (runs, n))."""
+
+    loss: np.ndarray
+    grad: np.ndarray
+    loss_error: np.ndarray
+    grad_error: np.ndarray
+    live: np.ndarray  # the runs evaluated (the others stopped, non-finite)
+    converged: bool = True
+
+    def run(self, r: int) -> Evaluation:
+        return Evaluation(float(self.loss[r]), self.grad[r][:, None], float(self.loss_error[r]),
+                          float(self.grad_error[r]), 0, True)
+
+
+class LineBatchSource(StepSource):
+    """Runs of n means on the line, each with its own frozen rule, advanced together: the nodes
+    of every fitting run through the integrand in one call, each run's estimate checked against
+    `tol` and its rule against drift; a run that fails either is evaluated alone by the adaptive
+    cubature, which gives it a new rule. A run whose means become non-finite stops alone."""
+
+    def __init__(self, runs: int, n: int, tol: float | None) -> None:
+        self.tol = default_tol(1) if tol is None else tol
+        self.gmat = _group_parts(n, 1)[0]
+        self.rules: list[collinear.LineRule | None] = [None] * runs
+        self.check = np.zeros((runs, 2 * (n - 1), n))
+        self.limit = np.full((runs, 2 * (n - 1)), -1.0)  # no rule yet: never fits
+        self.built = np.zeros((runs, n))
+        self.statuses = [OK] * runs
+        self.active = np.ones(runs, dtype=bool)
+        self.stack: _Stack | None = None
+
+    def _adopt(self, r: int, rule: collinear.LineRule | None) -> None:
+        self.rules[r] = rule
+        if rule is None:
+            self.limit[r] = -1.0
+        else:
+            self.check[r], self.limit[r], self.built[r] = rule.check, rule.limit, rule.coords
+
+    def evaluate(self, m: np.ndarray) -> BatchPoint:
+        runs, n = m.shape
+        live = np.nonzero(self.active)[0]
+        moved = np.abs(np.einsum("rcn,rn->rc", self.check[live], m[live] - self.built[live]))
+        drifted = live[~np.all(moved <= self.limit[live], axis=1)]
         redo = []
         for r in drifted:  # carry the panels along with the crossings, as run_gd does
-            rule = None if rules[r] is None else collinear.transport(rules[r], m[r])
+            rule = None if self.rules[r] is None else collinear.transport(self.rules[r], m[r])
             if rule is None:
                 redo.append(r)
             else:
-                rules[r] = rule
-                check[r], limit[r], built[r] = rule.check, rule.limit, rule.coords
+                self._adopt(r, rule)
         fit = np.setdiff1d(live, redo)
         if len(drifted):
-            stack = None
-        loss = np.zeros(runs)
-        grad = np.zeros((runs, n))
-        loss_err = np.zeros(runs)
-        grad_err = np.zeros(runs)
+            self.stack = None
+        loss, grad = np.zeros(runs), np.zeros((runs, n))
+        loss_err, grad_err = np.zeros(runs), np.zeros(runs)
         if len(fit):
-            if stack is None or not np.array_equal(stack.runs, fit):
-                stack = _Stack([rules[r] for r in fit], fit)  # type: ignore[misc]
-            val, absval, err = _apply_stack(stack, m, tol)
-            norms = (np.stack([err, tol * absval]) ** 2) @ gmat  # (2, runs, groups)
+            if self.stack is None or not np.array_equal(self.stack.runs, fit):
+                self.stack = _Stack([self.rules[r] for r in fit], fit)  # type: ignore[misc]
+            val, absval, err = _apply_stack(self.stack, m, self.tol)
+            norms = (np.stack([err, self.tol * absval]) ** 2) @ self.gmat  # (2, runs, groups)
             ok = np.all(norms[0] <= norms[1], axis=1)
             good = fit[ok]
             e = err[ok] + ROUNDING * absval[ok]
@@ -137,42 +174,27 @@ def _run_line(m0: np.ndarray, step: float, steps: int, record: np.ndarray, tol: 
             grad_err[good] = np.sqrt(np.sum(e[:, 1 : 1 + n] ** 2, axis=1))
             redo += list(fit[~ok])
         for r in redo:  # alone, with the adaptive cubature, which gives a new rule
-            ev, rule = _fresh(m[r], tol)
+            ev, rule = _fresh(m[r], self.tol)
             loss[r], grad[r], loss_err[r], grad_err[r] = ev.loss, ev.grad[:, 0], \
                 ev.loss_error, ev.grad_error
-            if not ev.converged and status[r] == "ok":
-                status[r] = "inaccurate"
-            rules[r] = rule
-            if rule is None:
-                limit[r] = -1.0
-            else:
-                check[r], limit[r], built[r] = rule.check, rule.limit, rule.coords
+            if not ev.converged and self.statuses[r] == OK:
+                self.statuses[r] = INACCURATE
+            self._adopt(r, rule)
         if redo:
-            stack = None
-        if tau == record[nxt]:
-            data = star[0] + np.exp(t) * m
-            for r in live:
-                rows[r].append(np.concatenate([[tau, loss[r], loss_err[r],
-                                                np.exp(-t) * np.sqrt(np.sum(grad[r] ** 2)),
-                                                np.exp(-t) * grad_err[r]],
-                                               data[r], np.abs(data[r] - star[0])]))
-            nxt += 1
-        if tau == steps:
-            break
-        m[live] = m[live] - step * grad[live]
-        bad = live[~np.all(np.isfinite(m[live]), axis=1)]
-        for r in bad:
-            status[r] = "non-finite"
-            active[r] = False
-    columns = ["tau", "loss", "loss_error", "grad_norm", "grad_error",
-               *[f"mu_{i}_0" for i in range(n)], *[f"dist_{i}" for i in range(n)]]
-    out = []
-    for r in range(runs):
-        frame = pd.DataFrame(np.array(rows[r]), columns=columns)
-        frame["tau"] = frame["tau"].astype(np.int64)
-        out.append(Trajectory(frame, star, t, eta, convention, steps, status[r],
-                              from_canonical(m[r][:, None], star, t)))
-    return out
+            self.stack = None
+        return BatchPoint(loss, grad, loss_err, grad_err, self.active.copy())
+
+    def advance(self, m: np.ndarray, point: BatchPoint, step: float, max_steps: int
+                ) -> tuple[np.ndarray, BatchPoint | None, int]:
+        live = np.nonzero(self.active)[0]
+        m = m.copy()
+        m[live] = m[live] - step * point.grad[live]
+        for r in live[~np.all(np.isfinite(m[live]), axis=1)]:
+            self.statuses[r] = NON_FINITE
+            self.active[r] = False
+        if not self.active.any():
+            return m, None, 1
+        return m, self.evaluate(m), 1
 
 
 def _apply_stack(stack: _Stack, m: np.ndarray, tol: float

@@ -13,9 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from scoreclaims.verifiers.dynamics import record_taus, validate_step
+from scoreclaims.verifiers.dynamics import (
+    Descent,
+    StepSource,
+    Trajectory,
+    columns,
+    float_row,
+    frame_of,
+    record_taus,
+    validate_step,
+)
 from scoreclaims.verifiers.formulation import score_integrands, split_components
 from scoreclaims.verifiers.geometry import as_means
 
@@ -51,33 +59,43 @@ def mc_gradient(m: np.ndarray, rng: np.random.Generator, batch: int = BATCH) -> 
     return mc_estimate(m, rng, batch).grad
 
 
+class MonteCarloSource(StepSource):
+    """Sampled gradients: one fresh batch of `batch` draws from `rng` per evaluation (the loss
+    and gradient errors are the batch's standard errors, the latter in norm over all n d
+    components)."""
+
+    def __init__(self, rng: np.random.Generator, batch: int = BATCH) -> None:
+        self.rng = rng
+        self.batch = batch
+
+    def evaluate(self, m: np.ndarray) -> MCPoint:
+        est = mc_estimate(m, self.rng, self.batch)
+        return MCPoint(est.loss, est.grad, est.loss_se, float(np.linalg.norm(est.grad_se)))
+
+
+@dataclass(frozen=True)
+class MCPoint:
+    loss: float
+    grad: np.ndarray
+    loss_error: float  # standard error
+    grad_error: float  # standard error, in norm
+    converged: bool = True
+
+
 def run_gd_mc(means: object, eta: float, steps: int, *, seed: int, batch: int = BATCH,
-              stride: int | None = None) -> pd.DataFrame:
+              stride: int | None = None) -> Trajectory:
     """GD m <- m - eta g_MC from canonical `means` (truth at the origin, t = 0), one fresh batch
     per step from `np.random.default_rng(seed)`. Rows at `verifiers.dynamics.record_taus`:
-    tau, loss (the batch's estimate at that step), loss_se, grad_norm, mu_i_j and dist_i, the
-    columns of `scoreclaims.verifiers.dynamics.run_gd` without the cubature error columns."""
+    tau, loss (the batch's estimate at that step), loss_se, grad_norm, grad_se (standard errors)
+    and the means and distances of `verifiers.dynamics.run_gd`; the run stops at non-finite
+    means (status "non-finite")."""
     m = as_means(means).copy()
     n, d = m.shape
     validate_step(float(eta), steps, stride)
-    rng = np.random.default_rng(seed)
-    record = record_taus(int(steps), stride)
-    rows = []
-    nxt = 0
-    for tau in range(int(steps) + 1):
-        est = mc_estimate(m, rng, batch)
-        if tau == record[nxt]:
-            rows.append([tau, est.loss, est.loss_se, float(np.linalg.norm(est.grad)),
-                         *m.reshape(-1), *np.linalg.norm(m, axis=1)])
-            nxt += 1
-        if tau == steps:
-            break
-        m = m - eta * est.grad
-        if not np.all(np.isfinite(m)):
-            break
-    columns = ["tau", "loss", "loss_se", "grad_norm",
-               *[f"mu_{i}_{j}" for i in range(n) for j in range(d)],
-               *[f"dist_{i}" for i in range(n)]]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["tau"] = frame["tau"].astype(np.int64)
-    return frame
+    source = MonteCarloSource(np.random.default_rng(seed), batch)
+    descent = Descent(source, m, float(eta))
+    star = np.zeros(d)
+    rows = [float_row(r.tau, r.m, r.point, star, 0.0)
+            for r in descent.run(int(steps), record_taus(int(steps), stride))]
+    return Trajectory(frame_of(rows, columns(n, d, errors="sampling")), star, 0.0, float(eta),
+                      "canonical", int(steps), source.status, descent.m)

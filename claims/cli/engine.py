@@ -201,6 +201,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_run_hp(args: argparse.Namespace) -> int:
+    from scoreclaims.highprec.dynamics import decimal_frame
     from scoreclaims.highprec.dynamics import run_gd as run_gd_hp
 
     _check_dps(args.dps)
@@ -209,7 +210,7 @@ def cmd_run_hp(args: argparse.Namespace) -> int:
     traj = run_gd_hp(means, str(args.eta), args.steps, truth=truth, t=str(args.t),
                      convention=args.convention, stride=args.stride, dps=args.dps,
                      handover=not args.no_handover, tol=args.tol)
-    frame = traj.decimal_frame()
+    frame = decimal_frame(traj)
     with atomic_path(args.out) as tmp:
         frame.to_csv(tmp, index=False)
     last = traj.frame.iloc[-1]

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from scoreclaims.claims import task_map
-from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers.dynamics import OUT_OF_BUDGET, Descent, EngineSource
 
 R_CONV = 0.5
 R_DIV = 3.0
@@ -68,45 +68,6 @@ class Window:
     accurate: bool
     evaluations: int = 0
     out_of_budget: int | None = None  # the step at which the evaluation budget ran out
-
-
-def gd_window(m: np.ndarray, eta: float, start: int, stop: int, rule: Any = None,
-              every: int = 1, budget: int | None = None, tol: float | None = None
-              ) -> tuple[Window, np.ndarray, Any, np.ndarray]:
-    """GD from step `start` (means m) to `stop`, recording every `every` steps and `stop`.
-    Returns the window, the means at `stop`, the cubature rule to reuse and the loss column.
-    `budget`: integrand evaluations the window may spend; when they run out the window ends
-    there, inaccurate, with `out_of_budget` set. (A cubature built in a step stops at what is
-    left; a step that reuses a rule may overshoot by that rule's nodes.) `tol`: the cubature
-    tolerance (None: `population.default_tol`)."""
-    taus, means, losses = [], [], []
-    accurate = True
-    ev = None
-    spent = 0
-    out_of_budget = None
-    for tau in range(start, stop + 1):
-        left = None if budget is None else budget - spent
-        ev = evaluate(m, tol, rule=rule, max_evaluations=left)
-        spent += ev.evaluations
-        if left is not None and (not np.isfinite(ev.loss) or spent > budget):
-            out_of_budget, accurate = tau, False
-            break
-        rule = ev.rule
-        accurate &= bool(ev.converged)
-        if (tau - start) % every == 0 or tau == stop:
-            taus.append(tau)
-            means.append(m.copy())
-            losses.append(ev.loss)
-        if tau == stop:
-            break
-        m = m - eta * ev.grad
-        if not np.all(np.isfinite(m)):
-            accurate = False
-            break
-    assert ev is not None
-    win = Window(np.array(taus), np.array(means), ev.grad, float(ev.grad_error), accurate, spent,
-                 out_of_budget)
-    return win, m, rule, np.array(losses)
 
 
 @dataclass(frozen=True)
@@ -154,34 +115,47 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
                    r_conv: float = R_CONV, r_div: float = R_DIV, budget: int | None = None,
                    tol: float | None = None) -> dict[str, Any]:
     """GD from m0, classified at T = first, 2 first, ... <= max_steps; stops when decided, or
-    undecided when the run's `budget` of integrand evaluations runs out; `tol` as in
-    `gd_window`."""
+    undecided when the run's `budget` of integrand evaluations runs out (a cubature built in a
+    step stops at what is left; a step that reuses a rule may overshoot by its nodes). `tol`:
+    the cubature tolerance (None: the engine's default)."""
     start_time = time.perf_counter()
-    m = np.array(m0, dtype=float)
-    rule = None
-    spent = 0
+    source = EngineSource(tol, budget)
+    descent = Descent(source, np.array(m0, dtype=float), eta)
 
-    def advance(start: int, stop: int, every: int) -> Window:
-        nonlocal m, rule, spent
-        win, m, rule, _ = gd_window(m, eta, start, stop, rule, every,
-                                    None if budget is None else budget - spent, tol)
-        spent += win.evaluations
-        return win
+    def window(stop: int, every: int) -> Window:
+        """GD to `stop`, recording every `every` steps and `stop`; the window evaluates its
+        first step afresh, so its accuracy and evaluations are its own."""
+        start, spent, missed = descent.tau, source.spent, source.unconverged
+        descent.restart()
+        records = descent.run(stop, [*range(start, stop + 1, every), stop])
+        last = descent.point if descent.point is not None else (
+            records[-1].point if records else None)
+        n, d = descent.m.shape
+        return Window(np.array([r.tau for r in records]),
+                      np.array([r.m for r in records]).reshape(len(records), n, d),
+                      np.full((n, d), np.nan) if last is None else last.grad,
+                      np.inf if last is None else float(last.grad_error),
+                      source.unconverged == missed and not descent.stopped,
+                      source.spent - spent,
+                      descent.tau if source.status == OUT_OF_BUDGET else None)
 
     horizon = first
     # the first window starts at T/2: run [0, T/2] unrecorded
-    win = advance(0, horizon // 2, max(1, horizon // 2))
+    win = window(horizon // 2, max(1, horizon // 2))
     tau = horizon // 2
-    while win.out_of_budget is None:
-        win = advance(tau, horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
+    result = None
+    while win.out_of_budget is None and not descent.stopped:
+        win = window(horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
         tau = horizon
         result = classify(win, r_conv, r_div)
-        if result.decided or horizon * 2 > max_steps:
+        if result.decided or horizon * 2 > max_steps or descent.stopped:
             break
         horizon *= 2
     if win.out_of_budget is not None:
         tau = win.out_of_budget
+    if win.out_of_budget is not None or result is None:
         result = classify(win, r_conv, r_div)
+    m = descent.m
     dist0 = np.linalg.norm(m0, axis=1)
     closest = int(np.argmin(dist0))
     count = len(result.converging) if result.decided else None
@@ -194,7 +168,7 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         "closest_wins": (result.converging == (closest,)) if count == 1 else None,
         "tau": int(tau),
         "accurate": bool(win.accurate),
-        "evaluations": int(spent),
+        "evaluations": int(source.spent),
         "out_of_budget": win.out_of_budget is not None,
         "reason": result.reason,
         "initial_distances": dist0.tolist(),

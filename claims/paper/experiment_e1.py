@@ -88,7 +88,7 @@ def run_e1(instance: Instance, params: Params) -> InstanceOutcome:
                                exact.status == "ok" and end.converged, d),
                        params["r_conv"], params["r_div"])
     mc = run_gd_mc(m0, eta, steps, seed=int(instance["mc_seed"]), batch=int(instance["batch"]),
-                   stride=stride)
+                   stride=stride).frame
     mc_end = np.array([[mc.iloc[-1][f"mu_{i}_{j}"] for j in range(d)] for i in range(N)])
     mc_ev = evaluate(mc_end)
     mc_complete = int(mc["tau"].iloc[-1]) == steps  # run_gd_mc stops at non-finite means
