@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 import scoreclaims.claims.paper.large_noise as ln
 from scoreclaims.claims import registry
 from scoreclaims.claims.model import InstanceOutcome
-from scoreclaims.claims.paper._large_noise_terms import em_terms, stein_vs_direct_mp
 from scoreclaims.claims.paper._spread_law import spread_law
 from scoreclaims.claims.runner import evaluate
 from scoreclaims.claims.verdict import Verdict
+from scoreclaims.highprec.stein import stein_vs_direct_mp
 from scoreclaims.verifiers.rates import fit_rates
+from scoreclaims.verifiers.stein import em_terms
 
 SMALL_L22 = {"identity_scales": [0.3], "r_max": 0.1, "r_min": 0.002, "per_octave": 4}
 

@@ -18,8 +18,9 @@ from scoreclaims.claims.paper._low_noise_theory import large_noise_radius, t32_b
 from scoreclaims.claims.runner import evaluate
 from scoreclaims.claims.verdict import Verdict
 from scoreclaims.highprec.certified import enclose, enclose_mean_gradient
+from scoreclaims.highprec.radial import radial_signs
 from scoreclaims.verifiers.population import evaluate as evaluate_float64
-from scoreclaims.verifiers.radial import AWAY, TOWARD, UNRESOLVED, radial_components, radial_signs
+from scoreclaims.verifiers.radial import AWAY, TOWARD, UNRESOLVED, radial_components
 
 
 def test_registered_with_variants() -> None:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from reference_k3 import direct_integrand
 
-from scoreclaims.claims.paper._large_noise_terms import em_terms
 from scoreclaims.verifiers.monte_carlo import mc_estimate, run_gd_mc
 from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers.stein import em_terms
 
 
 @pytest.mark.parametrize("m", [

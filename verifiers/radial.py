@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scoreclaims.highprec.certified import enclose_mean_gradient
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import ROUNDING, integrand_bound
@@ -69,10 +68,9 @@ def radial_components(m: np.ndarray, tol: float = TOL) -> tuple[np.ndarray, np.n
     return value, bound
 
 
-def radial_signs(m: np.ndarray, certify: tuple[int, ...] = (), tol: float = TOL
-                 ) -> list[RadialSign]:
-    """The radial sign of every mean; means listed in `certify` whose float64 sign is unresolved
-    are certified with arb enclosures (collinear means only; rotate to d = 1 otherwise)."""
+def radial_signs(m: np.ndarray, tol: float = TOL) -> list[RadialSign]:
+    """The radial sign of every mean in float64: AWAY or TOWARD where the component exceeds its
+    own error bound, else UNRESOLVED (identical means share their sign exactly)."""
     m = np.asarray(m, dtype=float)
     value, bound = radial_components(m, tol)
     out: list[RadialSign] = []
@@ -83,10 +81,6 @@ def radial_signs(m: np.ndarray, certify: tuple[int, ...] = (), tol: float = TOL
         elif abs(value[i]) > bound[i]:
             out.append(RadialSign(AWAY if value[i] < 0 else TOWARD, float(value[i]),
                                   float(bound[i]), "float64"))
-        elif i in certify:
-            _, radial, _ = enclose_mean_gradient(m.tolist(), i)
-            sign = AWAY if radial < 0 else TOWARD if radial > 0 else UNRESOLVED
-            out.append(RadialSign(sign, float(value[i]), float(bound[i]), "arb"))
         else:
             out.append(RadialSign(UNRESOLVED, float(value[i]), float(bound[i]), "float64"))
     return out

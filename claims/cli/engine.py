@@ -12,11 +12,20 @@ import sys
 
 import numpy as np
 
-from scoreclaims.verifiers.atomic import atomic_path, check_writable
-from scoreclaims.verifiers.dynamics import CONVENTIONS, run_gd
-from scoreclaims.verifiers.errors import UsageError
-from scoreclaims.verifiers.geometry import as_means, as_noise_level, as_truth, to_canonical
-from scoreclaims.verifiers.population import DEFAULT_TOL, DEFAULT_TOL_K3, evaluate
+from scoreclaims.verifiers import (
+    CONVENTIONS,
+    DEFAULT_TOL,
+    DEFAULT_TOL_K3,
+    UsageError,
+    as_means,
+    as_noise_level,
+    as_truth,
+    atomic_path,
+    check_writable,
+    evaluate,
+    run_gd,
+    to_canonical,
+)
 
 
 def _json_arg(text: str, name: str) -> object:

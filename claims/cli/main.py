@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from scoreclaims.claims.cli import engine, report, verify
-from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers import UsageError
 
 COMMANDS = (engine, verify, report)
 

@@ -32,8 +32,7 @@ from scoreclaims.claims.options import RunOptions, ci_requested
 from scoreclaims.claims.results import environment, results_document, write_results
 from scoreclaims.claims.runner import verify
 from scoreclaims.claims.verdict import Verdict, exit_status
-from scoreclaims.verifiers.atomic import check_writable
-from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers import UsageError, check_writable
 
 NO_CLAIMS = (
     "No claims are registered yet (no claim pack in the entry-point group scoreclaims.claims): "

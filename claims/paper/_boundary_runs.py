@@ -43,8 +43,7 @@ from scoreclaims.claims.paper._low_noise_theory import collapse_steps
 from scoreclaims.highprec.collapsed import linear_phase
 from scoreclaims.highprec.dynamics import run_gd as hp_run_gd
 from scoreclaims.highprec.policy import as_mp_means, resolvable_in_float64
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.radial import AWAY, radial_signs
+from scoreclaims.verifiers import AWAY, radial_signs, run_gd
 
 ALL, ONE, UNDECIDED = "all-converge", "one-converges", "undecided"
 

@@ -27,8 +27,7 @@ from flint import arb
 
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.highprec.far import FarEnclosure, enclose_far
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers import evaluate, run_gd
 
 HYPOTHESIS_CONSTANT = 1e9  # reported: M_0 > 1e9 sqrt(d) n^10
 HYPOTHESIS_N_POWER = 10  # reported

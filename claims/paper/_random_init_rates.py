@@ -28,9 +28,7 @@ from typing import Any
 import numpy as np
 
 from scoreclaims.claims.paper._random_init_runs import Window, classify, initial_means
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.population import evaluate
-from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit, fit_rates
+from scoreclaims.verifiers import GEOMETRIC, POWER, POWER_LOG, RateFit, evaluate, fit_rates, run_gd
 
 
 def fit_summary(fit: RateFit) -> dict[str, Any]:

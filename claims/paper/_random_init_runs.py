@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from scoreclaims.claims import task_map
-from scoreclaims.verifiers.dynamics import OUT_OF_BUDGET, Descent, EngineSource
+from scoreclaims.verifiers import OUT_OF_BUDGET, Descent, EngineSource
 
 R_CONV = 0.5
 R_DIV = 3.0

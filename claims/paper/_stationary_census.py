@@ -115,7 +115,7 @@ def grid_cells(n: int, box: float, spacing: float) -> tuple[list[list[float]], i
 
 
 def _grid_sign(p: tuple[float, float]) -> tuple[int, int]:
-    from scoreclaims.verifiers.population import evaluate
+    from scoreclaims.verifiers import evaluate
 
     if p[0] == p[1]:  # coincident: grad = (2/n) a for both
         s = int(np.sign(p[0]))

@@ -33,8 +33,7 @@ from scoreclaims.claims import task_map
 from scoreclaims.highprec.certified import certify_sign_change, enclose
 from scoreclaims.highprec.hessian import collinear_gradient, line_derivatives
 from scoreclaims.highprec.spectrum import Spectrum, spectrum
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers import evaluate, run_gd
 
 TRANSVERSE_DIRECTION = ("2/3", "-1/3", "2/3")  # a generic unit vector of R^3 (exact rationals)
 

@@ -28,9 +28,7 @@ import numpy as np
 
 from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, Window, classify
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.monte_carlo import BATCH, run_gd_mc
-from scoreclaims.verifiers.population import evaluate
+from scoreclaims.verifiers import BATCH, evaluate, run_gd, run_gd_mc
 
 PAPER_CONVERGED = {4.0: 5, 6.0: 1}  # the paper's qualitative result (reported)
 N, D = 5, 3

@@ -49,13 +49,20 @@ import numpy as np
 from hypothesis import strategies as st
 
 from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
-from scoreclaims.claims.paper._large_noise_terms import em_terms, stein_vs_direct_mp
 from scoreclaims.claims.paper._spread_law import spread_law
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.geometry import to_canonical
-from scoreclaims.verifiers.population import evaluate
-from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit, fit_rates
-from scoreclaims.verifiers.stein import stein_gradient
+from scoreclaims.highprec.stein import stein_vs_direct_mp
+from scoreclaims.verifiers import (
+    GEOMETRIC,
+    POWER,
+    POWER_LOG,
+    RateFit,
+    em_terms,
+    evaluate,
+    fit_rates,
+    run_gd,
+    stein_gradient,
+    to_canonical,
+)
 
 # ----------------------------------------------------------------------------- T2.1 instances
 

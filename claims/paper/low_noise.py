@@ -53,7 +53,7 @@ from scoreclaims.claims.paper._low_noise_theory import (
 )
 from scoreclaims.highprec.dynamics import run_gd as hp_run_gd
 from scoreclaims.highprec.policy import verify_dps
-from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit, fit_rates
+from scoreclaims.verifiers import GEOMETRIC, POWER, POWER_LOG, RateFit, fit_rates
 
 STEP_CONSTANT = 1.0  # the largest C_eta = eta n^4 d^2 counted inside the step condition
 ETA = 0.01  # the paper's experimental step

@@ -44,8 +44,8 @@ import numpy as np
 
 from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
 from scoreclaims.claims.paper._low_noise_theory import t34_gap
-from scoreclaims.verifiers.dynamics import run_gd
-from scoreclaims.verifiers.radial import AWAY, TOWARD, UNRESOLVED, radial_signs
+from scoreclaims.highprec.radial import radial_signs
+from scoreclaims.verifiers import AWAY, TOWARD, UNRESOLVED, run_gd
 
 ETA = 0.01
 

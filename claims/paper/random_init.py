@@ -49,8 +49,7 @@ from scoreclaims.claims.paper._random_init_rates import (
     unobserved_slowdown,
 )
 from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, sweep
-from scoreclaims.verifiers.population import default_tol
-from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, RateFit
+from scoreclaims.verifiers import GEOMETRIC, POWER, POWER_LOG, RateFit, default_tol
 
 M0_GRID = (4.0, 6.0, 8.0, 10.0)
 SWEEP_ETA = 0.1
