@@ -6,34 +6,56 @@ Everything a claim author needs is importable from here::
 
     from scoreclaims.claims import NOT_APPLICABLE, Claim, Domain, InstanceOutcome, Predicate
 
+The names are imported on first use, so that importing a submodule (the pytest plugin, which
+pytest loads in every project where scoreclaims is installed) costs nothing more.
+
 The layout below this package: `paper` holds the paper's claims and nothing else; `_run` the
 execution machinery (jobs, cache, executors); `cli` the command line; `pytest_plugin` the pytest
 items; the framework itself is `model`, `outcome`, `verdict`, `evidence`, `judge`, `search`,
-`runner`, `registry` and `results`.
+`options`, `runner`, `registry` and `results`.
 """
 
-from scoreclaims.claims._run.parallel import TaskError, task_map
-from scoreclaims.claims.evidence import ClaimResult, InstanceResult
-from scoreclaims.claims.model import (
-    NOT_APPLICABLE,
-    PROFILES,
-    Check,
-    Claim,
-    Domain,
-    Instance,
-    Params,
-    Predicate,
-)
-from scoreclaims.claims.options import RunOptions
-from scoreclaims.claims.outcome import InstanceOutcome
-from scoreclaims.claims.registry import Registry
-from scoreclaims.claims.registry import load as load_claims
-from scoreclaims.claims.runner import evaluate, verify, verify_claim
-from scoreclaims.claims.verdict import Expectation, Verdict
+from __future__ import annotations
 
-__all__ = [
-    "NOT_APPLICABLE", "PROFILES", "Check", "Claim", "ClaimResult", "Domain", "Expectation",
-    "Instance", "InstanceOutcome", "InstanceResult", "Params", "Predicate", "Registry",
-    "RunOptions", "TaskError", "Verdict", "evaluate", "load_claims", "task_map", "verify",
-    "verify_claim",
-]
+import importlib
+from typing import Any
+
+# public name -> (submodule, name there)
+_API = {
+    "NOT_APPLICABLE": ("model", "NOT_APPLICABLE"),
+    "PROFILES": ("model", "PROFILES"),
+    "Check": ("model", "Check"),
+    "Claim": ("model", "Claim"),
+    "Domain": ("model", "Domain"),
+    "Instance": ("model", "Instance"),
+    "Params": ("model", "Params"),
+    "Predicate": ("model", "Predicate"),
+    "InstanceOutcome": ("outcome", "InstanceOutcome"),
+    "Expectation": ("verdict", "Expectation"),
+    "Verdict": ("verdict", "Verdict"),
+    "ClaimResult": ("evidence", "ClaimResult"),
+    "InstanceResult": ("evidence", "InstanceResult"),
+    "RunOptions": ("options", "RunOptions"),
+    "Registry": ("registry", "Registry"),
+    "load_claims": ("registry", "load"),
+    "evaluate": ("runner", "evaluate"),
+    "verify": ("runner", "verify"),
+    "verify_claim": ("runner", "verify_claim"),
+    "task_map": ("_run.parallel", "task_map"),
+    "TaskError": ("_run.parallel", "TaskError"),
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    where = _API.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where[0]}"), where[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
