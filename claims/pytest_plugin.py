@@ -1,11 +1,14 @@
 """pytest plugin: ``pytest --claims quick|full`` adds one item per claim and known-false variant.
 
 Items are named by claim id (node id ``scoreclaims::<id>``) and marked ``claim`` (select them alone
-with ``-m claim``). A claim expected to hold passes when its verdict is pass; a known-false variant
-is a strict xfail that only a fail verdict satisfies (an unexpected pass fails as XPASS(strict); an
-error or inconclusive fails outright); a claim registered as undecidable passes only when its
-verdict is inconclusive. Without ``--claims`` the plugin adds nothing. The results
-cache is used unless ``--claims-no-cache``; CI runs are derandomised as with ``scoreclaims verify``.
+with ``-m claim``). An item checks its claim's expectation, as ``scoreclaims verify`` does, and
+passes when the verdict matches it: a claim that holds must pass, a known-false variant must fail
+(the item passes: "known-false variant rejected"; its unexpected pass fails the item), a claim
+registered as undecidable must be inconclusive; an error verdict always fails. Items of claims
+that do not run in the chosen profile are skipped. The expectation and the verdict are recorded
+as user properties (JUnit XML ``<property>``). Without ``--claims`` the plugin adds nothing. The
+results cache is used unless ``--claims-no-cache``; CI runs are derandomised as with
+``scoreclaims verify``.
 Instances run in the pytest process unless ``--claims-workers N`` asks for a local pool of N
 worker processes (one pool for the whole session).
 """
@@ -21,12 +24,8 @@ if TYPE_CHECKING:
     from scoreclaims.claims.model import Claim
 
 
-class ClaimRefuted(AssertionError):
-    """The claim's verdict is fail (what a known-false variant must produce)."""
-
-
 class ClaimNotVerified(AssertionError):
-    """The claim's verdict is not what its expectation asks for (and not a fail)."""
+    """The claim's verdict is not what its expectation asks for."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,20 +89,12 @@ class ClaimItem(pytest.Item):
         if profile not in claim.profiles:
             self.add_marker(pytest.mark.skip(
                 reason=f"runs in the {'/'.join(claim.profiles)} profile only"))
-        elif claim.is_variant:
-            self.add_marker(
-                pytest.mark.xfail(
-                    strict=True,
-                    raises=ClaimRefuted,
-                    reason=f"known-false variant of {claim.variant_of}: must be rejected",
-                )
-            )
 
     def runtest(self) -> None:
         from scoreclaims.claims._run.cache import ResultsCache
         from scoreclaims.claims.options import RunOptions, ci_requested
         from scoreclaims.claims.runner import verify_claim
-        from scoreclaims.claims.verdict import Expectation, Verdict
+        from scoreclaims.claims.verdict import Expectation
 
         no_cache = self.config.getoption("claims_no_cache")
         options = RunOptions(
@@ -113,26 +104,26 @@ class ClaimItem(pytest.Item):
             executor=_executor(self.config),
         )
         result: ClaimResult = verify_claim(self.claim, options)
-        self.user_properties += [("verdict", result.verdict.value), ("reason", result.reason)]
-        if self.claim.expectation is Expectation.UNDECIDABLE:
-            if result.verdict is not Verdict.INCONCLUSIVE:
-                raise ClaimNotVerified(f"{self.claim.id}: registered as undecidable, but the "
-                                       f"verdict is {result.verdict.value}: {result.reason}")
+        expected = self.claim.expectation.expected_verdict
+        self.user_properties += [("expected", self.claim.expectation.value),
+                                 ("verdict", result.verdict.value), ("reason", result.reason)]
+        if result.matches_expectation:
             return
-        if result.verdict is Verdict.FAIL:
-            raise ClaimRefuted(f"{self.claim.id}: fail: {result.reason}")
-        if result.verdict is not Verdict.PASS:
-            message = f"{self.claim.id}: {result.verdict.value}: {result.reason}"
-            crashed = [r.traceback for r in result.inside if r.traceback]
-            raise ClaimNotVerified(message + ("\n" + crashed[0] if crashed else ""))
+        what = {Expectation.KNOWN_FALSE: "a known-false variant, but its verdict is",
+                Expectation.UNDECIDABLE: "registered as undecidable, but the verdict is"}.get(
+                    self.claim.expectation, "verdict")
+        message = f"{self.claim.id}: {what} {result.verdict.value} (expected " \
+            f"{expected.value}): {result.reason}"
+        crashed = [r.traceback for r in result.inside if r.traceback]
+        raise ClaimNotVerified(message + ("\n" + crashed[0] if crashed else ""))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, (ClaimRefuted, ClaimNotVerified)):
+        if isinstance(excinfo.value, ClaimNotVerified):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"claim {self.claim.id} [{self.profile}]"
+    def reportinfo(self) -> tuple[Any, int, str]:
+        return self.path, 0, f"claim {self.claim.id} [{self.profile}]"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -18,6 +18,7 @@ becomes that instance's error verdict.
 
 from __future__ import annotations
 
+import socket
 import traceback
 import uuid
 from typing import Any
@@ -75,6 +76,22 @@ def _envelope(future: Any) -> Envelope:
     return failure(f"{type(exc).__name__} on the Dask cluster: {exc}", tb)
 
 
+def _probe(address: str) -> None:
+    """A usage error, before any Dask client exists, unless `address` is tcp://HOST:PORT (or
+    HOST:PORT) with something listening there (a client that fails half-way hangs in its
+    destructor for its connect timeout)."""
+    scheme, _, rest = address.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("", "tcp") or not host or not port.isdigit():
+        raise UsageError(f"--scheduler needs an address such as tcp://127.0.0.1:8786, got "
+                         f"{address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UsageError(f"cannot reach the Dask scheduler at {address!r}: "
+                         f"{exc.strerror or exc}") from None
+
+
 class DaskExecutor(Executor):
     """Jobs as tasks of the Dask scheduler at `address`."""
 
@@ -86,6 +103,7 @@ class DaskExecutor(Executor):
         except ImportError:
             raise UsageError(f"--scheduler needs the optional Dask support: {INSTALL_HINT}"
                              ) from None
+        _probe(address)
         try:
             self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S,
                                              set_as_default=False)

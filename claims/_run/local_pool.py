@@ -135,8 +135,29 @@ def _preload() -> list[str]:
             *pack_modules()]
 
 
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its standard error on /dev/null. When the
+    main process is killed outright (kill -9), the tracker unlinks the pool's semaphores, as it
+    should, and warns about "leaked semaphore objects" on the terminal of a run that is gone."""
+    from multiprocessing import resource_tracker
+
+    if getattr(resource_tracker._resource_tracker, "_pid", None) is not None:
+        return  # already running (started by an earlier pool of this process)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _context() -> Any:
     """The forkserver context, its server started with one BLAS thread; else spawn."""
+    _quiet_resource_tracker()
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     from multiprocessing import forkserver

@@ -2,10 +2,10 @@
 
 Exit status of ``verify``: 0 when every verdict matches its expectation (a claim that holds must
 pass; a known-false variant must fail; a claim registered as undecidable must be inconclusive;
-error never matches), 1 otherwise, 2 for a
-usage error (unknown id or profile, unwritable output, bad ``--workers``, ``--scheduler`` without
-the Dask extra or unreachable), detected before anything runs, 130 when interrupted (Ctrl-C or
-SIGTERM: the workers are stopped; every instance finished so far is in the cache).
+error never matches), 1 otherwise, 2 for a usage error (unknown id or profile, an output that
+cannot be written, bad ``--workers``, ``--scheduler`` without the Dask extra or unreachable),
+detected before anything runs, 130 when interrupted (Ctrl-C or SIGTERM: the workers are stopped;
+every instance finished so far is in the cache).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +26,18 @@ from scoreclaims.claims import registry
 from scoreclaims.claims._run.cache import ResultsCache
 from scoreclaims.claims._run.executors import default_workers, make_executor, parse_workers
 from scoreclaims.claims._run.scheduler import COMPUTED, RECOMPUTED_CORRUPT, REUSED
+from scoreclaims.claims.cli.ci_outputs import write_github, write_junit
 from scoreclaims.claims.cli.progress import Progress
+from scoreclaims.claims.cli.terminal import fold, plain, shorten, width
 from scoreclaims.claims.evidence import ClaimResult, jsonable
 from scoreclaims.claims.model import PROFILE_BUDGET_S, PROFILES, Claim
 from scoreclaims.claims.options import RunOptions, ci_requested
 from scoreclaims.claims.results import environment, results_document, write_results
 from scoreclaims.claims.runner import verify
 from scoreclaims.claims.verdict import Verdict, exit_status
-from scoreclaims.verifiers import UsageError, check_writable
+from scoreclaims.reports.schema import validate
+from scoreclaims.verifiers.atomic import check_creatable_dir, check_writable
+from scoreclaims.verifiers.errors import UsageError
 
 NO_CLAIMS = (
     "No claims are registered yet (no claim pack in the entry-point group scoreclaims.claims): "
@@ -57,7 +62,16 @@ def register(subparsers: Any) -> None:
     )
     verifier.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
     verifier.add_argument("--profile", choices=PROFILES, default="quick", help="default: quick")
-    verifier.add_argument("--json", dest="json_path", metavar="FILE", help="write the results JSON")
+    verifier.add_argument("--json", dest="json_path", metavar="FILE",
+                          help="write the results JSON to FILE ('-': standard output, and the "
+                          "progress lines go to standard error)")
+    verifier.add_argument("--junit", metavar="FILE",
+                          help="write a JUnit XML file: one testcase per claim, passed when its "
+                          "verdict matches its expectation (a rejected known-false variant "
+                          "passes), the reason as the message")
+    verifier.add_argument("--github", action="store_true",
+                          help="GitHub Actions output: an ::error annotation per mismatch, and a "
+                          "markdown summary appended to $GITHUB_STEP_SUMMARY")
     verifier.add_argument("--no-cache", action="store_true", help="recompute every instance")
     verifier.add_argument("--report", metavar="DIR", help="render a report into DIR")
     verifier.add_argument(
@@ -114,28 +128,27 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not claims:
         print(NO_CLAIMS.format(what="list"))
         return 0
-    width = max(len(c.id) for c in claims)
-    print(
-        f"{'ID':<{width}}  {'EXPECTED':<11}  {'PAPER':<14}  {'REGIME':<12}  QUICK  FULL   STATEMENT"
-    )
-    for c in claims:
-        counts = [f"{len(c.hypotheses.grid(p))}+{c.hypotheses.examples(p)}" for p in PROFILES]
-        first = " ".join(c.statement_md.split())
-        first = first if len(first) <= 60 else first[:57] + "..."
-        print(
-            f"{c.id:<{width}}  {c.expectation.value:<11}  {c.paper_ref:<14}  {c.regime:<12}  "
-            f"{counts[0]:<5}  {counts[1]:<5}  {first}"
-        )
-    print("(instances: grid + hypothesis search examples)")
+    rows = [(c.id, c.expectation.value, shorten(c.paper_ref, 18), shorten(c.regime, 14),
+             "/".join(f"{len(c.hypotheses.grid(p))}+{c.hypotheses.examples(p)}" for p in PROFILES),
+             plain(c.statement_md)) for c in claims]
+    head = ("ID", "EXPECTED", "PAPER", "REGIME", "QUICK/FULL", "STATEMENT")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+    offset = sum(widths) + 2 * 5
+    room = max(30, width() - offset)
+    for row in [head, *rows]:
+        cells = [cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True)]
+        text = textwrap.wrap(row[5], room, break_long_words=False, max_lines=2,
+                             placeholder=" ...") or [""]
+        print("  ".join([*cells, text[0]]).rstrip())
+        for more in text[1:]:
+            print(" " * offset + more)
+    print("(instances per profile: grid + hypothesis search examples; whole statements: "
+          "`scoreclaims list --json`)")
     return 0
 
 
 def _check_report_dir(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"report path {path!r} exists and is not a directory")
-    check_writable(out / "results.json" if out.is_dir() else out)
-    return out
+    return check_creatable_dir(path)
 
 
 def instances_line(counts: dict[str, int], cached: bool) -> str:
@@ -160,7 +173,7 @@ def _line(result: ClaimResult) -> str:
         f"{len(result.inside)} inside{beyond}  {result.wall_time_s:.1f} s"
     )
     if not result.matches_expectation or result.verdict is not Verdict.PASS:
-        line += f"\n          {result.reason}"
+        line += "\n" + fold(plain(result.reason), 10)
     return line
 
 
@@ -192,13 +205,34 @@ def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
     return (default_workers() if args.workers is None else parse_workers(args.workers)), None
 
 
+def _hypothesis_files_beside(examples_dir: Path) -> None:
+    """Hypothesis keeps its own files (a cache of constants, ...) in ./.hypothesis unless told
+    otherwise: keep them with scoreclaims' own, beside the example database."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(examples_dir.parent / "hypothesis")
+
+
+def _outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None]:
+    """The results JSON, JUnit and report paths, each checked before anything runs."""
+    json_path = None
+    if args.json_path and args.json_path != "-":
+        json_path = check_writable(args.json_path)
+    junit = check_writable(args.junit) if args.junit else None
+    report_dir = _check_report_dir(args.report) if args.report else None
+    if json_path is not None and report_dir is not None and json_path.resolve() == (
+            report_dir / "results.json").resolve():
+        json_path = None  # the report folder holds it anyway
+    return json_path, junit, report_dir
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     known = registry.load()
     claims = known.select(args.ids, args.profile)
     skipped = [] if args.ids else [c.id for c in known.skipped(args.profile)]
-    json_path = check_writable(args.json_path) if args.json_path else None
-    report_dir = _check_report_dir(args.report) if args.report else None
+    json_path, junit, report_dir = _outputs(args)
     workers, scheduler = _executor_choice(args)
+    human = sys.stderr if args.json_path == "-" else sys.stdout  # keep stdout clean JSON
 
     options = RunOptions(
         profile=args.profile,
@@ -206,27 +240,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
         derandomize=bool(args.derandomize or ci_requested()),
         seed=args.seed,
     )
+    _hypothesis_files_beside(options.examples_dir)
     env = environment(options)
     if skipped:
         env["skipped_claims"] = skipped
-        print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}")
+        print(f"not in the {args.profile} profile (skipped): {', '.join(skipped)}", file=human)
     start = time.perf_counter()
     counts: dict[str, int] = {}
     if not claims:
-        print(NO_CLAIMS.format(what="verify"))
+        print(NO_CLAIMS.format(what="verify"), file=human)
         results: list[ClaimResult] = []
     else:
         with _sigterm_interrupts(), make_executor(workers, scheduler) as executor:
             options.executor = executor
             with Progress(len(claims)) as progress:
                 options.progress = progress
-                results = verify(claims, options, on_result=lambda r: progress.message(_line(r)),
+                results = verify(claims, options,
+                                 on_result=lambda r: progress.message(_line(r), human),
                                  counts=counts)
             env["executor"] = executor.describe()
         mismatched = [r.claim.id for r in results if not r.matches_expectation]
         tail = f"; mismatched: {', '.join(mismatched)}" if mismatched else ""
-        print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}")
-        print(instances_line(counts, options.cache is not None))
+        print(f"{len(results)} claims, {len(results) - len(mismatched)} as expected{tail}",
+              file=human)
+        print(instances_line(counts, options.cache is not None), file=human)
     elapsed = time.perf_counter() - start
     budget = PROFILE_BUDGET_S[options.profile]
     if elapsed > budget:
@@ -236,15 +273,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     document = results_document(results, env, elapsed, counts)
-
-    if report_dir is not None and json_path is None:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        json_path = report_dir / "results.json"
+    if args.json_path == "-":
+        validate(document)
+        json.dump(document, sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
     if json_path is not None:
         write_results(json_path, document)
+    if junit is not None:
+        write_junit(junit, results, options.profile, elapsed)
     if report_dir is not None:
         from scoreclaims.reports.render import write_report
 
-        write_report(os.fspath(json_path), os.fspath(report_dir))
+        report_dir.mkdir(parents=True, exist_ok=True)
+        write_results(report_dir / "results.json", document)
+        write_report(os.fspath(report_dir / "results.json"), os.fspath(report_dir))
+    if args.github:
+        write_github(results, options.profile, sys.stdout)
     sys.stdout.flush()
     return exit_status(r.matches_expectation for r in results)
