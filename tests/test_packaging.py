@@ -49,3 +49,23 @@ def test_importing_the_plugin_imports_nothing_heavy() -> None:
             "print(','.join(heavy))")
     proc = _run(sys.executable, "-c", code)
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
+
+
+def test_docs_claims_page_is_the_registry() -> None:
+    """docs/claims.md is `scoreclaims list --markdown` (regenerate it after editing a claim)."""
+    from scoreclaims.claims.cli.verify import markdown
+    from scoreclaims.claims.registry import load
+
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "claims.md").read_text()
+    assert page == markdown(list(load())), "run: scoreclaims list --markdown > docs/claims.md"
+
+
+def test_readme_links_resolve() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    assert links and all((root / link).exists() for link in links), links
+    assert len(readme.splitlines()) <= 150
