@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
 
-VERSIONED = ("numpy", "scipy", "pandas", "mpmath", "gmpy2", "python-flint")
+VERSIONED = ("numpy", "scipy", "pandas", "mpmath", "gmpy2", "python-flint", "jax", "jaxlib")
 
 
 def _load_blas() -> None:

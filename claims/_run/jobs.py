@@ -48,10 +48,12 @@ class Job:
     call: bytes | None
     mp_prec: int
     expect: str  # fingerprint digest a process must match to run the job
+    backend: str = "numpy"  # the float64 engine's backend the job runs on
     local: tuple[Callable[..., Any], tuple[Any, ...]] | None = field(default=None, compare=False)
 
     def __reduce__(self) -> tuple[Any, ...]:  # `local` stays in this process
-        return (Job, (self.key, self.kind, self.label, self.call, self.mp_prec, self.expect))
+        return (Job, (self.key, self.kind, self.label, self.call, self.mp_prec, self.expect,
+                      self.backend))
 
 
 @dataclass
@@ -98,7 +100,10 @@ def precision() -> dict[str, Any]:
     import mpmath
     import mpmath.libmp
 
-    return {"float": "float64", "mp_prec": mpmath.mp.prec, "mpmath_backend": mpmath.libmp.BACKEND}
+    from scoreclaims.verifiers.backend import current
+
+    return {"float": "float64", "backend": current(), "mp_prec": mpmath.mp.prec,
+            "mpmath_backend": mpmath.libmp.BACKEND}
 
 
 def _make_job(kind: str, label: str, fn: Callable[..., Any], args: tuple[Any, ...],
@@ -116,7 +121,7 @@ def _make_job(kind: str, label: str, fn: Callable[..., Any], args: tuple[Any, ..
         except Exception:  # noqa: BLE001 - unpicklable arguments: the main process runs it
             call = None
     return Job(key=key, kind=kind, label=label, call=call, mp_prec=mpmath.mp.prec,
-               expect=fingerprint_digest(code), local=(fn, args))
+               expect=fingerprint_digest(code), backend=prec["backend"], local=(fn, args))
 
 
 def run_job(fn: Callable[..., Any], instance: Mapping[str, Any], params: Mapping[str, Any],
@@ -191,8 +196,11 @@ def _check_outcome(outcome: Any) -> None:
 
 
 def execute(job: Job) -> Envelope:
-    """Run `job` here; any exception of the job's code becomes a failure with its traceback."""
+    """Run `job` here, at its mpmath precision and on its backend; any exception of the job's
+    code becomes a failure with its traceback."""
     import mpmath
+
+    from scoreclaims.verifiers.backend import using
 
     start = time.perf_counter()
     stage = "setup"
@@ -200,7 +208,8 @@ def execute(job: Job) -> Envelope:
         _LOCAL.depth = getattr(_LOCAL, "depth", 0) + 1
         _LOCAL.keys = [*getattr(_LOCAL, "keys", []), job.key]
         try:
-            with warnings.catch_warnings(record=True) as caught, mpmath.workprec(job.mp_prec):
+            with (warnings.catch_warnings(record=True) as caught,
+                  mpmath.workprec(job.mp_prec), using(job.backend)):
                 warnings.simplefilter("default")  # each distinct warning once
                 try:
                     if job.call is not None:

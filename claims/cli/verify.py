@@ -37,6 +37,7 @@ from scoreclaims.claims.runner import verify
 from scoreclaims.claims.verdict import Verdict, exit_status
 from scoreclaims.reports.schema import validate
 from scoreclaims.verifiers.atomic import check_creatable_dir, check_writable
+from scoreclaims.verifiers.backend import BACKENDS, set_backend
 from scoreclaims.verifiers.errors import UsageError
 
 NO_CLAIMS = (
@@ -77,6 +78,7 @@ def register(subparsers: Any) -> None:
                           help="GitHub Actions output: an ::error annotation per mismatch, and a "
                           "markdown summary appended to $GITHUB_STEP_SUMMARY")
     verifier.add_argument("--no-cache", action="store_true", help="recompute every instance")
+    add_backend_option(verifier)
     verifier.add_argument("--report", metavar="DIR", help="render a report into DIR")
     verifier.add_argument(
         "--derandomize",
@@ -103,6 +105,14 @@ def register(subparsers: Any) -> None:
         "pip install 'scoreclaims[dask]')",
     )
     verifier.set_defaults(func=cmd_verify)
+
+
+def add_backend_option(parser: Any) -> None:
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="the float64 engine's gradient descent: numpy, or jax (compiled "
+                        "loops on the engine's frozen rules, the same checks at every step); "
+                        "auto: jax where installed (default). Arbitrary precision always runs "
+                        "on numpy")
 
 
 def describe(claim: Claim) -> dict[str, Any]:
@@ -263,6 +273,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     skipped = [] if args.ids else [c.id for c in known.skipped(args.profile)]
     json_path, junit, report_dir = _outputs(args)
     workers, scheduler = _executor_choice(args)
+    set_backend(args.backend)
     human = sys.stderr if args.json_path == "-" else sys.stdout  # keep stdout clean JSON
 
     options = RunOptions(
