@@ -98,9 +98,12 @@ def legend_below(ax: Axes, ncol: int = 1, **kw: Any) -> None:
 
 
 def covers(ax: Axes) -> bool:
-    """Whether the axes' limits contain every finite point of their lines and error bars."""
+    """Whether the axes' limits contain every finite point of their lines and error bars (lines
+    in data coordinates: axhline and axvline span the axes by construction)."""
     (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
     for line in ax.get_lines():
+        if line.get_transform() != ax.transData:
+            continue
         for x, y in zip(line.get_xdata(), line.get_ydata(), strict=False):
             x, y = float(x), float(y)
             if math.isfinite(x) and math.isfinite(y) and not (
@@ -133,13 +136,14 @@ def rate_figure(fits: Sequence[tuple[int, str, Mapping[str, Any]]], quantity: st
     for number, label, fit in fits:
         plot = fit.get("plot") or {}
         c = color(number)
+        prefix = f"{label}: " if len(fits) > 1 else ""  # one curve: the title names it
         tau, logv = _floats(plot.get("tau", ())), _floats(plot.get("log10_value", ()))
         top.plot(tau, [10.0**v for v in logv], "o", ms=3, color=c, alpha=0.6,
-                 label=f"{label}: data")
+                 label=f"{prefix}data")
         curve_tau = _floats(plot.get("curve_tau", ()))
         if curve_tau:
             curve = [10.0**v for v in _floats(plot.get("curve_log10_value", ()))]
-            top.plot(curve_tau, curve, "-", lw=1.6, color=c, label=f"{label}: {_fit_label(fit)}")
+            top.plot(curve_tau, curve, "-", lw=1.6, color=c, label=prefix + _fit_label(fit))
         mid = _floats(plot.get("local_tau_mid", ()))
         if mid:
             local = _floats(plot.get("local_exponent", ()))
@@ -191,7 +195,8 @@ def loss_figure(series: Sequence[tuple[int, str, Sequence[Any], Sequence[Any]]],
     ax.set_xlabel("tau (GD step)")
     ax.set_ylabel(quantity)
     ax.set_title(title)
-    legend_outside(ax)
+    if len(series) > 1:  # one curve: the title names it
+        legend_outside(ax)
     return fig
 
 

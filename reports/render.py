@@ -1086,8 +1086,9 @@ def _rate_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
         labels, shared = _curve_labels(ctx, [(n, e) for n, e, _ in shown])
         curves = [(n, labels[n], fit) for n, _, fit in shown]
         title = _title(ctx, f"{name} against tau", group, shared)
+        # what is drawn, not the numbering: a claim running the same runs links this figure
         key = ["rate", f"{name}, {group}",
-               [(n, labels[n], fit["plot"], _fit_key(fit)) for n, _, fit in shown]]
+               [(compact(e.get("instance")), fit["plot"], _fit_key(fit)) for _, e, fit in shown]]
         caption = (
             f"*{name} against tau in log-log ({group}): samples (markers) and the fitted form on "
             "its window (line); below, local exponents -d log v / d log tau per half-decade of the "

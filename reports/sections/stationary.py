@@ -140,8 +140,8 @@ def _profile_figure(fam: list[Mapping[str, Any]]) -> Any:
     for k, e in enumerate(fam):
         scan = e["metrics"]["scan"]
         s = [r[0] for r in scan]
-        axes[0].plot(s, [r[3] for r in scan], color=color(k), label=f"n = {e['metrics']['n']}")
-        axes[1].plot(s, [r[1] for r in scan], color=color(k))
+        axes[0].plot(s, [r[3] for r in scan], color=color(k))
+        axes[1].plot(s, [r[1] for r in scan], color=color(k), label=f"n = {e['metrics']['n']}")
         axes[1].axvline(float(e["metrics"]["s_star"][:18]), color=color(k), lw=0.6, ls=":")
     axes[0].set(xlabel="s", ylabel="L(s, -s, 0, ..., 0)", title="loss along the family")
     axes[1].set(xlabel="s", ylabel="dL/ds", title="slope (dotted: s* for each n)")
