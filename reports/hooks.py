@@ -20,6 +20,7 @@ function of the results file.
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import io
 import json
@@ -38,6 +39,7 @@ GROUP = "scoreclaims.report_sections"
 
 FIGURES_DIR = "figures"
 TRAJECTORIES_DIR = "trajectories"
+DATA_DIR = "data"  # what leaves the page: a claim's nested metrics, as JSON
 
 
 @dataclass
@@ -51,6 +53,7 @@ class ClaimContext:
     claim: Mapping[str, Any]
     assets: dict[str, bytes] = field(default_factory=dict)
     drawn: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (path, claim id)
+    anchor: str = ""  # the claim's heading anchor in REPORT.md ("" outside a report)
 
     @property
     def stem(self) -> str:
@@ -85,22 +88,46 @@ class ClaimContext:
                     caption: str = "") -> str:
         """`figure` plus `caption`, unless a figure with the same inputs `key` (JSON-able) was
         drawn earlier in this report (a variant running its claim's instances): then a one-line
-        link to that figure."""
-        digest = json.dumps(key, sort_keys=True, separators=(",", ":"))
+        link to that figure. The PNG is cropped to its content (`png_bytes(tight=True)`), so
+        labels and legends placed outside the axes are inside the image."""
+        digest = "figure:" + json.dumps(key, sort_keys=True, separators=(",", ":"))
         if digest in self.drawn:
             path, owner = self.drawn[digest]
             return f"Same figure as for `{owner}`: [{alt}]({path})."
-        path = self.save_figure(name, build(), tight=False)
+        path = self.save_figure(name, build(), tight=True)
         self.drawn[digest] = (path, str(self.claim["id"]))
-        return f"![{alt}]({path})" + (f"\n\n{caption}" if caption else "")
+        return f"![{alt}]({path})" + (f"\n{caption}" if caption else "")
+
+    def shown_before(self, key: Any) -> tuple[str, str] | None:
+        """(anchor, claim id) of an earlier claim that showed the same content `key` (JSON-able),
+        else None, recording this claim as showing it."""
+        digest = "shown:" + json.dumps(key, sort_keys=True, separators=(",", ":"))
+        if digest in self.drawn:
+            return self.drawn[digest]
+        self.drawn[digest] = (self.anchor, str(self.claim["id"]))
+        return None
 
     def csv(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-        """Save rows as trajectories/<claim>-<name>.csv (floats exactly, via repr); its path."""
+        """Save rows as trajectories/<claim>-<name>.csv (floats exactly, via repr); its path.
+
+        The same rows already saved for another claim (a variant running its claim's instance)
+        are not written twice: the earlier file's path is returned."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([[_csv_value(v) for v in row] for row in rows])
-        return self.add_file(f"{TRAJECTORIES_DIR}/{self.stem}-{name}.csv", buf.getvalue().encode())
+        data = buf.getvalue().encode()
+        digest = "csv:" + hashlib.sha256(data).hexdigest()
+        if digest in self.drawn:
+            return self.drawn[digest][0]
+        path = self.add_file(f"{TRAJECTORIES_DIR}/{self.stem}-{name}.csv", data)
+        self.drawn[digest] = (path, str(self.claim["id"]))
+        return path
+
+    def json_file(self, name: str, obj: Any) -> str:
+        """Save `obj` as data/<claim>-<name>.json (indented, keys in their order); its path."""
+        text = json.dumps(obj, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        return self.add_file(f"{DATA_DIR}/{self.stem}-{name}.json", text.encode("utf-8"))
 
 
 def _csv_value(v: Any) -> Any:
@@ -113,11 +140,15 @@ def _csv_value(v: Any) -> Any:
 
 @dataclass(frozen=True)
 class ClaimHooks:
-    """What a claim adds: a summary-table cell, findings bullets, a markdown section."""
+    """What a claim adds: a summary-table cell, findings bullets, a markdown section.
+
+    `generic_figures` False leaves out the generic loss and distance figures, for a claim whose
+    section draws the same trajectories itself."""
 
     key_figures: Callable[[Mapping[str, Any]], str] | None = None
     findings: Callable[[Mapping[str, Any]], Sequence[str]] | None = None
     section: Callable[[ClaimContext], str] | None = None
+    generic_figures: bool = True
 
 
 REGISTRY: dict[str, ClaimHooks] = {}

@@ -29,15 +29,49 @@ def fmt(x: Any, digits: int = 4) -> str:
         if math.isinf(x):
             return "∞" if x > 0 else "-∞"
         return f"{x:.{digits}g}"
-    if isinstance(x, str) and x in NON_FINITE:
-        return NON_FINITE[x]
+    if isinstance(x, str):
+        return NON_FINITE.get(x, x)
     if isinstance(x, (list, tuple)) and len(x) <= 4 and all(_is_number(v) for v in x):
         return "[" + ", ".join(fmt(v, digits) for v in x) + "]"
+    if isinstance(x, dict) and x and all(_is_scalar(v) for v in x.values()):
+        return ", ".join(f"{k} = {fmt(v, digits)}" for k, v in x.items())
     return compact(x)
 
 
+def _is_scalar(x: Any) -> bool:
+    return x is None or isinstance(x, (bool, int, float, str))
+
+
+def describe(value: Any, digits: int = 4) -> str:
+    """A JSON value as short readable text, never JSON syntax and never cut: scalars as `fmt`
+    writes them, short numeric vectors and small matrices in brackets, larger arrays by their
+    shape and range, objects as `key value` pairs (nested ones described the same way)."""
+    if _is_scalar(value):
+        return fmt(value, digits)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} = {describe(v, digits)}" for k, v in value.items()) or "{}"
+    items = list(value)
+    if all(_is_number(v) for v in items):
+        if len(items) <= 6:
+            return "[" + ", ".join(fmt(v, digits) for v in items) + "]"
+        nums = [as_float(v) for v in items]
+        return (f"{len(items)} values from {fmt(min(nums), digits)} to "  # type: ignore[type-var]
+                f"{fmt(max(nums), digits)}")  # type: ignore[type-var]
+    if items and all(isinstance(r, list) and r and all(_is_number(v) for v in r)
+                     for r in items):
+        widths = {len(r) for r in items}
+        if sum(len(r) for r in items) <= 6:
+            return "[" + ", ".join(describe(r, digits) for r in items) + "]"
+        if len(widths) == 1:
+            return f"{len(items)}×{widths.pop()} array"
+    if all(_is_scalar(v) for v in items) and len(items) <= 6:
+        return "[" + ", ".join(describe(v, digits) for v in items) + "]"
+    return f"{len(items)} items"
+
+
 def _is_number(x: Any) -> bool:
-    return (isinstance(x, (int, float)) and not isinstance(x, bool)) or x in NON_FINITE
+    return (isinstance(x, (int, float)) and not isinstance(x, bool)) or (
+        isinstance(x, str) and x in NON_FINITE)
 
 
 def as_float(x: Any) -> float | None:
@@ -59,6 +93,18 @@ def with_ci(value: Any, ci: Any = None, se: Any = None, digits: int = 4) -> str:
     elif se is not None:
         text += f" ± {fmt(se, 2)}"
     return text
+
+
+def ranges(numbers: Iterable[int], prefix: str = "#") -> str:
+    """Sorted integers as runs: [1, 2, 3, 5] -> "#1–#3, #5"."""
+    nums = sorted(set(numbers))
+    runs: list[list[int]] = []
+    for x in nums:
+        if runs and x == runs[-1][1] + 1:
+            runs[-1][1] = x
+        else:
+            runs.append([x, x])
+    return ", ".join(f"{prefix}{a}" if a == b else f"{prefix}{a}–{prefix}{b}" for a, b in runs)
 
 
 def compact(obj: Any, limit: int | None = None) -> str:

@@ -6,6 +6,13 @@ Layout of DIR::
     results.json           a byte copy of the results rendered
     figures/<claim>-*.png  rate fits (log-log, fitted curve, local exponents), distances, hooks
     trajectories/<claim>-<n>.csv  trajectory of every failing, erroring or counterexample instance
+    data/<claim>-metrics.json     a claim's metrics, when some are nested (too big for the page)
+
+A claim's section: its statement (the claim as the paper states it) apart from how it was checked
+(the statement's set-up sentences, hypotheses, conclusions, parameters), one compact row per
+instance with everything else about each folded under the tables (`<details>`), rate fits,
+figures, the claim's short metrics, and what its hooks add. Nothing the results hold is dropped:
+what leaves the page is folded or in a linked file.
 
 The report is a function of the results file alone: the same JSON gives a byte-identical REPORT.md
 (wall times and environment come from the JSON, never from the clock), and, with the same
@@ -23,7 +30,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
+import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,14 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from scoreclaims.reports import hooks
-from scoreclaims.reports.hooks import FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
+from scoreclaims.reports.hooks import DATA_DIR, FIGURES_DIR, TRAJECTORIES_DIR, ClaimContext
 from scoreclaims.reports.markdown import (
     Slugs,
     as_float,
     blockquote,
     code,
     compact,
+    describe,
     fmt,
+    ranges,
     table,
     with_ci,
 )
@@ -57,10 +68,15 @@ REPORT_NAME = "REPORT.md"
 RESULTS_NAME = "results.json"
 MAX_CURVES = 6  # instances per rate figure
 MAX_PANELS = 6  # instances per distances figure
-MAX_INLINE_TRAJECTORIES = 12  # failing instances with rows inline, per claim
-EDGE_ROWS = 3  # first and last rows shown inline
-MAX_INLINE_COLUMNS = 9
-INSTANCE_CHARS = 70
+SAME_FIGURE = "Same figure as for "  # how `ClaimContext.figure_once` links a figure drawn before
+MAX_ROWS = 4  # instances in a table shown one per row; more are grouped by outcome
+KEY_RATES = 2  # rates and metrics in a summary row's key figures (without a hook)
+KEY_METRICS = 3
+MEANS_KEYS = ("means", "m")  # instance keys holding the n x d means
+LABEL_VALUE_CHARS = 16  # longer instance values are left out of legends and figure titles
+# A statement's checking set-up starts with a sentence opening with one of these words.
+SETUP_OPENERS = ("Checked", "Encoded", "Measured", "Hypotheses assumed")
+_SETUP = re.compile(r"(?:^|(?<=[.;])\s+)(?=(?:" + "|".join(SETUP_OPENERS) + r")\b)")
 MARKS = {
     "(reported)": "from the public summary of the paper; constants may be off",
     "(derived)": "worked out and checked by the suite's authors",
@@ -164,8 +180,8 @@ def _prepare_dir(out: Path) -> Path:
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:
-    """Delete figures and CSVs an earlier report left that this one does not reference."""
-    for sub, suffix in ((FIGURES_DIR, ".png"), (TRAJECTORIES_DIR, ".csv")):
+    """Delete figures and data files an earlier report left that this one does not reference."""
+    for sub, suffix in ((FIGURES_DIR, ".png"), (TRAJECTORIES_DIR, ".csv"), (DATA_DIR, ".json")):
         folder = out / sub
         if folder.is_dir():
             for f in folder.iterdir():
@@ -186,14 +202,37 @@ def render(document: Mapping[str, Any]) -> Report:
     for heading in (TITLE, "Summary", "Findings"):
         slugs(heading)
     anchors = {c["id"]: slugs(_heading(c)) for c in claims}
+    by_id = {c["id"]: c for c in claims}
+    ctxs = {c["id"]: ClaimContext(c, assets, drawn, anchors[c["id"]]) for c in claims}
+    # Variants whose instances are all their claim's: their per-instance outcomes are folded
+    # into the claim's per-instance detail, beside the claim's own.
+    riders: dict[str, list[Rider]] = {}
+    for c in claims:
+        parent = by_id.get(str(c.get("variant_of")))
+        mapping = _in_parent(ctxs[c["id"]], parent)
+        if parent is not None and mapping:
+            riders.setdefault(parent["id"], []).append(Rider(ctxs[c["id"]], mapping))
+    sections = []
+    for c in claims:
+        parent = by_id.get(str(c.get("variant_of")))
+        sections.append(_claim_section(c, ctxs[c["id"]], parent, anchors,
+                                       riders.get(c["id"], [])))
     parts = [
         _header(document),
         _summary(document, claims, anchors),
         _findings(document, claims),
-        *(_claim_section(c, ClaimContext(c, assets, drawn)) for c in claims),
+        *sections,
         _footer(document),
     ]
     return Report("\n\n".join(p.strip("\n") for p in parts if p) + "\n", assets)
+
+
+@dataclass
+class Rider:
+    """A variant whose every instance is one of its claim's: own number -> the claim's."""
+
+    ctx: ClaimContext
+    in_parent: Mapping[int, int]
 
 
 def _heading(claim: Mapping[str, Any]) -> str:
@@ -237,9 +276,20 @@ def _header(doc: Mapping[str, Any]) -> str:
             "which shows the checks can tell; a claim registered as undecidable (no feasible "
             "horizon decides it inside its hypotheses) must come out **inconclusive**, and "
             "would be a finding otherwise. Instances beyond the hypotheses are exploration: "
-            "reported apart, never part of a verdict.",
+            "reported apart, never part of a verdict. Each claim's section gives its statement, "
+            "how it was checked, a compact table of its instances (their full detail folded "
+            "below it), figures and what the claim adds; numbers that do not fit the page are "
+            "in the linked files beside this report.",
+            *([_marks_text(claims)] if _marks_text(claims) else []),
         ]
     )
+
+
+def _marks_text(claims: Sequence[Mapping[str, Any]]) -> str:
+    """What the provenance marks used in the statements mean (said once, for every claim)."""
+    plain = " ".join(str(c.get("statement_md", "")) for c in claims).replace("*", "")
+    marks = [f"**{m}** {why}" for m, why in MARKS.items() if m in plain]
+    return ("Provenance marks in the statements: " + "; ".join(marks) + ".") if marks else ""
 
 
 # ------------------------------------------------------------------ summary
@@ -259,7 +309,7 @@ def _summary(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]],
                 _verdict_text(c),
                 _counts_text(c.get("in_hypotheses", {})),
                 _exploration_text(c.get("exploration", {})),
-                _key_figures(c),
+                key_figures(c),
                 _seconds(c.get("wall_time_s")),
             ]
         )
@@ -291,12 +341,17 @@ def _exploration_text(block: Mapping[str, Any]) -> str:
     return _counts_text(block)
 
 
-def _key_figures(claim: Mapping[str, Any]) -> str:
+def key_figures(claim: Mapping[str, Any]) -> str:
+    """The summary's key-figures cell: the claim's hook, else its rates and first few scalar
+    metrics. Readable figures only: never JSON, never cut short."""
     hook = hooks.hooks_for(claim).key_figures
-    if hook is not None:
-        return hook(claim)
-    parts = [_rate_summary(name, fits) for name, fits in _rates_by_name(claim, inside=True).items()]
-    parts += [f"{k} = {v}" for k, v in _metric_items(claim.get("metrics") or {})[:3]]
+    text = hook(claim) if hook is not None else ""
+    if text and text != "–":
+        return text
+    parts = [_rate_summary(name, fits) for name, fits in
+             list(_rates_by_name(claim, inside=True).items())[:KEY_RATES]]
+    parts += [f"{k} = {v}" for k, v in
+              _metric_items(claim.get("metrics") or {})[:KEY_METRICS]]
     return "; ".join(p for p in parts if p) or "–"
 
 
@@ -313,6 +368,10 @@ def _is_fit(value: Any) -> bool:
     return isinstance(value, dict) and "classification" in value
 
 
+def _span(lo: float, hi: float) -> str:
+    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
+
+
 def _rate_summary(name: str, values: Sequence[Any]) -> str:
     fits = [v for v in values if _is_fit(v)]
     if not fits:
@@ -320,7 +379,7 @@ def _rate_summary(name: str, values: Sequence[Any]) -> str:
         if not nums:
             return ""
         return f"{name} = {fmt(nums[0])}" if len(set(nums)) == 1 else (
-            f"{name} in [{fmt(min(nums))}, {fmt(max(nums))}] ({len(nums)} instances)"
+            f"{name} {_span(min(nums), max(nums))} ({len(nums)} instances)"
         )
     kinds = Counter(f["classification"] for f in fits)
     kind_text = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in sorted(kinds.items()))
@@ -335,45 +394,67 @@ def _rate_summary(name: str, values: Sequence[Any]) -> str:
             continue
         lo, hi = min(v[key] for v in vals), max(v[key] for v in vals)
         cis = [v[ci_key] for v in vals if v.get(ci_key)]
-        span = fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)}…{fmt(hi)}"
-        text += f", {label} {span}"
+        text += f", {label} {_span(lo, hi)}"
         if cis:
             text += f" (CIs within [{fmt(min(c[0] for c in cis))}, {fmt(max(c[1] for c in cis))}])"
     return text
 
 
+def _is_short(value: Any) -> bool:
+    """A scalar, or a list of at most four numbers: what a table cell shows whole."""
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, list):
+        return len(value) <= 4 and all(as_float(v) is not None for v in value)
+    return True
+
+
 def _metric_items(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(name, value with uncertainty) of the claim's own metrics (not the framework counts)."""
+    """(name, value with uncertainty) of the claim's own short metrics (scalars and short
+    numeric lists; not the framework counts, not nested values, which go to a file)."""
     items = []
     for key, value in metrics.items():
-        if key in FRAMEWORK_METRICS or key.endswith(("_ci", "_se")):
+        if key in FRAMEWORK_METRICS or key.endswith(("_ci", "_se")) or key == "findings":
             continue
-        if isinstance(value, (dict, list)) and not (
-            isinstance(value, list) and len(value) <= 4 and all(as_float(v) is not None
-                                                                 for v in value)
-        ):
-            items.append((key, compact(value, 80)))
-            continue
-        items.append((key, with_ci(value, metrics.get(f"{key}_ci"), metrics.get(f"{key}_se"))))
+        if _is_short(value):
+            items.append((key, with_ci(value, metrics.get(f"{key}_ci"),
+                                       metrics.get(f"{key}_se"))))
     return items
+
+
+def _nested_metrics(metrics: Mapping[str, Any]) -> list[str]:
+    return [k for k, v in metrics.items()
+            if k not in FRAMEWORK_METRICS and k != "findings" and not _is_short(v)]
 
 
 # ------------------------------------------------------------------ findings
 
 
+def _own_findings(claim: Mapping[str, Any]) -> list[str]:
+    """The claim's findings (its metrics' and its hook's), without a leading repeat of its id."""
+    own = (claim.get("metrics") or {}).get("findings")
+    items = [own] if isinstance(own, str) else list(own or [])
+    hook = hooks.hooks_for(claim).findings
+    if hook is not None:
+        items += list(hook(claim))
+    prefix = f"{claim['id']}:"
+    out = []
+    for text in items:
+        text = str(text).strip()
+        if text.startswith(prefix):
+            text = text[len(prefix):].lstrip()
+            text = text[:1].upper() + text[1:]
+        out.append(text)
+    return out
+
+
 def _findings(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]]) -> str:
-    """Mismatches first, then the variants, the claims' own findings, and the exploration."""
+    """Mismatches first, then the variants, then each claim's own findings and its exploration:
+    one bullet per claim, naming it once, its findings under it."""
     if not claims:
         return ""
+    mismatches: list[str] = []
     bullets: list[str] = []
-    for c in claims:
-        if not c.get("variant_of") and not c.get("matches_expectation"):
-            bullets.append(
-                f"{code(c['id'])} ({c.get('paper_ref', '')}) was "
-                + ("registered as undecidable" if c["expected"] == "undecidable"
-                   else "expected to hold")
-                + f" but is **{c['verdict']}**: {c.get('reason', '')}"
-            )
     variants = [c for c in claims if c.get("variant_of")]
     missed = [c for c in variants if c["verdict"] != "fail"]
     if variants and not missed:
@@ -383,83 +464,112 @@ def _findings(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]]) -> st
             f"{lead} rejected: each fails on at least one instance inside its hypotheses, so the "
             "checks tell the false statements from the claims."
         )
-    for c in missed:
-        bullets.append(
-            f"Known-false variant {code(c['id'])} was **not rejected** (verdict {c['verdict']}): "
-            f"the checks of {code(str(c['variant_of']))} cannot tell it apart. "
-            + str(c.get("reason", ""))
-        )
     for c in claims:
-        own = (c.get("metrics") or {}).get("findings")
-        items = [own] if isinstance(own, str) else list(own or [])
-        hook = hooks.hooks_for(c).findings
-        if hook is not None:
-            items += list(hook(c))
-        bullets += [f"{code(c['id'])}: {text}" for text in items]
-    for c in claims:
+        items = _own_findings(c)
         exploration = c.get("exploration") or {}
         beyond = exploration.get("instances") or 0
-        if c.get("variant_of") or not beyond:
-            continue
-        if exploration.get("verdict") == "pass":
-            bullets.append(
-                f"{code(c['id'])}: the conclusions also hold on all {beyond} instances checked "
-                "beyond the hypotheses: there the hypotheses look stronger than needed."
-            )
-        elif exploration.get("verdict") == "fail":
-            failed = (exploration.get("counts") or {}).get("fail", 0)
-            bullets.append(
-                f"{code(c['id'])}: beyond the hypotheses the conclusions fail on {failed} of "
-                f"{beyond} instances explored."
-            )
-    return "## Findings\n\n" + "\n".join(f"- {b}" for b in bullets)
+        if not c.get("variant_of") and beyond:
+            if exploration.get("verdict") == "pass":
+                items.append(f"The conclusions also hold on all {beyond} instances checked "
+                             "beyond the hypotheses: there the hypotheses look stronger than "
+                             "needed.")
+            elif exploration.get("verdict") == "fail":
+                failed = (exploration.get("counts") or {}).get("fail", 0)
+                items.append(f"Beyond the hypotheses the conclusions fail on {failed} of "
+                             f"{beyond} instances explored.")
+        sub = "".join(f"\n  - {t[:1].upper()}{t[1:]}" for t in items)
+        if c.get("variant_of") and c["verdict"] != "fail":
+            mismatches.append(
+                f"Known-false variant {code(c['id'])} was **not rejected** (verdict "
+                f"{c['verdict']}): the checks of {code(str(c['variant_of']))} cannot tell it "
+                f"apart. {c.get('reason', '')}" + sub)
+        elif not c.get("variant_of") and not c.get("matches_expectation"):
+            expected = ("registered as undecidable" if c["expected"] == "undecidable"
+                        else "expected to hold")
+            mismatches.append(f"{code(c['id'])} ({c.get('paper_ref', '')}) was {expected} but "
+                              f"is **{c['verdict']}**: {c.get('reason', '')}" + sub)
+        elif len(items) == 1:
+            bullets.append(f"{code(c['id'])}: {items[0]}")
+        elif items:
+            bullets.append(f"{code(c['id'])} ({c.get('paper_ref', '')}):" + sub)
+    return "## Findings\n\n" + "\n".join(f"- {b}" for b in mismatches + bullets)
 
 
 # ------------------------------------------------------------------ claim sections
 
 
-def _claim_section(claim: Mapping[str, Any], ctx: ClaimContext) -> str:
+def _claim_section(claim: Mapping[str, Any], ctx: ClaimContext,
+                   parent: Mapping[str, Any] | None = None,
+                   anchors: Mapping[str, str] | None = None,
+                   riders: Sequence[Rider] = ()) -> str:
+    """A claim's section. A variant whose instances are all its claim's (the same runs, judged
+    by other conclusions) shows its verdicts grouped by outcome; each instance's outcome is in
+    the claim's per-instance detail, and the fits, figures and the claim's sections are the
+    claim's, linked rather than repeated."""
     expected = EXPECTED_VERDICT[claim["expected"]]
     match = "✓ as expected" if claim.get("matches_expectation") else "**✗ MISMATCH**"
+    in_parent = _in_parent(ctx, parent)
     parts = [
         f"## {_heading(claim)}",
         f"**Verdict: {claim['verdict']}**, expected {expected} ({claim['expected']}): {match}. "
-        f"Wall time {_seconds(claim.get('wall_time_s'))}.\n\nReason: {claim.get('reason', '')}",
+        f"Wall time {_seconds(claim.get('wall_time_s'))}. Reason: {claim.get('reason', '')}",
         _statement(claim),
-        _checked(claim),
-        _instances(ctx, inside=True),
-        _instances(ctx, inside=False),
-        _rate_table(ctx),
-        _figures(ctx),
-        _counterexamples(ctx),
-        _claim_metrics(claim),
+        _checked(claim, parent),
+        _instances(ctx, in_parent, riders),
     ]
-    hook = hooks.hooks_for(claim).section
+    own_hooks = hooks.REGISTRY.get(str(claim["id"]))
+    if in_parent and parent is not None:
+        numbers = ranges(sorted(set(in_parent.values())))
+        link = f"[{code(str(parent['id']))}](#{(anchors or {}).get(str(parent['id']), '')})"
+        parts.append(f"Each instance's detail, with this variant's conclusions (and its "
+                     f"trajectory file where it fails), is folded in the section of {link} "
+                     f"({numbers} there), beside that claim's fits and figures of the same runs.")
+        parts.append(_claim_metrics(ctx))
+        hook = own_hooks.section if own_hooks is not None else None
+    else:
+        parts += [_rate_table(ctx), _figures(ctx), _claim_metrics(ctx)]
+        hook = hooks.hooks_for(claim).section
     if hook is not None:
         parts.append(hook(ctx))
     return "\n\n".join(p.strip("\n") for p in parts if p)
 
 
+def split_statement(text: str) -> tuple[str, str]:
+    """A claim's `statement_md` as (the claim as stated, how it is checked).
+
+    By convention the checking set-up starts with a sentence opening with one of
+    `SETUP_OPENERS` ("Checked (**(derived)** set-up): ..."); a statement without one is all
+    claim.
+    """
+    match = _SETUP.search(text)
+    if not match:
+        return text.strip(), ""
+    return text[:match.start()].strip(), text[match.start():].strip()
+
+
 def _statement(claim: Mapping[str, Any]) -> str:
-    text = claim["statement_md"]
-    plain = text.replace("*", "")
-    marks = [f"{m} {why}" for m, why in MARKS.items() if m in plain]
-    out = "### Statement\n\n" + blockquote(text)
-    if marks:
-        out += "\n\nProvenance marks: " + "; ".join(marks) + "."
-    return out
+    statement, _ = split_statement(claim["statement_md"])
+    return blockquote("**Statement.** " + statement)
 
 
-def _checked(claim: Mapping[str, Any]) -> str:
-    lines = ["### What was checked", ""]
+def _checked(claim: Mapping[str, Any], parent: Mapping[str, Any] | None = None) -> str:
+    _, setup = split_statement(str(claim.get("statement_md", "")))
+    lines = [f"**How it was checked.** {setup}".rstrip()]
     lines.append(f"- **Hypotheses:** {claim.get('hypotheses', '?')}")
     conclusions = claim.get("conclusions") or {}
-    lines.append("- **Conclusions**, each checked on every instance:")
-    lines += [f"  - {code(name)}: {desc}" for name, desc in conclusions.items()]
+    if len(conclusions) == 1:
+        (name, desc), = conclusions.items()
+        lines.append(f"- **Conclusion**, checked on every instance: {code(name)}: {desc}")
+    else:
+        lines.append("- **Conclusions**, each checked on every instance:")
+        lines += [f"  - {code(name)}: {desc}" for name, desc in conclusions.items()]
     params = claim.get("parameters") or {}
-    if params:
+    if params and parent is not None and params == parent.get("parameters"):
+        lines.append(f"- **Parameters:** those of {code(str(parent['id']))}")
+    elif params:
         lines.append(
-            "- **Parameters:** " + ", ".join(f"{code(k)} = {fmt(v)}" for k, v in params.items())
+            "- **Parameters:** " + ", ".join(f"{code(k)} = {describe(v)}"
+                                             for k, v in params.items())
         )
     entries = claim.get("instances") or []
     sources = Counter(str(e.get("source", "grid")) for e in entries if e.get("in_hypotheses"))
@@ -491,7 +601,7 @@ def _checked(claim: Mapping[str, Any]) -> str:
             text += f"; {search['falsifying_seen']} falsifying instances met while shrinking"
         shrunk = search.get("shrunk_counterexample")
         if shrunk is not None:
-            text += f"; minimal counterexample {code(compact(shrunk, 120))}"
+            text += f"; minimal counterexample {code(compact(shrunk))}"
             if search.get("shrink_budget_exhausted"):
                 text += " (shrink budget exhausted: it may not be minimal)"
         if search.get("error"):
@@ -504,76 +614,347 @@ def _label(number: int, entry: Mapping[str, Any]) -> str:
     return f"#{number}" + ("" if entry.get("in_hypotheses") else " (beyond)")
 
 
-def _instances(ctx: ClaimContext, inside: bool) -> str:
-    entries = list(ctx.numbered(inside))
-    claim = ctx.claim
-    if inside:
-        title = "### Instances inside the hypotheses"
-        intro = f"These decide the verdict (**{claim['verdict']}**)."
-    else:
-        if not entries:
-            return ""
-        title = "### Instances beyond the hypotheses (exploration)"
-        verdict = (claim.get("exploration") or {}).get("verdict")
-        intro = (f"Exploration verdict **{verdict}**; these instances never enter the claim's "
-                 "verdict.")
-    if not entries:
-        return f"{title}\n\nNone were checked."
-    counterexample = _counterexample_number(ctx)
-    rows = []
-    for number, e in entries:
-        mark = " (minimal counterexample)" if number == counterexample else ""
-        rows.append(
-            [
-                f"{number}",
-                code(compact(e.get("instance"), INSTANCE_CHARS)),
-                e.get("source", ""),
-                f"**{e.get('verdict')}**{mark}",
-                _predicates_text(e.get("predicates") or {}),
-                _metrics_text(e.get("metrics") or {}),
-                _seconds(e.get("wall_time_s")),
-            ]
-        )
-    out = f"{title}\n\n{intro}\n\n" + table(
-        ["#", "Instance", "Source", "Verdict", "Conclusions", "Metrics", "Time"], rows,
-        align="rlllllr",
-    )
-    notes = [f"- #{n}: {e['notes']}" for n, e in entries if e.get("notes")]
-    notes += [f"- #{n}: warning: {w}" for n, e in entries for w in e.get("warnings") or []]
-    if notes:
-        out += "\n\n" + "\n".join(notes)
-    return out
+# ------------------------------------------------------------------ instances
 
 
-def _predicates_text(predicates: Mapping[str, Any]) -> str:
+def _common(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The instance keys with one value across all `entries` (when there are several)."""
+    dicts = [e.get("instance") for e in entries]
+    if len(dicts) < 2 or not all(isinstance(d, dict) for d in dicts):
+        return {}
+    first = dicts[0]
+    return {k: v for k, v in first.items() if all(k in d and d[k] == v for d in dicts[1:])}
+
+
+def _describe_instance(instance: Any, skip: Mapping[str, Any] | None = None,
+                       short: bool = False) -> str:
+    """An instance as readable parameters (`describe`), leaving out the keys in `skip`; means
+    given as an n × d array read "n = .., d = ..", or are listed when few. `short` (for a
+    legend): means always as n and d, and no value longer than `LABEL_VALUE_CHARS`."""
+    if not isinstance(instance, dict):
+        return describe(instance)
+    parts = []
+    for key, value in instance.items():
+        if skip and key in skip:
+            continue
+        text = describe(value)
+        if key in MEANS_KEYS and (text.endswith(" array") or (short and text.startswith("[["))):
+            parts.append(f"n = {len(value)}, d = {len(value[0])}")
+        elif not short or len(text) <= LABEL_VALUE_CHARS:
+            parts.append(f"{key} = {text}")
+    return ", ".join(parts) or "(as above)"
+
+
+def _conclusions_cell(predicates: Mapping[str, Any]) -> str:
+    """Conclusions in a few characters: those not holding by name with their mark, the rest
+    counted."""
+    ok = na = 0
+    bad = []
+    for name, result in predicates.items():
+        holds = result.get("holds") if isinstance(result, dict) else result
+        if holds is True:
+            ok += 1
+        elif holds == NOT_APPLICABLE:
+            na += 1
+        else:
+            bad.append(f"{name} {'✗' if holds is False else '?'}")
+    counted = (f"{ok} ✓" if bad or na or ok == 1 else f"all {ok} ✓") if ok else ""
+    if na:
+        counted += (", " if counted else "") + f"{na} n/a"
+    return "; ".join([*bad, counted] if counted else bad) or "–"
+
+
+def _predicates_text(predicates: Mapping[str, Any], details: str = "failing") -> str:
+    """Every conclusion with its mark; `details` "failing" adds the detail of those not
+    holding, "all" of every one."""
     parts = []
     for name, result in predicates.items():
         holds = result.get("holds") if isinstance(result, dict) else result
+        detail = result.get("detail", "") if isinstance(result, dict) else ""
         if holds == NOT_APPLICABLE:
-            parts.append(f"{name} n/a")
+            parts.append(f"{name} n/a" + (f" ({detail})" if detail and details == "all" else ""))
             continue
         mark = {True: "✓", False: "✗", None: "?"}.get(holds, "?")
-        detail = result.get("detail", "") if isinstance(result, dict) else ""
-        parts.append(f"{name} {mark}" + (f" ({detail})" if detail and holds is not True else ""))
+        show = detail and (details == "all" or holds is not True)
+        parts.append(f"{name} {mark}" + (f" ({detail})" if show else ""))
     return "; ".join(parts) or "–"
 
 
-def _metrics_text(metrics: Mapping[str, Any], limit: int = 4) -> str:
-    items = [f"{k} = {fmt(v)}" for k, v in metrics.items() if not isinstance(v, (dict, list))]
-    extra = len(metrics) - min(len(items), limit)
-    text = ", ".join(items[:limit])
-    return text + (f", … (+{extra})" if extra > 0 else "") if text else "–"
+def _metrics_text(metrics: Mapping[str, Any]) -> str:
+    """Every scalar metric of an instance; nested ones by name (they are in the results file)."""
+    items = [f"{k} = {fmt(v)}" for k, v in metrics.items() if _is_short(v)]
+    nested = [k for k, v in metrics.items() if not _is_short(v)]
+    text = ", ".join(items)
+    if nested:
+        text += ("; " if text else "") + "nested: " + ", ".join(nested)
+    return text or "–"
+
+
+def _trajectory_csv(ctx: ClaimContext, number: int, entry: Mapping[str, Any]) -> str | None:
+    """The CSV of a failing or erroring instance's recorded trajectory; its path."""
+    rows = entry.get("trajectory") or []
+    if entry.get("verdict") not in ("fail", "error") or not rows:
+        return None
+    columns = list(rows[0])
+    return ctx.csv(str(number or "counterexample"), columns,
+                   [[r.get(c) for c in columns] for r in rows])
+
+
+def _in_parent(ctx: ClaimContext, parent: Mapping[str, Any] | None) -> dict[int, int] | None:
+    """For a variant whose every instance is one of its claim's: own number -> the claim's."""
+    if not parent:
+        return None
+    where: dict[str, int] = {}
+    for number, e in enumerate(parent.get("instances") or [], 1):
+        where.setdefault(compact(e.get("instance")), number)
+    mapping = {}
+    for number, e in ctx.numbered():
+        key = compact(e.get("instance"))
+        if key not in where:
+            return None
+        mapping[number] = where[key]
+    return mapping or None
+
+
+def _instances(ctx: ClaimContext, in_parent: Mapping[int, int] | None = None,
+               riders: Sequence[Rider] = ()) -> str:
+    """The instance tables (inside, then beyond the hypotheses) and the per-instance detail.
+
+    A table of at most `MAX_ROWS` instances has a short row per instance; a longer one, and a
+    variant's instances that are all its claim's, one row per outcome (the instances' numbers
+    and the parameter values they take). Everything about each instance is folded below.
+    """
+    claim = ctx.claim
+    entries = list(ctx.numbered())
+    minimal = _counterexample_number(ctx)
+    paths = {n: p for n, e in entries if (p := _trajectory_csv(ctx, n, e))}
+    common = _common([e for _, e in entries])
+    blocks = [] if in_parent else ["### Instances"]
+    for inside in (True, False):
+        group = [(n, e) for n, e in entries if bool(e.get("in_hypotheses")) == inside]
+        if inside:
+            intro = (f"**{'Instances' if in_parent else 'Inside the hypotheses'}**"
+                     f"{' inside the hypotheses' if in_parent else ''}: these decide the "
+                     f"verdict (**{claim['verdict']}**).")
+        else:
+            if not group:
+                continue
+            verdict = (claim.get("exploration") or {}).get("verdict")
+            intro = (f"**Beyond the hypotheses** (exploration, verdict **{verdict}**): these "
+                     "never enter the claim's verdict.")
+        if not group:
+            blocks.append(f"{intro} None were checked.")
+            continue
+        if inside and common:
+            intro += " Every instance of the claim has " + _describe_instance(common) + "."
+        if in_parent:
+            body = _grouped_table(group, common, minimal, in_parent, str(claim["variant_of"]))
+            intro += (f" They are instances of {code(str(claim['variant_of']))}, one row per "
+                      "outcome.")
+        elif len(group) > MAX_ROWS:
+            body = _grouped_table(group, common, minimal)
+            intro += " One row per outcome; each instance is in the detail below."
+        else:
+            body = _instance_table(group, common, minimal, paths)
+        blocks.append(f"{intro}\n\n{body}")
+    warnings = [f"- {_label(n, e)}: warning: {w}" for n, e in entries
+                for w in e.get("warnings") or []]
+    if warnings:
+        blocks.append("\n".join(warnings))
+    blocks += _tracebacks(entries)
+    if not in_parent:
+        blocks.append(_detail(ctx, entries, minimal, paths, _rider_notes(riders)))
+    return "\n\n".join(b for b in blocks if b)
+
+
+def _rider_notes(riders: Sequence[Rider]) -> dict[int, list[str]]:
+    """Per instance of a claim, how each variant running it judged it (with the variant's
+    trajectory file where it fails)."""
+    notes: dict[int, list[str]] = {}
+    for rider in riders:
+        vid = str(rider.ctx.claim["id"])
+        minimal = _counterexample_number(rider.ctx)
+        for number, e in rider.ctx.numbered():
+            text = f"{code(vid)} #{number}: **{e.get('verdict')}**"
+            if number == minimal:
+                text += " (minimal counterexample of its search)"
+            predicates = e.get("predicates") or {}
+            text += f", {_predicates_text(predicates, 'all')}" if predicates else (
+                f", {e.get('reason', '')}")
+            path = _trajectory_csv(rider.ctx, number, e)
+            if path:
+                text += f", trajectory [{path}]({path})"
+            notes.setdefault(rider.in_parent[number], []).append(text)
+    return notes
+
+
+def _instance_table(group: Sequence[Numbered], common: Mapping[str, Any], minimal: int | None,
+                    paths: Mapping[int, str]) -> str:
+    """One short row per instance: its parameters, verdict, conclusions, time, trajectory."""
+    sources = {str(e.get("source", "grid")) for _, e in group}
+    show_source = sources != {"grid"}
+    show_path = any(n in paths for n, _ in group)
+    rows = []
+    for number, e in group:
+        mark = " (minimal counterexample)" if number == minimal else ""
+        row = [str(number), _describe_instance(e.get("instance"), common)]
+        if show_source:
+            row.append(str(e.get("source", "")))
+        row += [f"**{e.get('verdict')}**{mark}", _conclusions_cell(e.get("predicates") or {}),
+                _seconds(e.get("wall_time_s"))]
+        if show_path:
+            row.append(f"[CSV]({paths[number]})" if number in paths else "–")
+        rows.append(row)
+    headers = ["#", "Instance", *(["Source"] if show_source else []), "Verdict", "Conclusions",
+               "Time", *(["Trajectory"] if show_path else [])]
+    align = "rl" + ("l" if show_source else "") + "llr" + ("l" if show_path else "")
+    return table(headers, rows, align=align)
+
+
+def _values(instances: Sequence[Any], skip: Mapping[str, Any]) -> str:
+    """The values each instance parameter takes over `instances` (keys in `skip` left out)."""
+    keys: list[str] = []
+    for inst in instances:
+        if isinstance(inst, dict):
+            keys += [k for k in inst if k not in keys and k not in skip]
+    parts = []
+    for key in keys:
+        vals = [inst[key] for inst in instances if isinstance(inst, dict) and key in inst]
+        texts = [describe(v) for v in vals]
+        part = (f" ({len(vals)} of {len(instances)})" if len(vals) < len(instances) else "")
+        if key in MEANS_KEYS and all(t.endswith(" array") or t.startswith("[[") for t in texts):
+            shapes = [(len(v), len(v[0])) for v in vals]
+            parts.append(_one_of("n", [s[0] for s in shapes]) + part)
+            parts.append(_one_of("d", [s[1] for s in shapes]) + part)
+        elif all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in vals):
+            parts.append(_one_of(key, vals) + part)
+        else:
+            distinct = list(dict.fromkeys(texts))
+            if len(distinct) == 1:
+                parts.append(f"{key} = {distinct[0]}{part}")
+            elif len(distinct) <= 4 and sum(map(len, distinct)) <= 60:
+                parts.append(f"{key} ∈ {{{', '.join(distinct)}}}{part}")
+            else:
+                parts.append(f"{key}: {len(distinct)} values{part}")
+    return "; ".join(parts) or "–"
+
+
+def _one_of(key: str, values: Sequence[Any]) -> str:
+    distinct = sorted(set(values), key=lambda v: (isinstance(v, str), v))
+    if len(distinct) == 1:
+        return f"{key} = {fmt(distinct[0])}"
+    if len(distinct) > 6 and all(as_float(v) is not None for v in distinct):
+        return (f"{key}: {len(distinct)} values from {fmt(distinct[0])} to "
+                f"{fmt(distinct[-1])}")
+    return f"{key} ∈ {{{', '.join(fmt(v) for v in distinct)}}}"
+
+
+def _grouped_table(group: Sequence[Numbered], common: Mapping[str, Any], minimal: int | None,
+                   in_parent: Mapping[int, int] | None = None, parent_id: str = "") -> str:
+    """One row per outcome (verdict and conclusions): the instances, the values their
+    parameters take, their total time."""
+    groups: dict[tuple[str, str], list[Numbered]] = {}
+    for number, e in group:
+        key = (str(e.get("verdict")), _conclusions_cell(e.get("predicates") or {}))
+        groups.setdefault(key, []).append((number, e))
+    rows = []
+    for (verdict, concl), members in groups.items():
+        numbers = [n for n, _ in members]
+        mark = " (includes the minimal counterexample)" if minimal in numbers else ""
+        where = ranges(numbers)
+        if in_parent:
+            where += f" ({parent_id} " + ranges(in_parent[n] for n in numbers) + ")"
+        total = sum(as_float(e.get("wall_time_s")) or 0.0 for _, e in members)
+        rows.append([where, str(len(members)),
+                     _values([e.get("instance") for _, e in members], common),
+                     f"**{verdict}**{mark}", concl, _seconds(total)])
+    return table(["Instances", "Count", "Parameters", "Verdict", "Conclusions", "Time"], rows,
+                 align="lrlllr")
+
+
+def _tracebacks(entries: Sequence[Numbered]) -> list[str]:
+    return [f"<details><summary>Traceback of {_label(n, e)}</summary>\n\n```text\n"
+            + e["traceback"].rstrip() + "\n```\n\n</details>"
+            for n, e in entries if e.get("traceback")]
+
+
+def _detail(ctx: ClaimContext, entries: Sequence[Numbered], minimal: int | None,
+            paths: Mapping[int, str], riders: Mapping[int, Sequence[str]]) -> str:
+    """Everything about each instance, folded: the full instance, every conclusion with its
+    detail, every scalar metric, rates, notes, the trajectory file, and how the known-false
+    variants running the same instance judged it."""
+    lines = []
+    for number, e in entries:
+        where = [("inside" if e.get("in_hypotheses") else "beyond") + " the hypotheses",
+                 str(e.get("source", "grid"))]
+        if e.get("cached"):
+            where.append("from the cache")
+        head = f"- **#{number}** ({', '.join(where)}): **{e.get('verdict')}**"
+        if number == minimal:
+            head += " (minimal counterexample of the search)"
+        text = [head + f", {code(compact(e.get('instance')))}, {_seconds(e.get('wall_time_s'))}."]
+        predicates = e.get("predicates") or {}
+        if e.get("verdict") == "error" or not predicates:
+            text.append(f"{e.get('reason', '')}.")
+        if predicates:
+            text.append(f"Conclusions: {_predicates_text(predicates, 'all')}.")
+        if e.get("metrics"):
+            text.append(f"Metrics: {_metrics_text(e['metrics'])}.")
+        rates = e.get("rates") or {}
+        if rates:
+            text.append("Rates: " + "; ".join(
+                f"{k} {_fit_short(v)}" if _is_fit(v) else f"{k} = {fmt(v)}"
+                for k, v in rates.items()) + ".")
+        if e.get("notes"):
+            text.append(f"Notes: {e['notes']}.")
+        for w in e.get("warnings") or []:
+            text.append(f"Warning: {w}.")
+        rows = e.get("trajectory") or []
+        if number in paths:
+            total = e.get("trajectory_rows", len(rows))
+            kept = (f"{len(rows)} of {total} recorded rows, the first and last kept"
+                    if total > len(rows) else f"all {len(rows)} recorded rows")
+            text.append(f"Trajectory: [{paths[number]}]({paths[number]}) ({kept}).")
+        elif e.get("verdict") == "fail" and not rows:
+            text.append("No trajectory was recorded.")
+        if riders.get(number):
+            text.append("Known-false variants on this instance: " + "; ".join(riders[number])
+                        + ".")
+        lines.append(" ".join(text))
+    extra = ctx.claim.get("counterexample")
+    if extra and not any(e.get("instance") == extra.get("instance") for _, e in entries):
+        lines.append(f"- **Counterexample** (not among the instances): "
+                     f"{code(compact(extra.get('instance')))}: {extra.get('reason', '')}.")
+    count = f"{len(entries)} instance" + ("s" if len(entries) != 1 else "")
+    summary = (f"Per-instance detail ({count}): the full instance, every "
+               "conclusion with its detail, metrics, rates, notes")
+    if paths:
+        summary += ", trajectory files"
+    if riders:
+        summary += ", the known-false variants' conclusions"
+    return f"<details><summary>{summary}</summary>\n\n" + "\n".join(lines) + "\n</details>"
+
+
+def _fit_short(fit: Mapping[str, Any]) -> str:
+    text = str(fit.get("classification", "?"))
+    for label, key in (("p", "exponent"), ("q", "log_power"), ("ρ", "ratio")):
+        if fit.get(key) is not None:
+            text += f", {label} = {with_ci(fit[key], fit.get(f'{key}_ci'))}"
+    return text
+
+
+# ------------------------------------------------------------------ rate fits
 
 
 def _rate_table(ctx: ClaimContext) -> str:
-    """Fitted rates, inside and beyond the hypotheses in separate tables."""
+    """Fitted rates, inside and beyond the hypotheses in separate tables (plain rate values are
+    in the per-instance detail)."""
     blocks, reasons, levels = [], [], set()
     for inside in (True, False):
         rows = []
         for number, e in ctx.numbered(inside):
             for name, fit in (e.get("rates") or {}).items():
                 if not _is_fit(fit):
-                    rows.append([f"#{number}", name, "value", fmt(fit), None, None, "–", "–"])
                     continue
                 levels.add((fit.get("settings") or {}).get("confidence"))
                 window = fit.get("window") or {}
@@ -590,6 +971,11 @@ def _rate_table(ctx: ClaimContext) -> str:
             blocks.append((inside, rows))
     if not blocks:
         return ""
+    earlier = ctx.shown_before(["fits", blocks])
+    if earlier:
+        anchor, owner = earlier
+        return (f"### Rate fits\n\nThe same fits as for [{code(owner)}](#{anchor}) (the same "
+                "instances).")
     headers = ["#", "Quantity", "Form", "Exponent p", "Log power q", "Ratio ρ", "Window (tau)",
                "Points"]
     used = [i for i in range(len(headers))
@@ -605,8 +991,8 @@ def _rate_table(ctx: ClaimContext) -> str:
     ci = f"{level * 100:.0f}% confidence" if level else "the fits' confidence level"
     note = f"Brackets: {ci} intervals. Only the window is fitted; the transient before it is not."
     if reasons:
-        note += ("\n\n<details>\n<summary>Why each form was chosen</summary>\n\n"
-                 + "\n".join(reasons) + "\n\n</details>")
+        note += ("\n\n<details><summary>Why each form was chosen</summary>\n\n"
+                 + "\n".join(reasons) + "\n</details>")
     parts.append(note)
     return "\n\n".join(parts)
 
@@ -637,6 +1023,28 @@ def _shown(count: int, total: int, what: str) -> str:
     return "" if count == total else f" Showing {count} of {total} {what}, failing ones first."
 
 
+# ------------------------------------------------------------------ figures
+
+
+def _curve_labels(ctx: ClaimContext, entries: Sequence[Numbered]) -> tuple[dict[int, str], str]:
+    """Legend labels saying what each instance's curve is (#number and the parameters that tell
+    the shown instances apart) and the parameters they share, for the title."""
+    shown = [e for _, e in entries]
+    common = _common(shown)
+    labels = {}
+    for number, e in entries:
+        text = _describe_instance(e.get("instance"), common, short=True)
+        labels[number] = _wrap(f"#{number}: {text}", 60) if len(shown) > 1 else f"#{number}"
+    shared = _describe_instance(common, short=True) if common else ""
+    if len(shown) == 1:
+        shared = _describe_instance(shown[0].get("instance"), short=True)
+    return labels, shared
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
+
+
 def _figures(ctx: ClaimContext) -> str:
     out: list[str] = []
     for inside in (True, False):
@@ -644,8 +1052,21 @@ def _figures(ctx: ClaimContext) -> str:
         tag = "inside" if inside else "beyond"
         entries = _priority(ctx.numbered(inside))
         out += _rate_figures(ctx, entries, group, tag)
-        out += _distance_figures(ctx, entries, group, tag)
-    return "### Figures\n\n" + "\n\n".join(out) if out else ""
+        if hooks.hooks_for(ctx.claim).generic_figures:
+            out += _distance_figures(ctx, entries, group, tag)
+    drawn = [f for f in out if not f.startswith(SAME_FIGURE)]
+    same = [f.removeprefix(SAME_FIGURE) for f in out if f.startswith(SAME_FIGURE)]
+    if same:
+        owners = sorted({s.split(":", 1)[0] for s in same})
+        links = [s.split(": ", 1)[1].rstrip(".") for s in same]
+        drawn.append(f"Drawn for {', '.join(owners)} (the same instances): "
+                     + ", ".join(links) + ".")
+    return "### Figures\n\n" + "\n\n".join(drawn) if drawn else ""
+
+
+def _title(ctx: ClaimContext, what: str, group: str, shared: str) -> str:
+    head = f"{ctx.claim['id']}: {what}, {group}"
+    return head + ("\n" + _wrap(shared, 90) if shared else "")
 
 
 def _rate_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
@@ -657,13 +1078,17 @@ def _rate_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
     for _, e in entries:
         names += [n for n, f in (e.get("rates") or {}).items() if _is_fit(f) and n not in names]
     for name in names:
-        fits = [(n, _label(n, e), e["rates"][name]) for n, e in entries
+        fits = [(n, e, e["rates"][name]) for n, e in entries
                 if _is_fit((e.get("rates") or {}).get(name)) and e["rates"][name].get("plot")]
         if not fits:
             continue
         shown = sorted(fits[:MAX_CURVES], key=lambda x: x[0])
-        title = f"{name}, {group}"
-        key = ["rate", title, [(n, label, fit["plot"], _fit_key(fit)) for n, label, fit in shown]]
+        labels, shared = _curve_labels(ctx, [(n, e) for n, e, _ in shown])
+        curves = [(n, labels[n], fit) for n, _, fit in shown]
+        title = _title(ctx, f"{name} against tau", group, shared)
+        # what is drawn, not the numbering: a claim running the same runs links this figure
+        key = ["rate", f"{name}, {group}",
+               [(compact(e.get("instance")), fit["plot"], _fit_key(fit)) for _, e, fit in shown]]
         caption = (
             f"*{name} against tau in log-log ({group}): samples (markers) and the fitted form on "
             "its window (line); below, local exponents -d log v / d log tau per half-decade of the "
@@ -671,18 +1096,19 @@ def _rate_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
             + _shown(len(shown), len(fits), "fits")
         )
         out.append(ctx.figure_once(f"rate-{_safe(name)}-{tag}", key,
-                                   lambda s=shown, t=title, q=name: figures.rate_figure(s, q, t),
+                                   lambda c=curves, t=title, q=name: figures.rate_figure(c, q, t),
                                    f"{name[:1].upper()}{name[1:]} against tau, {group}",
                                    caption))
-    if not names:
-        series = [(n, _label(n, e), *_columns(e, "tau", "loss")) for n, e in entries
-                  if _has_columns(e, "tau", "loss")]
+    if not names and hooks.hooks_for(ctx.claim).generic_figures:
+        series = [(n, e) for n, e in entries if _has_columns(e, "tau", "loss")]
         if series:
-            shown = sorted(series[:MAX_CURVES], key=lambda x: x[0])
-            title = f"loss, {group}"
+            picked = sorted(series[:MAX_CURVES], key=lambda x: x[0])
+            labels, shared = _curve_labels(ctx, picked)
+            shown = [(n, labels[n], *_columns(e, "tau", "loss")) for n, e in picked]
+            title = _title(ctx, "loss against tau", group, shared)
             caption = (f"*Loss against tau in log-log ({group}); no rate was fitted.*"
                        + _shown(len(shown), len(series), "instances"))
-            out.append(ctx.figure_once(f"loss-{tag}", ["loss", title, shown],
+            out.append(ctx.figure_once(f"loss-{tag}", ["loss", f"loss, {group}", shown],
                                        lambda: figures.loss_figure(shown, "loss", title),
                                        f"Loss against tau, {group}", caption))
     return out
@@ -696,22 +1122,25 @@ def _distance_figures(ctx: ClaimContext, entries: list[Numbered], group: str,
                       tag: str) -> list[str]:
     from scoreclaims.reports import figures
 
-    panels = []
+    picked = []
     for n, e in entries:
         rows = e.get("trajectory") or []
-        if not rows or "tau" not in rows[0]:
-            continue
-        dist_cols = [c for c in rows[0] if c.startswith("dist_")]
-        if dist_cols:
-            tau = [r.get("tau") for r in rows]
-            panels.append((n, _label(n, e), tau, {c: [r.get(c) for r in rows] for c in dist_cols}))
-    if not panels:
+        if rows and "tau" in rows[0] and any(c.startswith("dist_") for c in rows[0]):
+            picked.append((n, e))
+    if not picked:
         return []
-    shown = sorted(panels[:MAX_PANELS], key=lambda x: x[0])
-    title = f"distance of each mean to the truth, {group}"
+    chosen = sorted(picked[:MAX_PANELS], key=lambda x: x[0])
+    labels, shared = _curve_labels(ctx, chosen)
+    shown = []
+    for n, e in chosen:
+        rows = e["trajectory"]
+        dist_cols = [c for c in rows[0] if c.startswith("dist_")]
+        shown.append((n, _wrap(labels[n].replace("\n", " "), 40), [r.get("tau") for r in rows],
+                      {c: [r.get(c) for r in rows] for c in dist_cols}))
+    title = _title(ctx, "distance of each mean to the truth", group, shared)
     caption = (f"*Distance of each mean to the truth against tau ({group}; symlog tau axis, so "
-               "tau = 0 is shown).*" + _shown(len(shown), len(panels), "instances"))
-    return [ctx.figure_once(f"distances-{tag}", ["distances", title, shown],
+               "tau = 0 is shown).*" + _shown(len(shown), len(picked), "instances"))
+    return [ctx.figure_once(f"distances-{tag}", ["distances", group, shown],
                             lambda: figures.distances_figure(shown, title),
                             f"Distances of each mean, {group}", caption)]
 
@@ -741,84 +1170,25 @@ def _counterexample_number(ctx: ClaimContext) -> int | None:
     return None
 
 
-def _counterexamples(ctx: ClaimContext) -> str:
-    failing = [(n, e) for n, e in ctx.numbered() if e.get("verdict") in ("fail", "error")]
-    extra = ctx.claim.get("counterexample")
-    if extra and not any(e.get("instance") == extra.get("instance") for _, e in failing):
-        failing.append((0, extra))  # a counterexample not among the instances (defensive)
-    if not failing:
+# ------------------------------------------------------------------ claim metrics
+
+
+def _claim_metrics(ctx: ClaimContext) -> str:
+    """The claim's short metrics as a table; the nested ones (and all of them) in a JSON file."""
+    metrics = ctx.claim.get("metrics") or {}
+    items = _metric_items(metrics)
+    nested = _nested_metrics(metrics)
+    if not items and not nested:
         return ""
-    minimal = _counterexample_number(ctx)
-    blocks = []
-    for k, (number, e) in enumerate(failing):
-        label = _label(number, e) if number else "counterexample"
-        if number and number == minimal:
-            label += " (minimal counterexample of the search)"
-        instance = compact(e.get("instance"))
-        shown = code(instance) if len(instance) <= 120 else f"\n\n```json\n{instance}\n```\n"
-        head = f"**{label}**, {e.get('verdict')}: {shown}\n\n{e.get('reason', '')}"
-        rows = e.get("trajectory") or []
-        if rows:
-            columns = list(rows[0])
-            path = ctx.csv(str(number or "counterexample"), columns,
-                           [[r.get(c) for c in columns] for r in rows])
-            total = e.get("trajectory_rows", len(rows))
-            thinned = (f"{len(rows)} of {total} recorded rows (the results file thins long "
-                       "trajectories, keeping the first and last)") if total > len(rows) else (
-                f"all {len(rows)} recorded rows")
-            head += f"\n\nTrajectory: [{path}]({path}), {thinned}."
-            if k < MAX_INLINE_TRAJECTORIES:
-                head += "\n\n" + _edge_rows(rows, columns)
-        elif e.get("verdict") == "fail":
-            head += "\n\nNo trajectory was recorded for this instance."
-        if e.get("traceback"):
-            head += ("\n\n<details>\n<summary>Traceback</summary>\n\n```text\n"
-                     + e["traceback"].rstrip() + "\n```\n\n</details>")
-        blocks.append(head)
-    if len(failing) > MAX_INLINE_TRAJECTORIES:
-        blocks.append(f"Rows are shown inline for the first {MAX_INLINE_TRAJECTORIES} only; every "
-                      "trajectory is linked.")
-    intro = ""
-    if any(e.get("trajectory") for _, e in failing):
-        intro = ("First and last rows of each trajectory inline; the linked CSV holds every row "
-                 "of the results file.\n\n")
-    return "### Failing instances and counterexample trajectories\n\n" + intro + "\n\n".join(
-        blocks)
-
-
-def _edge_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    shown = _inline_columns(columns)
-    picks = list(range(len(rows)))
-    gap = len(rows) > 2 * EDGE_ROWS
-    if gap:
-        picks = picks[:EDGE_ROWS] + picks[-EDGE_ROWS:]
-    body: list[list[str]] = []
-    for i, r in enumerate(picks):
-        if gap and i == EDGE_ROWS:
-            body.append(["…"] * len(shown))
-        body.append([fmt(rows[r].get(c), 6) for c in shown])
-    text = table(shown, body, align="r" * len(shown))
-    hidden = len(columns) - len(shown)
-    if hidden:
-        text += f"\n\n({hidden} more columns in the CSV.)"
+    text = "**Claim metrics:** " + "; ".join(f"{code(k)} = {v}" for k, v in items) + "."
+    if nested:
+        own = {k: v for k, v in metrics.items() if k not in FRAMEWORK_METRICS}
+        path = ctx.json_file("metrics", own)
+        where = f"[{path}]({path})"
+        names = ", ".join(code(k) for k in nested)
+        text = (text + f" All of them, with the nested ones ({names}): {where}." if items
+                else f"**Claim metrics** (nested: {names}): {where}.")
     return text
-
-
-def _inline_columns(columns: Sequence[str]) -> list[str]:
-    if len(columns) <= MAX_INLINE_COLUMNS:
-        return list(columns)
-    preferred = [c for c in columns if c in ("tau", "loss", "grad_norm")]
-    preferred += [c for c in columns if c.startswith("dist_")]
-    rest = [c for c in columns if c not in preferred and not c.startswith("mu_")]
-    chosen = (preferred + rest)[:MAX_INLINE_COLUMNS]
-    return [c for c in columns if c in chosen]
-
-
-def _claim_metrics(claim: Mapping[str, Any]) -> str:
-    items = _metric_items(claim.get("metrics") or {})
-    if not items:
-        return ""
-    return "### Claim metrics\n\n" + table(["Metric", "Value"], items)
 
 
 # ------------------------------------------------------------------ footer

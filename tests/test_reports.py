@@ -315,8 +315,11 @@ def test_markdown_renders_tables_and_images(rendered: Path) -> None:
     summary = html.split("<h2>Summary</h2>")[1].split("</table>")[0]
     rows = re.findall(r"<tr>", summary.split("<tbody>")[1])
     assert len(rows) == len(SYNTHETIC)
-    assert html.count("<table>") >= 12
-    assert "<details>" in html and "<summary>Traceback</summary>" in html
+    assert html.count("<table>") >= 10
+    assert "<details><summary>Traceback of #1</summary>" in html
+    # the per-instance detail is folded and its markdown still renders inside the fold
+    assert re.search(r"<details><summary>Per-instance detail \(3 instances\).*?</summary>\s*<ul>",
+                     html, re.S)
 
 
 def test_summary_and_findings(rendered: Path) -> None:
@@ -335,34 +338,78 @@ def test_summary_and_findings(rendered: Path) -> None:
     findings = md.split("## Findings")[1].split("\n## ")[0]
     assert "The known-false variant was rejected" in findings
     assert "sharper than the reported" in findings and "boundary sits at eps = 1/2" in findings
-    assert "beyond the hypotheses the conclusions fail on 1 of 1" in findings
+    assert findings.index("`S.threshold` (Thm S.2) was expected to hold") < findings.index(
+        "The known-false variant")  # mismatches first, the claim's findings under its own
+    assert "Beyond the hypotheses the conclusions fail on 1 of 1" in findings
     assert "2 of 4 verdicts do not match" in md.split("## Summary")[0]
+
+
+def test_findings_name_each_claim_once(rendered: Path) -> None:
+    """A claim with several findings has one bullet naming it, the findings under it; a
+    finding that starts with its claim's id is not prefixed by it again."""
+    md = (rendered / "REPORT.md").read_text(encoding="utf-8")
+    findings = md.split("## Findings")[1].split("\n## ")[0]
+    top = [ln for ln in findings.splitlines() if ln.startswith("- `")]
+    ids = [re.match(r"- `([^`]+)`", ln)[1] for ln in top]
+    assert len(ids) == len(set(ids)) and {"S.decay", "S.threshold"} <= set(ids)
+    claim = {"id": "T9", "metrics": {"findings": ["T9: a finding", "T9: another one"]}}
+    assert render._own_findings(claim) == ["A finding", "Another one"]
+    text = render._findings({}, [{**claim, "variant_of": None, "matches_expectation": True,
+                                  "expected": "holds", "verdict": "pass", "paper_ref": "Thm 9"}])
+    assert text.count("T9") == 1 and "T9: T9" not in text and "`T9`: `T9`" not in text
 
 
 def test_claim_sections(rendered: Path) -> None:
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
     sections = dict(re.findall(r"^## (S\.\S+?):.*?\n(.*?)(?=^## )", md, re.M | re.S))
     decay = sections["S.decay"]
-    assert "> From `a <= 1` the loss decays" in decay and "(reported) from the public" in decay
-    inside = decay.split("### Instances inside")[1].split("###")[0]
-    beyond = decay.split("### Instances beyond")[1].split("###")[0]
-    assert '"a": 0.2' in inside and '"a": 3.0' not in inside  # never blended
-    assert '"a": 3.0' in beyond and "Exploration verdict **fail**" in beyond
+    assert "> **Statement.** From `a <= 1` the loss decays" in decay
+    assert "**(reported)** from the public" in md.split("## Summary")[0]  # the marks, once
+    inside = decay.split("**Inside the hypotheses**")[1].split("**Beyond")[0]
+    beyond = decay.split("**Beyond the hypotheses**")[1].split("<details>")[0]
+    assert "| a = 0.2, n = 2 |" in inside and "a = 3" not in inside  # never blended
+    assert "| a = 3, n = 2 |" in beyond and "(exploration, verdict **fail**)" in beyond
     assert "figures/S.decay-rate-loss-inside.png" in decay
     assert "figures/S.decay-rate-loss-beyond.png" in decay
     assert "figures/S.decay-distances-inside.png" in decay
     assert "### Rate fits" in decay and "Why each form was chosen" in decay
-    # The failing beyond instance: first and last rows inline, CSV linked.
+    # The failing beyond instance: its CSV linked from its row and from its detail.
+    assert "[CSV](trajectories/S.decay-3.csv)" in beyond
     assert "[trajectories/S.decay-3.csv](trajectories/S.decay-3.csv)" in decay
+    # The variant runs its claim's instances: grouped by outcome, its per-instance outcomes
+    # (and the trajectory of each failing one) folded into the claim's detail, nothing drawn
+    # or tabled twice.
     fast = sections["S.decay~fast"]
-    assert "[trajectories/S.decay-fast-1.csv]" in fast and "…" in fast
-    # The variant runs its claim's instances: their figures are linked, not drawn twice.
-    assert "Same figure as for `S.decay`: [Loss against tau" in fast
-    assert "figures/S.decay-fast" not in fast
+    assert "| #1–#2 (S.decay #1–#2) | 2 |" in fast and "| #3 (S.decay #3) | 1 |" in fast
+    assert "folded in the section of [`S.decay`](#sdecay-thm-s1-large-noise)" in fast
+    assert "figures/" not in fast and "### Rate fits" not in fast and "<details>" not in fast
+    detail = decay.split("<details><summary>Per-instance detail")[1].split("</details>")[0]
+    assert "`S.decay~fast` #1: **fail**, rate ✗ (p = 0.9995 vs 2.0), trajectory " \
+           "[trajectories/S.decay-fast-1.csv]" in detail
+    # the variant's failing beyond instance is the claim's failing run: one CSV, linked twice
+    assert "`S.decay~fast` #3: **fail**, rate ✗ (p = 0.2497 vs 2.0), trajectory " \
+           "[trajectories/S.decay-3.csv]" in detail
     threshold = sections["S.threshold"]
-    assert "minimal counterexample" in threshold and "### Phase boundary" in threshold
+    assert "**fail** (minimal counterexample)" in threshold and "### Phase boundary" in threshold
+    assert "| 4 | eps = 1 | search |" in threshold
     assert "figures/S.threshold-loss-inside.png" in threshold  # no rates: plain loss figure
     assert "Traceback" in sections["S.broken"] and "engine exploded" in sections["S.broken"]
+
+
+def test_statement_apart_from_the_checking_set_up() -> None:
+    text = ("Large noise (Thm 2.1, **(reported)**): GD converges; L <= O(1/sqrt(tau)). Checked "
+            "(**(derived)** set-up): canonical step; horizon 4096. Expected: tau^-2.")
+    statement, setup = render.split_statement(text)
+    assert statement == "Large noise (Thm 2.1, **(reported)**): GD converges; L <= O(1/sqrt(tau))."
+    assert setup.startswith("Checked (**(derived)** set-up)") and setup.endswith("tau^-2.")
+    assert render.split_statement("Known false: 'x'. Chosen because y.") == (
+        "Known false: 'x'. Chosen because y.", "")
+    for opener in ("Encoded (a)", "Measured by b", "Hypotheses assumed to be c"):
+        assert render.split_statement(f"The claim. {opener}.")[1] == f"{opener}."
+    claim = {"id": "T9", "statement_md": text, "hypotheses": "h", "conclusions": {"c": "d"}}
+    assert "Checked" not in render._statement(claim) and "> **Statement.** Large" in \
+        render._statement(claim)
+    assert render._checked(claim).startswith("**How it was checked.** Checked (**(derived)**")
 
 
 def test_trajectory_csv_matches_results(rendered: Path) -> None:
@@ -373,10 +420,10 @@ def test_trajectory_csv_matches_results(rendered: Path) -> None:
     assert len(frame) == len(entry["trajectory"])
     assert frame["loss"].tolist() == [r["loss"] for r in entry["trajectory"]]  # exact floats
     md = (rendered / "REPORT.md").read_text(encoding="utf-8")
-    first, last = entry["trajectory"][0], entry["trajectory"][-1]
-    block = md.split("**#4 (minimal counterexample of the search)**")[1].split("**#5")[0]
-    assert f"| {last['tau']} |" in block and f"| {first['tau']} |" in block
-    assert "(3 more columns in the CSV.)" in block  # 11 columns, mu_* not inline
+    detail = md.split("- **#4** (inside the hypotheses, search): **fail** (minimal "
+                      "counterexample of the search)")[1].splitlines()[0]
+    assert "Trajectory: [trajectories/S.threshold-4.csv](trajectories/S.threshold-4.csv) " \
+           f"(all {len(entry['trajectory'])} recorded rows)" in detail
 
 
 def test_footer_comes_from_the_json(rendered: Path) -> None:
@@ -459,7 +506,7 @@ def test_non_finite_values_and_undecided_fits(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     out = tmp_path / "rep"
     md = write_report(path, out).read_text(encoding="utf-8")
-    assert "| 16384 | ∞ |" in md and "| #1 | loss | undecided |" in md
+    assert "| #1 | loss | undecided |" in md
     assert "inf" in (out / "trajectories" / "S.decay-fast-1.csv").read_text().splitlines()[-1]
     assert len(list((out / "figures").glob("*.png"))) == 2
 

@@ -28,7 +28,7 @@ def pb_key_figures(claim: Mapping[str, Any]) -> str:
     fit = _main_fit(claim)
     pts = [p for p in _points(claim) if p.get("log10_delta_star") is not None]
     if not fit:
-        return f"{len(pts)} boundary points"
+        return f"{len(pts)} boundary points" if pts else ""
     gd = fit["forms"]["gd-amplification"]
     return (f"{len(pts)} points; n = 2: log10(1/δ*) = log10 A_GD "
             f"{_signed(gd['coefficients']['b'])} (max residual {fmt(gd['max_abs_residual'], 2)}); "
@@ -90,8 +90,10 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
 
 def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None,
                theory: Mapping[str, Any]) -> Any:
-    """The measured boundary beside the derived curves the claim wrote (`theory_curves`)."""
-    from scoreclaims.reports.figures import COLORS, new_figure, styled
+    """The measured boundary beside the derived curves the claim wrote (`theory_curves`, when the
+    results have them), the fitted polynomial and the two theorems' radii; the step dependence.
+    Axes span what is drawn; legends sit under the panels."""
+    from scoreclaims.reports.figures import COLORS, legend_below, new_figure, styled
 
     @styled
     def build() -> Any:
@@ -100,37 +102,49 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None,
         for p in pts:
             if p["eta"] == 0.01 and p.get("log10_delta_star") is not None:
                 curves.setdefault((p["n"], p["d"]), []).append(p)
-        top = 1.0
+        ys_all: list[float] = []
+        m0s = sorted({p["M0"] for cps in curves.values() for p in cps})
         for k, ((n, d), cps) in enumerate(sorted(curves.items())):
             cps = sorted(cps, key=lambda p: p["M0"])
-            xs = [p["M0"] for p in cps]
             ys = [-p["log10_delta_star"] for p in cps]
-            top = max(top, *ys)
-            ax.plot(xs, ys, "o", color=COLORS[k], ms=5, label=f"measured, n = {n}, d = {d}")
-        if fit and theory:
-            xs = theory["m0_grid"]
+            ys_all += ys
+            ax.plot([p["M0"] for p in cps], ys, "o", color=COLORS[k], ms=5,
+                    label=f"measured, n = {n}, d = {d}")
+        xs = list(theory.get("m0_grid") or [])
+        if not xs and m0s:
+            xs = [m0s[0] + (m0s[-1] - m0s[0]) * i / 100 for i in range(101)]
+        if fit and xs:
             forms = fit["forms"]
-            b = forms["gd-amplification"]["coefficients"]["b"]
-            ax.plot(xs, [y + b for y in theory["gd_amplification"]], "-", color="k",
-                    lw=1.2, label="GD amplification + b (n = 2, derived)")
-            fb = forms["flow-limit"]["coefficients"]["b"]
-            ax.plot(xs, [y + fb for y in theory["flow_amplification"]], ":", color="k",
-                    lw=1.2, label="gradient flow M0²/ln10 + b")
+            if theory.get("gd_amplification"):
+                b = forms["gd-amplification"]["coefficients"]["b"]
+                ys = [y + b for y in theory["gd_amplification"]]
+                ax.plot(xs, ys, "-", color="k", lw=1.2,
+                        label="GD amplification + b (n = 2, derived)")
+                ys_all += ys
+            if theory.get("flow_amplification"):
+                fb = forms["flow-limit"]["coefficients"]["b"]
+                ys = [y + fb for y in theory["flow_amplification"]]
+                ax.plot(xs, ys, ":", color="k", lw=1.2, label="gradient flow M0²/ln10 + b")
+                ys_all += ys
             if fit["polynomial"]:
                 coef = forms[fit["polynomial"]]["coefficients_high_first"]
-                ax.plot(xs, [sum(c * x ** (len(coef) - 1 - i) for i, c in enumerate(coef))
-                             for x in xs], "--", color="grey", lw=1,
-                        label=f"{fit['polynomial']} fit")
-            ax.plot(xs, [106 * 2 * x**3 / math.log(10) + math.log10(216) for x in xs], "-.",
-                    color="tab:red", lw=1.2, label="T3.2 bound (n = 2, d = 1)")
-            ax.plot(xs, [x / (100 * math.log(10)) for x in xs], "-.", color="tab:green", lw=1.2,
-                    label="T3.4 gap exp(-M0/100)")
+                ys = [sum(c * x ** (len(coef) - 1 - i) for i, c in enumerate(coef)) for x in xs]
+                ax.plot(xs, ys, "--", color="grey", lw=1, label=f"{fit['polynomial']} fit")
+                ys_all += ys
+            ys = [106 * 2 * x**3 / math.log(10) + math.log10(216) for x in xs]
+            ax.plot(xs, ys, "-.", color="tab:red", lw=1.2, label="T3.2 radius (n = 2, d = 1)")
+            ys_all += ys
+            ys = [x / (100 * math.log(10)) for x in xs]
+            ax.plot(xs, ys, "-.", color="tab:green", lw=1.2, label="T3.4 gap exp(-M0/100)")
+            ys_all += ys
         ax.set_yscale("symlog", linthresh=1.0)
-        ax.set_ylim(-1, max(2e5, top * 2))
+        if ys_all:
+            lo, hi = min(ys_all), max(ys_all)
+            ax.set_ylim(lo - 0.5 if lo > -1 else lo * 1.5, hi * 2 if hi > 1 else hi + 0.5)
         ax.set_xlabel("M0 (distance of the collapsed start from the truth)")
-        ax.set_ylabel("log10(1/δ*)  (decades)")
-        ax.set_title("Critical spread, η = 0.01")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.set_ylabel("log10(1/δ*)  (decades, symlog)")
+        ax.set_title("critical spread δ* at η = 0.01")
+        legend_below(ax, ncol=2)
         by_m: dict[tuple[float, int], list[Mapping[str, Any]]] = {}
         for p in pts:
             if p["n"] == 2 and p["d"] == 1 and p.get("log10_delta_star") is not None:
@@ -140,25 +154,27 @@ def _pb_figure(pts: Sequence[Mapping[str, Any]], fit: Mapping[str, Any] | None,
         for k, (m, mps) in enumerate(studies):
             mps = sorted(mps, key=lambda p: p["eta"])
             bx.plot([p["eta"] for p in mps], [-p["log10_delta_star"] for p in mps], "o",
-                    color=COLORS[k], label=f"M0 = {fmt(m)} measured")
+                    color=COLORS[k], label=f"M0 = {fmt(m)}: measured")
             ref = next((p for p in mps if p["eta"] == theory.get("reference_eta")), None)
             over_eta = theory.get("gd_amplification_over_eta", {}).get(repr(m))
             if ref is None or over_eta is None:
                 continue
             b = -ref["log10_delta_star"] - theory["gd_amplification_at_reference"][repr(m)]
             bx.plot(theory["eta_grid"], [y + b for y in over_eta], "-", color=COLORS[k],
-                    lw=1, label=f"M0 = {fmt(m)} GD product + b(η = {fmt(ref['eta'])})")
+                    lw=1, label=f"M0 = {fmt(m)}: GD product + b(η = {fmt(ref['eta'])})")
             bx.axhline(theory["flow_amplification_at"][repr(m)] + b, color=COLORS[k], ls=":",
-                       lw=1)
+                       lw=1, label=f"M0 = {fmt(m)}: η → 0 limit")
         bx.set_xscale("log")
         bx.set_xlabel("step η")
-        bx.set_ylabel("log10(1/δ*)")
-        bx.set_title("Step dependence, n = 2, d = 1 (dotted: η → 0 limit)")
+        bx.set_ylabel("log10(1/δ*)  (decades)")
+        bx.set_title("step dependence, n = 2, d = 1")
         if bx.get_legend_handles_labels()[0]:
-            bx.legend(fontsize=7, loc="lower left")
+            legend_below(bx, ncol=2)
         else:
             bx.set_visible(False)
-        fig.subplots_adjust(left=0.07, right=0.98, top=0.92, bottom=0.12, wspace=0.25)
+        fig.suptitle("PB: the phase boundary between T3.2 (all converge) and T3.4 (one "
+                     "converges)")
+        fig.subplots_adjust(top=0.86, wspace=0.25)
         return fig
 
     return build()
@@ -184,10 +200,10 @@ def pb_section(ctx: ClaimContext) -> str:
         "phase-boundary", key,
         lambda: _pb_figure(pts, fit, (ctx.claim.get("metrics") or {}).get("theory_curves") or {}),
         "Phase boundary",
-        "*Left: log10(1/δ*) against M0 (symlog), with the derived GD amplification, its "
-        "gradient-flow limit, the chosen polynomial, T3.2's sufficient radius and T3.4's gap. "
-        "Right: δ* against the step, with the GD product's prediction from the η = 0.01 offset "
-        "and its η → 0 limit (dotted).*"))
+        "*Left: log10(1/δ*) against M0 (symlog), with the chosen polynomial, T3.2's sufficient "
+        "radius and T3.4's gap, and, where the results carry them, the derived GD amplification "
+        "and its gradient-flow limit. Right: δ* against the step, with the GD product's "
+        "prediction from the η = 0.01 offset and its η → 0 limit (dotted).*"))
     if fit:
         rows = []
         for name, f in fit["forms"].items():
@@ -229,21 +245,54 @@ def l33_findings(claim: Mapping[str, Any]) -> list[str]:
             f"{fmt(m['max_amplification_rel_dev'], 2)}."]
 
 
+def _t34_rows(m: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [r for key in ("inside", "opposite_side") for r in (m.get(key) or [])]
+
+
+def t34_key_figures(claim: Mapping[str, Any]) -> str:
+    m = claim.get("metrics") or {}
+    parts = []
+    for key, what in (("inside", "truth at +M0 e_1"), ("opposite_side", "truth at -M0 e_1")):
+        rows = m.get(key) or []
+        if not rows:
+            continue
+        passed = sum(r["verdict"] == "pass" for r in rows)
+        first = [r["final_distances"][0] for r in rows]
+        others = [x for r in rows for x in r["final_distances"][1:]]
+        parts.append(f"{what}: {passed} of {len(rows)} pass, final distance of mu_1 "
+                     f"{fmt(min(first), 3)} to {fmt(max(first), 3)}, of the others "
+                     f"{fmt(min(others), 3)} to {fmt(max(others), 3)}")
+    return "; ".join(parts)
+
+
 def t34_section(ctx: ClaimContext) -> str:
-    m = ctx.claim.get("metrics") or {}
-    rows = [(r["n"], r["d"], fmt(r["M0"]), "+" if r["side"] > 0 else "-", r["verdict"],
-             fmt(r["final_distances"][0], 4), fmt(max(r["final_distances"][1:]), 6),
-             r["certified_signs"], r["unresolved_signs"])
-            for key in ("inside", "opposite_side") for r in (m.get(key) or [])]
+    """The outcomes as one row per (truth side, n, d), one column per M0: mu_1's final distance
+    and the others' largest; the per-instance numbers (signs certified or left unchecked too)
+    are in the instance detail."""
+    rows = _t34_rows(ctx.claim.get("metrics") or {})
     if not rows:
         return ""
-    return "### Outcomes\n\n" + table(
-        ["n", "d", "M0", "truth side", "verdict", "mu_1 final distance",
-         "others' largest final distance", "certified signs", "unchecked signs"], rows)
+    m0s = sorted({r["M0"] for r in rows})
+    cells: dict[tuple[int, int, int], dict[float, str]] = {}
+    for r in rows:
+        text = (f"{fmt(r['final_distances'][0], 4)} / {fmt(max(r['final_distances'][1:]), 6)}"
+                + ("" if r["verdict"] == "pass" else f" ({r['verdict']})"))
+        signs = (r["certified_signs"], r["unresolved_signs"])
+        if any(signs):
+            text += f"; signs {signs[0]} cert., {signs[1]} unchecked"
+        cells.setdefault((-r["side"], r["n"], r["d"]), {})[r["M0"]] = text
+    body = [["+" if side < 0 else "-", n, d, *(c.get(m, "–") for m in m0s)]
+            for (side, n, d), c in sorted(cells.items())]
+    return ("### Outcomes\n\nEach cell: mu_1's final distance to the truth / the other means' "
+            "largest, then how many radial-gradient signs were certified (arb) or left unchecked "
+            "where any were; '(fail)' where the instance fails. Truth side + is inside the "
+            "hypotheses, - is exploration.\n\n"
+            + table(["truth side", "n", "d", *(f"M0 = {fmt(m)}" for m in m0s)], body,
+                    align="lrr" + "l" * len(m0s)))
 
 
 HOOKS = {
     "PB": ClaimHooks(key_figures=pb_key_figures, findings=pb_findings, section=pb_section),
     "L3.3": ClaimHooks(key_figures=l33_key_figures, findings=l33_findings),
-    "T3.4": ClaimHooks(section=t34_section),
+    "T3.4": ClaimHooks(key_figures=t34_key_figures, section=t34_section),
 }

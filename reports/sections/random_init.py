@@ -9,7 +9,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scoreclaims.reports.figures import color, new_figure, styled
+from scoreclaims.reports.figures import color, legend_below, legend_outside, new_figure, styled
 from scoreclaims.reports.hooks import ClaimContext, ClaimHooks
 from scoreclaims.reports.markdown import as_float, fmt, table, with_ci
 
@@ -50,7 +50,7 @@ def _far_table(ctx: ClaimContext) -> str:
                      fmt(m.get("geometric_phase_log10_steps"), 3)])
     if not rows:
         return ""
-    return ("#### Inside the hypotheses: certified far-mean gradients\n\n"
+    return ("### Inside the hypotheses: certified far-mean gradients\n\n"
             + table(["#", "n", "M_0", "seed", "closest mean's distance", "log10 |grad| others, "
                      "tau = 0", "… at the horizon", "certified signs of m_i.grad_i",
                      "log10 bound on their motion", "log10 steps of the geometric phase"], rows)
@@ -87,7 +87,7 @@ def _sweep_table(ctx: ClaimContext) -> str:
                    + " or ".join(f"{b:.3g}" for b in budgets) + " integrand evaluations (a cost "
                    "cap set a priori); a seed that spends it is undecided ('out of budget'), "
                    "which the intervals over all runs account for." if budgets else "")
-    return ("#### Beyond the hypotheses: which means converge\n\n"
+    return ("### Beyond the hypotheses: which means converge\n\n"
             + table(["n", "d", "M_0", "seeds", "tol", "undecided", "converging means: runs",
                      "P(exactly one)", "P(closest wins | one)", "P(all)", "GD steps",
                      "wall s"], rows)
@@ -102,10 +102,13 @@ def _sweep_table(ctx: ClaimContext) -> str:
 
 @styled
 def _sweep_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
+    """P(exactly one mean converges) with its Wilson interval against M_0, one line per (n, d);
+    the probability axis spans the intervals drawn, not 0..1, so differences near 1 show."""
     fig, ax = new_figure(7.0, 3.6)
     groups: dict[tuple[int, int], list[Mapping[str, Any]]] = {}
     for m in rows:
         groups.setdefault((m["n"], m["d"]), []).append(m)
+    low, high = 1.0, 0.0
     for idx, ((n, d), ms) in enumerate(sorted(groups.items()), 1):
         ms = sorted(ms, key=lambda m: m["M0"])
         x = [m["M0"] + 0.08 * (idx - 3) for m in ms]
@@ -115,11 +118,16 @@ def _sweep_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
         lo = [max(0.0, pi - ci[0]) for pi, ci in zip(p, cis, strict=True)]
         hi = [max(0.0, ci[1] - pi) for pi, ci in zip(p, cis, strict=True)]
         ax.errorbar(x, p, yerr=[lo, hi], fmt="o-", color=color(idx), capsize=3,
-                    label=f"n={n}, d={d}")
+                    label=f"n = {n}, d = {d}")
+        ends = [v for ci in cis for v in ci if math.isfinite(v)]
+        if ends:
+            low, high = min(low, *ends), max(high, *ends)
+    pad = max(0.01, 0.06 * (high - low))
+    ax.set_ylim(max(0.0, low - pad), min(1.0, high) + pad)
     ax.set_xlabel("M_0 (distance of the initial centre to the truth)")
     ax.set_ylabel("P(exactly one mean converges)")
-    ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7, ncol=3)
+    ax.set_title("T3.5: how often exactly one mean converges (95% Wilson intervals)")
+    legend_outside(ax, title="setting")
     return fig
 
 
@@ -134,26 +142,36 @@ def _rate_section(ctx: ClaimContext) -> str:
         conv, away = m["converging"], m["diverging"]
         key = ["t35-rate", number, len(rows), rows[-1].get("tau")]
 
+        title = (f"{ctx.claim['id']}: long run #{number}, n = {m['n']}, d = {m['d']}, "
+                 f"M_0 = {fmt(m['M0'])}, eta = {fmt(eta)}")
+
         @styled
-        def build(rows: list = rows, conv: int = conv, away: list = away, eta: float = eta
-                  ) -> Any:
+        def build(rows: list = rows, conv: int = conv, away: list = away, eta: float = eta,
+                  title: str = title) -> Any:
             fig, (a1, a2) = new_figure(9.0, 3.6, 1, 2)
             pts = [r for r in rows if as_float(r.get("tau")) and r["tau"] > 0]
             tau = _column(pts, "tau")
             a1.loglog(tau, _column(pts, "loss"), color="black", label="loss")
             a1.loglog(tau, _column(pts, f"dist_{conv}"), color=color(1),
                       label=f"distance of mean {conv} (converging)")
-            a1.set_xlabel("tau")
-            a1.legend(fontsize=7)
+            a1.set_xlabel("tau (GD step)")
+            a1.set_ylabel("loss, distance to the truth")
+            a1.set_title("loss and the converging mean")
+            legend_below(a1)
             late = [r for r in pts if eta * r["tau"] > 1]
             x = [math.log(eta * r["tau"]) for r in late]
             for i in away:
                 a2.plot(x, [r[f"dist_{i}"] ** 2 for r in late], color=color(2 + i),
                         label=f"R^2, mean {i} (diverging)")
             if x:
-                a2.plot(x, [8 * v for v in x], ls="--", color="grey", label="8 log(eta tau)")
+                a2.plot(x, [8 * v for v in x], ls="--", color="grey",
+                        label="slope 8: 8 log(eta tau)")
             a2.set_xlabel("log(eta tau)")
-            a2.legend(fontsize=7)
+            a2.set_ylabel("squared distance R^2")
+            a2.set_title("escape of the diverging mean(s)")
+            legend_below(a2)
+            fig.suptitle(title)
+            fig.subplots_adjust(top=0.84, wspace=0.3)
             return fig
 
         img = ctx.figure_once(f"rate-run-{number}", key, build,
@@ -167,7 +185,7 @@ def _rate_section(ctx: ClaimContext) -> str:
                 esc_rows.append([i, f"{fmt(a)} … {fmt(b)}", fmt(slope, 4)])
         fit = m.get("loss_fit") or {}
         appr = m.get("approach_fit") or {}
-        text = (f"#### Long run #{number} (n = {m['n']}, d = {m['d']}, M_0 = {fmt(m['M0'])}, "
+        text = (f"### Long run #{number} (n = {m['n']}, d = {m['d']}, M_0 = {fmt(m['M0'])}, "
                 f"eta = {fmt(eta)}, {m['steps']} steps)\n\n"
                 f"Loss: {fit.get('classification')} fit, p = "
                 f"{with_ci(fit.get('exponent'), fit.get('exponent_ci'))}, q = "
@@ -196,7 +214,7 @@ def _step_table(ctx: ClaimContext) -> str:
                      fmt(m.get("wall_time_s"), 3)])
     if not rows:
         return ""
-    return ("#### Step and early-decision check\n\n"
+    return ("### Step and early-decision check\n\n"
             + table(["#", "n", "d", "M_0", "decided at 0.1 and 0.01", "differ",
                      "decided early and at 2048 steps", "differ",
                      "steps (0.1, 0.01, late)", "wall s"], rows))
@@ -212,7 +230,7 @@ def _tol_table(ctx: ClaimContext) -> str:
                      fmt(m.get("wall_time_s"), 3)])
     if not rows:
         return ""
-    return ("#### Tolerance check\n\n"
+    return ("### Tolerance check\n\n"
             + table(["#", "n", "d", "M_0", "sweep tol", "decided at both", "differ",
                      "max final distance gap", "evaluations (sweep tol, default)",
                      "wall s"], rows))
@@ -239,8 +257,9 @@ def t35_key_figures(claim: Mapping[str, Any]) -> str:
         text.append(f"inside: far-mean |grad| <= 10^{fmt(m['inside_max_log10_far_grad'], 6)}, "
                     "signs certified")
     if ps:
-        text.append(f"P(exactly one) {fmt(min(ps), 3)}…{fmt(max(ps), 3)} over "
-                    f"{len(ps)} settings")
+        span = (fmt(min(ps), 3) if fmt(min(ps), 3) == fmt(max(ps), 3)
+                else f"{fmt(min(ps), 3)} to {fmt(max(ps), 3)}")
+        text.append(f"P(exactly one) {span} over {len(ps)} setting" + "s" * (len(ps) > 1))
     if m.get("loss_exponent") is not None:
         text.append(f"loss p = {with_ci(m['loss_exponent'], m.get('loss_exponent_ci'))}, "
                     f"q = {fmt(m.get('log_power'), 3)} (fitted form; last local exponent "
@@ -249,6 +268,23 @@ def t35_key_figures(claim: Mapping[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------ T3.7
+
+def t37_key_figures(claim: Mapping[str, Any]) -> str:
+    m = claim.get("metrics") or {}
+    lb = m.get("lower_bound") or {}
+    rows = [(k.removeprefix("eps="), v) for k, v in lb.items() if isinstance(v, Mapping)]
+    parts = []
+    if rows:
+        parts.append("min L tau^(1+eps) = " + ", ".join(
+            f"{fmt(v.get('c'), 3)} (eps = {k})" for k, v in rows))
+        grows = [k for k, v in rows if v.get("fitted_law_implies_growth")]
+        parts.append(f"fitted law implies growth for eps = {', '.join(grows)}" if grows
+                     else "fitted law implies growth for no eps")
+    if m.get("loss_exponent") is not None:
+        parts.append(f"loss p = {with_ci(m['loss_exponent'], m.get('loss_exponent_ci'))}, "
+                     f"q = {fmt(m.get('log_power'), 3)}")
+    return "; ".join(parts)
+
 
 def t37_section(ctx: ClaimContext) -> str:
     parts = []
@@ -261,18 +297,22 @@ def t37_section(ctx: ClaimContext) -> str:
             continue
         eps_list = [row["eps"] for row in lb]
 
+        title = f"{ctx.claim['id']}: L tau^(1+eps) along long run #{number}"
+
         @styled
-        def build(rows: list = rows, eps_list: list = eps_list) -> Any:
+        def build(rows: list = rows, eps_list: list = eps_list, title: str = title) -> Any:
             fig, ax = new_figure(7.0, 3.6)
             tau = _column(rows, "tau")
             loss = _column(rows, "loss")
             for idx, eps in enumerate(eps_list, 1):
                 y = [lv * t ** (1 + eps) for lv, t in zip(loss, tau, strict=True)]
-                ax.loglog(tau, y, color=color(idx), label=f"L tau^(1+{eps:g})")
+                ax.loglog(tau, y, color=color(idx), label=f"L tau^(1+{eps:g}), eps = {eps:g}")
             ax.loglog(tau, [lv * t for lv, t in zip(loss, tau, strict=True)], color="black",
-                      ls="--", label="L tau")
-            ax.set_xlabel("tau")
-            ax.legend(fontsize=7)
+                      ls="--", label="L tau (eps = 0)")
+            ax.set_xlabel("tau (GD step)")
+            ax.set_ylabel("L tau^(1+eps)")
+            ax.set_title(title)
+            legend_outside(ax)
             return fig
 
         img = ctx.figure_once(f"lower-bound-{number}", ["t37", number, len(rows),
@@ -284,7 +324,7 @@ def t37_section(ctx: ClaimContext) -> str:
                        fmt(r.get("ratio_last_decade")), fmt(r.get("monotone_last_decade")),
                        fmt(r.get("fitted_law_implies_growth")),
                        fmt(r.get("turnaround_log10_tau"), 3)] for r in lb]
-        parts.append(f"#### Long run #{number}\n\n" + table(
+        parts.append(f"### Long run #{number}\n\n" + table(
             ["eps", "c = min L tau^(1+eps)", "at tau", "ratio over the last decade",
              "non-decreasing there", "fitted law implies growth", "log10 tau where the fitted "
              "law turns up"], table_rows) + "\n\n" + img)
@@ -292,6 +332,18 @@ def t37_section(ctx: ClaimContext) -> str:
 
 
 # -------------------------------------------------------------------------------------- E1
+
+def e1_key_figures(claim: Mapping[str, Any]) -> str:
+    m = claim.get("metrics") or {}
+    conv, mc, slope = (m.get(k) or {} for k in ("converged", "mc_converged",
+                                                "loss_slope_last_decade"))
+    parts = [f"M = {k}: {v} mean(s) converge (Monte Carlo: "
+             f"{'undecided' if mc.get(k) is None else mc[k]}), loss slope "
+             f"{fmt(slope.get(k), 3)}" for k, v in conv.items()]
+    if m.get("mc_max_deviation") is not None:
+        parts.append(f"largest |exact - Monte Carlo| distance {fmt(m['mc_max_deviation'], 3)}")
+    return "; ".join(parts)
+
 
 def e1_section(ctx: ClaimContext) -> str:
     parts = []
@@ -310,23 +362,32 @@ def e1_section(ctx: ClaimContext) -> str:
                        fmt(m.get("mc_max_deviation"), 3)])
         n = len(m.get("final_distances") or [])
 
+        title = (f"{ctx.claim['id']}: the paper's experiment at M = {fmt(m['M'])} "
+                 f"(#{number}, d = {(e.get('instance') or {}).get('d', '?')})")
+
         @styled
-        def build(rows: list = rows, n: int = n) -> Any:
+        def build(rows: list = rows, n: int = n, title: str = title) -> Any:
             fig, (a1, a2) = new_figure(9.0, 3.6, 1, 2)
             tau = _column(rows, "tau")
             for i in range(n):
                 a1.loglog(tau, _column(rows, f"dist_{i}"), color=color(i + 1),
                           label=f"mean {i}")
                 a1.loglog(tau, _column(rows, f"mc_dist_{i}"), color=color(i + 1), ls="--")
-            a1.set_xlabel("tau")
+            a1.plot([], [], color="grey", label="exact gradients")
+            a1.plot([], [], color="grey", ls="--", label="Monte-Carlo gradients")
+            a1.set_xlabel("tau (GD step)")
             a1.set_ylabel("distance to the truth")
-            a1.legend(fontsize=7)
-            a2.loglog(tau, _column(rows, "loss"), color="black", label="exact")
+            a1.set_title("distance of each mean")
+            legend_below(a1, ncol=3)
+            a2.loglog(tau, _column(rows, "loss"), color="black", label="exact gradients")
             a2.loglog(tau, _column(rows, "mc_loss"), color="grey", ls="--",
-                      label="Monte-Carlo (batch estimate)")
-            a2.set_xlabel("tau")
+                      label="Monte-Carlo gradients (batch estimate)")
+            a2.set_xlabel("tau (GD step)")
             a2.set_ylabel("loss")
-            a2.legend(fontsize=7)
+            a2.set_title("loss")
+            legend_below(a2)
+            fig.suptitle(title)
+            fig.subplots_adjust(top=0.84, wspace=0.3)
             return fig
 
         parts.append(ctx.figure_once(f"e1-{number}", ["e1", number, len(rows), rows[-1]["tau"]],
@@ -344,6 +405,6 @@ def e1_section(ctx: ClaimContext) -> str:
 
 HOOKS = {
     "T3.5": ClaimHooks(key_figures=t35_key_figures, section=t35_section),
-    "T3.7": ClaimHooks(section=t37_section),
-    "E1": ClaimHooks(section=e1_section),
+    "T3.7": ClaimHooks(key_figures=t37_key_figures, section=t37_section),
+    "E1": ClaimHooks(key_figures=e1_key_figures, section=e1_section, generic_figures=False),
 }

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from scoreclaims.reports.figures import color, new_figure, styled
+from scoreclaims.reports.figures import color, legend_below, legend_outside, new_figure, styled
 from scoreclaims.reports.hooks import ClaimContext, ClaimHooks
 from scoreclaims.reports.markdown import fmt, table
 
 CONVERGED_BELOW = 1.0  # in the GD figure, means ending below this are the converging ones
+FLOOR = 1e-12  # distances below are drawn at this value (log axis)
 
 SYMMETRY_MD = (
     "Symmetry argument (derived). L is invariant under permutations of the means and under any "
@@ -43,8 +44,9 @@ def key_figures(claim: Mapping[str, Any]) -> str:
         return ""
     first, last = fam[0]["metrics"], fam[-1]["metrics"]
     spec = first["spectrum"]
-    text = (f"s*(n={first['n']}) = {first['s_star'][:8]}, L = {first['loss'][:6]}"
-            + (f" ... s*(n={last['n']}) = {last['s_star'][:8]}" if len(fam) > 1 else "")
+    text = (f"s* = {_num(first['s_star'])} (n = {first['n']}, L = {_num(first['loss'], 4)})"
+            + (f" to {_num(last['s_star'])} (n = {last['n']}, L = {_num(last['loss'], 4)})"
+               if len(fam) > 1 else "")
             + f"; index {spec['index_d1']} (d = 1), {spec['index_d3']} (d = 3)")
     pos = [(e["metrics"]["n"], len(e["metrics"]["points"])) for e in _census(claim)]
     if pos:
@@ -138,35 +140,39 @@ def _profile_figure(fam: list[Mapping[str, Any]]) -> Any:
     for k, e in enumerate(fam):
         scan = e["metrics"]["scan"]
         s = [r[0] for r in scan]
-        axes[0].plot(s, [r[3] for r in scan], color=color(k), label=f"n = {e['metrics']['n']}")
-        axes[1].plot(s, [r[1] for r in scan], color=color(k))
+        axes[0].plot(s, [r[3] for r in scan], color=color(k))
+        axes[1].plot(s, [r[1] for r in scan], color=color(k), label=f"n = {e['metrics']['n']}")
         axes[1].axvline(float(e["metrics"]["s_star"][:18]), color=color(k), lw=0.6, ls=":")
     axes[0].set(xlabel="s", ylabel="L(s, -s, 0, ..., 0)", title="loss along the family")
-    axes[1].set(xlabel="s", ylabel="dL/ds", title="slope (dotted: s*)")
+    axes[1].set(xlabel="s", ylabel="dL/ds", title="slope (dotted: s* for each n)")
     axes[1].axhline(0.0, color="k", lw=0.5)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+    legend_outside(axes[1], title="means")
+    fig.suptitle("T3.1: the family (s, -s, 0, ..., 0), float64 engine")
+    fig.subplots_adjust(top=0.84, wspace=0.3)
     return fig
 
 
 @styled
-def _runs_figure(runs: list[tuple[str, Mapping[str, Any], int]]) -> Any:
+def _runs_figure(runs: list[tuple[str, Mapping[str, Any], int]], title: str) -> Any:
+    """Loss and the largest |m_i| (and the largest of the means that converge) along GD runs
+    started next to stationary points; one colour and legend entry per run. Distances below
+    FLOOR (means sitting at the truth to round-off) are drawn at FLOOR."""
     fig, axes = new_figure(9.0, 3.8, cols=2)
     for k, (label, run, n) in enumerate(runs):
         rows = run["rows"]
         tau = [max(r[0], 0.5) for r in rows]
         staying = [i for i in range(n) if rows[-1][2 + i] < CONVERGED_BELOW]
-        axes[0].loglog(tau, [max(r[1], 1e-300) for r in rows], color=color(k), label=label)
-        axes[1].loglog(tau, [max(r[2:2 + n]) for r in rows], color=color(k))
+        axes[0].loglog(tau, [max(r[1], 1e-300) for r in rows], color=color(k + 1), label=label)
+        axes[1].loglog(tau, [max(r[2:2 + n]) for r in rows], color=color(k + 1))
         if staying:
-            axes[1].loglog(tau, [max(max(r[2 + i] for i in staying), 1e-12) for r in rows],
-                           color=color(k), ls="--")
-    axes[0].set(xlabel="tau (0 shown at 0.5)", ylabel="loss",
-                title="GD from next to a stationary point")
-    axes[1].set(xlabel="tau (0 shown at 0.5)", ylabel="|m_i|", ylim=(1e-4, 30),
-                title=f"max |m_i| (solid), max of those ending < {CONVERGED_BELOW:g} (dashed)")
-    axes[0].legend(fontsize=5, loc="lower left")
-    fig.tight_layout()
+            axes[1].loglog(tau, [max(max(r[2 + i] for i in staying), FLOOR) for r in rows],
+                           color=color(k + 1), ls="--")
+    axes[0].set(xlabel="tau (0 shown at 0.5)", ylabel="loss", title="loss")
+    axes[1].set(xlabel="tau (0 shown at 0.5)", ylabel="|m_i| (canonical)",
+                title=f"max |m_i| (solid), of those ending < {CONVERGED_BELOW:g} (dashed)")
+    legend_below(axes[0], ncol=2, fontsize=7)
+    fig.suptitle(title)
+    fig.subplots_adjust(top=0.84, wspace=0.3)
     return fig
 
 
@@ -220,7 +226,7 @@ def _census_tables(cen: list[Mapping[str, Any]]) -> tuple[str, list[tuple[str, A
 def section(ctx: ClaimContext) -> str:
     claim = ctx.claim
     fam, cen = _family(claim), _census(claim)
-    parts = ["#### Stationary points of the family (T3.1)", SYMMETRY_MD]
+    parts = ["### Stationary points of the family (T3.1)", SYMMETRY_MD]
     if fam:
         parts.append(_family_table(fam))
         parts.append("Eigenvalues are those of the derived Hessian blocks at 40+ digits (error "
@@ -235,11 +241,13 @@ def section(ctx: ClaimContext) -> str:
                                      "*Loss and dL/ds along (s, -s, 0, ..., 0), float64 engine.*"))
         gd_text, runs = _gd_table(fam)
         if gd_text:
-            parts += ["#### Gradient descent from next to s*", gd_text]
+            parts += ["### Gradient descent from next to s*", gd_text]
             parts.append(ctx.figure_once("gd-near-s-star", ["gd", [r[0] for r in runs]],
-                                         lambda: _runs_figure(runs), "GD next to s*"))
+                                         lambda: _runs_figure(
+                                             runs, "T3.1: gradient descent from next to s*"),
+                                         "GD next to s*"))
     if cen:
-        parts.append("#### Census of stationary points, d = 1 (beyond the paper)")
+        parts.append("### Census of stationary points, d = 1 (beyond the paper)")
         text, cruns = _census_tables(cen)
         parts.append(text)
         parts.append("Points are accepted only after Newton at 40+ digits converged (steps below "
@@ -250,13 +258,16 @@ def section(ctx: ClaimContext) -> str:
                      "radius e^-2/n are counted as the truth (T2.1's region, reported).")
         if cruns:
             parts.append(ctx.figure_once("census-gd", ["census-gd", [r[0] for r in cruns]],
-                                         lambda: _runs_figure(cruns),
+                                         lambda: _runs_figure(
+                                             cruns, "T3.1: gradient descent from next to the "
+                                             "census points (d = 1)"),
                                          "GD next to the census points"))
     return "\n\n".join(parts)
 
 
 HOOKS = {
-    "T3.1": ClaimHooks(key_figures=key_figures, findings=findings, section=section),
+    "T3.1": ClaimHooks(key_figures=key_figures, findings=findings, section=section,
+                       generic_figures=False),
     "T3.1~no-stationary-n3": ClaimHooks(),
     "T3.1~local-minimum": ClaimHooks(),
     "T3.1~n2-family": ClaimHooks(),
