@@ -65,6 +65,7 @@ from scoreclaims.verifiers.atomic import atomic_path
 from scoreclaims.verifiers.errors import UsageError
 
 REPORT_NAME = "REPORT.md"
+MANIFEST_NAME = ".report-files.json"  # what the report wrote, so a rerun removes only its own
 RESULTS_NAME = "results.json"
 MAX_CURVES = 6  # instances per rate figure
 MAX_PANELS = 6  # instances per distances figure
@@ -139,6 +140,7 @@ def write_report(
     document, raw = load_results(results_json_path)
     out = _prepare_dir(Path(out_dir))
     report = render(document)
+    earlier = _report_files(out)
     try:
         for rel, data in sorted(report.assets.items()):
             target = out / rel
@@ -147,10 +149,13 @@ def write_report(
         copy = out / RESULTS_NAME
         if not (copy.exists() and os.path.samefile(copy, results_json_path)):
             _write_bytes(copy, raw)
+        _write_bytes(out / MANIFEST_NAME, (json.dumps(sorted(report.assets), indent=0)
+                                           + "\n").encode())
         _write_bytes(out / REPORT_NAME, report.markdown.encode("utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot write the report into {str(out)!r}: {exc}") from None
-    _remove_stale(out, set(report.assets))
+    for rel in earlier - set(report.assets):
+        (out / rel).unlink(missing_ok=True)
     return out / REPORT_NAME
 
 
@@ -179,14 +184,30 @@ def _prepare_dir(out: Path) -> Path:
     return out
 
 
-def _remove_stale(out: Path, keep: set[str]) -> None:
-    """Delete figures and data files an earlier report left that this one does not reference."""
-    for sub, suffix in ((FIGURES_DIR, ".png"), (TRAJECTORIES_DIR, ".csv"), (DATA_DIR, ".json")):
-        folder = out / sub
-        if folder.is_dir():
-            for f in folder.iterdir():
-                if f.suffix == suffix and f"{sub}/{f.name}" not in keep:
-                    f.unlink(missing_ok=True)
+def _report_files(out: Path) -> set[str]:
+    """The files an earlier report wrote into `out`: its manifest's list, else (a report from
+    before manifests) the figures, CSVs and data files its REPORT.md links to. Nothing else in
+    the folder is ever deleted: a user's own files there stay."""
+    try:
+        listed = json.loads((out / MANIFEST_NAME).read_text())
+        if isinstance(listed, list):
+            return {str(rel) for rel in listed if _report_path(str(rel))}
+    except (OSError, ValueError):
+        pass
+    try:
+        text = (out / REPORT_NAME).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return {rel for rel in re.findall(r"\]\(([^)\s]+)\)", text) if _report_path(rel)}
+
+
+def _report_path(rel: str) -> bool:
+    """A path the report itself writes: figures/*.png, trajectories/*.csv, data/*.json."""
+    parts = Path(rel).parts
+    return (len(parts) == 2 and ".." not in parts
+            and (parts[0], Path(parts[1]).suffix) in {(FIGURES_DIR, ".png"),
+                                                      (TRAJECTORIES_DIR, ".csv"),
+                                                      (DATA_DIR, ".json")})
 
 
 # ------------------------------------------------------------------ rendering

@@ -482,15 +482,30 @@ def subset(tmp_path: Path, *ids: str) -> Path:
     return path
 
 
-def test_stale_figures_removed(tmp_path: Path) -> None:
+def test_stale_report_files_removed_and_only_those(tmp_path: Path) -> None:
+    """A rerun removes what the earlier report wrote and no longer needs (its manifest, or the
+    files an older REPORT.md links), never the user's own files in the same folders."""
     out = tmp_path / "rep"
-    (out / "figures").mkdir(parents=True)
-    (out / "figures" / "old-claim.png").write_bytes(b"x")
-    (out / "trajectories").mkdir()
+    first = write_report(GOLDEN / "results.json", out)
+    linked = {p for p in (out / "figures").iterdir()}
+    (out / "figures" / "my-own.png").write_bytes(b"mine")
+    (out / "trajectories" / "my-own.csv").write_text("mine")
     (out / "trajectories" / "keep.txt").write_text("mine")
     write_report(subset(tmp_path, "S.broken"), out)
-    assert not (out / "figures" / "old-claim.png").exists()
-    assert (out / "trajectories" / "keep.txt").read_text() == "mine"  # only report files go
+    assert all((out / "figures" / n).read_bytes() == b"mine" for n in ("my-own.png",))
+    assert (out / "trajectories" / "my-own.csv").read_text() == "mine"
+    assert (out / "trajectories" / "keep.txt").read_text() == "mine"
+    now = json.loads((out / ".report-files.json").read_text())
+    assert all((out / rel).exists() for rel in now)
+    assert not any(p.exists() for p in linked if f"figures/{p.name}" not in now)
+    # a folder written before manifests: the old REPORT.md's links tell what is the report's
+    write_report(GOLDEN / "results.json", out)
+    (out / ".report-files.json").unlink()
+    write_report(subset(tmp_path, "S.broken"), out)
+    now = set(json.loads((out / ".report-files.json").read_text()))
+    gone = {p for p in linked if f"figures/{p.name}" not in now}
+    assert gone and not any(p.exists() for p in gone)
+    assert (out / "figures" / "my-own.png").exists() and first.exists()
 
 
 def test_non_finite_values_and_undecided_fits(tmp_path: Path) -> None:
