@@ -12,7 +12,8 @@ pytest loads in every project where scoreclaims is installed) costs nothing more
 The layout below this package: `paper` holds the paper's claims and nothing else; `_run` the
 execution machinery (jobs, cache, executors); `cli` the command line; `pytest_plugin` the pytest
 items; the framework itself is `model`, `outcome`, `verdict`, `evidence`, `judge`, `search`,
-`options`, `runner`, `registry` and `results`.
+`options`, `runner`, `registry`, `results` and `witness` (the register of witnesses that every
+conclusion can fail).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ _API = {
     "evaluate": ("runner", "evaluate"),
     "verify": ("runner", "verify"),
     "verify_claim": ("runner", "verify_claim"),
+    "Witness": ("witness", "Witness"),
+    "by_variant": ("witness", "by_variant"),
+    "constructed": ("witness", "constructed"),
     "task_map": ("_run.parallel", "task_map"),
     "TaskError": ("_run.parallel", "TaskError"),
 }

@@ -39,6 +39,16 @@ def instance_reason(checks: list[Check], verdict: Verdict) -> str:
     return f"{label}: " + "; ".join(parts)
 
 
+def membership_note(claim: Claim, instance: Mapping[str, Any]) -> str:
+    """The domain's sentence on why `instance` is inside or beyond (under the suite's reading),
+    as a suffix of the instance's reason; empty when the domain has none."""
+    membership = claim.hypotheses.membership
+    if membership is None:
+        return ""
+    text = membership(instance).strip()
+    return f" [{text}]" if text else ""
+
+
 def judge_outcome(claim: Claim, params: Mapping[str, Any], outcome: InstanceOutcome,
                   base: dict[str, Any], messages: list[str], wall_time_s: float
                   ) -> InstanceResult:
@@ -54,6 +64,8 @@ def judge_outcome(claim: Claim, params: Mapping[str, Any], outcome: InstanceOutc
                 checks.append(predicate.check(outcome, params))
             verdict = predicates_verdict(c.holds for c in checks if c.applicable)
             reason, tb = instance_reason(checks, verdict), None
+            stage = "hypotheses.membership"
+            reason += membership_note(claim, base["instance"])
         except Exception as exc:  # noqa: BLE001 - a broken predicate is an error verdict
             verdict = Verdict.ERROR
             reason = f"{type(exc).__name__} in {stage}: {exc}"
@@ -68,19 +80,21 @@ def judge_outcome(claim: Claim, params: Mapping[str, Any], outcome: InstanceOutc
 
 
 def claim_reason(verdict: Verdict, inside: list[InstanceResult],
-                 summary: SearchSummary | None) -> str:
-    """Why a claim got its verdict: the first instance that decided it, or the search's error."""
+                 summary: SearchSummary | None, caveat: str = "") -> str:
+    """Why a claim got its verdict: the first instance that decided it, or the search's error;
+    `caveat` (the domain's, on what "inside" rests on) is appended."""
+    tail = f" ({caveat.strip()})" if caveat.strip() else ""
     if summary is not None and summary.error is not None:
         return summary.error
     if not inside:
-        return "no instance inside the hypotheses was checked"
+        return "no instance inside the hypotheses was checked" + tail
     if verdict is Verdict.PASS:
-        return f"all {len(inside)} instances inside the hypotheses pass"
+        return f"all {len(inside)} instances inside the hypotheses pass" + tail
     if verdict is Verdict.FAIL and summary is not None and summary.counterexample is not None:
         example = summary.counterexample
         if example.verdict is Verdict.FAIL:
-            return f"minimal counterexample {short(example.instance)}: {example.reason}"
+            return f"minimal counterexample {short(example.instance)}: {example.reason}" + tail
     first = next(r for r in inside if r.verdict is verdict)
     count = sum(r.verdict is verdict for r in inside)
     example = f"{short(first.instance)}: {first.reason}"
-    return f"{count} of {len(inside)} instances {verdict.value}; {example}"
+    return f"{count} of {len(inside)} instances {verdict.value}{tail}; {example}"

@@ -78,12 +78,23 @@ class Predicate:
     Return None when the evidence cannot decide (horizon too short, precision too low): that makes
     the instance inconclusive rather than failed. Return NOT_APPLICABLE when the conclusion does
     not concern the instance (another kind of instance of the same claim): it is listed as such
-    and never counted as a pass; an instance with no applicable conclusion is inconclusive.
+    and never counted as a pass; an instance with no applicable conclusion is inconclusive. No
+    evidence is never a pass: a conclusion that was not checked on an instance of its kind
+    returns None, with the reason.
+
+    Every conclusion must be able to fail: the register of witnesses (`scoreclaims.claims.witness`,
+    ``scoreclaims list --conclusions``) holds, for each one, an outcome on which it returns False.
+
+    `guard`: an evidence check rather than a conclusion of the claim (the engine met its
+    tolerance, the precision held): True when the evidence is sound, None when it is not (the
+    instance is then inconclusive, never failed: an inaccurate engine refutes nothing).
+    Returning False from a guard is an error. Its witness is an outcome on which it returns None.
     """
 
     name: str
     description: str
     test: Callable[[InstanceOutcome, Params], PredicateResult]
+    guard: bool = False
 
     def check(self, outcome: InstanceOutcome, params: Params) -> Check:
         result = self.test(outcome, params)
@@ -93,6 +104,9 @@ class Predicate:
         if isinstance(holds, str):
             raise TypeError(f"predicate {self.name!r} returned {holds!r}: use True, False, None "
                             f"or NOT_APPLICABLE")
+        if self.guard and holds is not None and not holds:
+            raise TypeError(f"guard {self.name!r} returned False: an evidence check gives True "
+                            f"(sound) or None (not sound: undecided), never a violation")
         return Check(self.name, None if holds is None else bool(holds), str(detail))
 
 
@@ -113,6 +127,11 @@ class Domain:
     `searchable(instance)` optionally refuses drawn instances that are inside the hypotheses but
     cannot be decided by a run (a horizon beyond what the claim can afford); the search counts
     those draws, and the ones outside the hypotheses, in its summary.
+
+    Where "inside the hypotheses" rests on a reading of the suite's own (an unknown constant set
+    to a value, a side the paper does not give), the verdicts say so: `caveat` is appended to the
+    claim's reason, and `membership(instance)` (one short sentence: why this instance is inside
+    or beyond, under that reading) to each instance's reason.
     """
 
     description: str
@@ -122,6 +141,8 @@ class Domain:
     search_examples: Mapping[str, int] = field(default_factory=lambda: {"quick": 10, "full": 100})
     max_shrinks: int = 100
     searchable: Callable[[Instance], bool] | None = None
+    caveat: str = ""
+    membership: Callable[[Instance], str] | None = None
 
     def __post_init__(self) -> None:
         unknown = (set(self.instances) | set(self.search_examples)) - set(PROFILES)

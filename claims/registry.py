@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import metadata
+from typing import Any
 
 from scoreclaims.claims.model import Claim
 from scoreclaims.verifiers.errors import UsageError
@@ -32,9 +33,12 @@ def pack_modules() -> tuple[str, ...]:
 
 
 class Registry:
-    """Ordered claims with unique ids; every known-false variant names a registered claim."""
+    """Ordered claims with unique ids; every known-false variant names a registered claim.
+    `witnesses`: the packs' register of witnesses (`scoreclaims.claims.witness`), that each
+    conclusion can fail."""
 
-    def __init__(self, claims: Iterable[Claim]) -> None:
+    def __init__(self, claims: Iterable[Claim], witnesses: Iterable[Any] = ()) -> None:
+        self.witnesses: tuple[Any, ...] = tuple(witnesses)
         self._claims: dict[str, Claim] = {}
         for claim in claims:
             if claim.id in self._claims:
@@ -96,12 +100,19 @@ class Registry:
 
 def load(modules: Sequence[str] | None = None) -> Registry:
     """Import each claim pack (default: the registered ones, `pack_modules`) and collect its
-    ``CLAIMS``."""
+    ``CLAIMS`` and its optional ``WITNESSES`` (`scoreclaims.claims.witness.Witness` objects)."""
+    from scoreclaims.claims.witness import Witness
+
     claims: list[Claim] = []
+    witnesses: list[Witness] = []
     for name in pack_modules() if modules is None else modules:
         pack = importlib.import_module(name)
         found = getattr(pack, "CLAIMS", None)
         if not isinstance(found, tuple | list) or not all(isinstance(c, Claim) for c in found):
             raise TypeError(f"claim pack {name!r} must define CLAIMS, a tuple of Claim objects")
         claims.extend(found)
-    return Registry(claims)
+        more = getattr(pack, "WITNESSES", ())
+        if not isinstance(more, tuple | list) or not all(isinstance(w, Witness) for w in more):
+            raise TypeError(f"claim pack {name!r}: WITNESSES must be a tuple of Witness objects")
+        witnesses.extend(more)
+    return Registry(claims, witnesses)

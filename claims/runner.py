@@ -155,7 +155,7 @@ def _finish(run: Scheduler, claim: Claim, grid: list[_Planned], options: RunOpti
     verdict = aggregate(r.verdict for r in inside)
     if summary is not None and summary.error is not None:
         verdict = Verdict.ERROR
-    reason = claim_reason(verdict, inside, summary)
+    reason = claim_reason(verdict, inside, summary, claim.hypotheses.caveat)
     metrics: dict[str, Any] = {
         "instances_inside": len(inside),
         "instances_beyond": len(beyond),

@@ -33,6 +33,7 @@ def test_the_worked_claim_runs_as_documented(tmp_path: Path,
     namespace: dict[str, object] = {}
     exec(compile(code["test_toy_collapse.py"], "test_toy_collapse.py", "exec"), namespace)
     namespace["test_toy_claim_holds_and_its_variant_is_rejected"]()  # type: ignore[operator]
+    namespace["test_every_conclusion_can_fail"]()  # type: ignore[operator]
 
     from toy_pack.collapse import CLAIMS
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import scoreclaims.claims.paper.large_noise as ln
 from scoreclaims.claims import registry
-from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.model import NOT_APPLICABLE, InstanceOutcome
 from scoreclaims.claims.paper._spread_law import spread_law
 from scoreclaims.claims.runner import evaluate
 from scoreclaims.claims.verdict import Verdict
@@ -75,7 +75,7 @@ def test_stein_form_at_high_precision() -> None:
     assert rel <= 1e-25 and qerr <= 1e-25
 
 
-@pytest.mark.parametrize("inst", [{"m": [[1.0], [-0.4]]},
+@pytest.mark.parametrize("inst", [{"m": [[1.0], [-0.4]], "mp50": True},
                                   {"m": [[1.0, 0.0], [-0.3, 0.8], [0.2, -0.6]]}])
 def test_l22_holds_and_variants_rejected(inst: dict[str, Any]) -> None:
     p = params("L2.2", **SMALL_L22)
@@ -84,6 +84,18 @@ def test_l22_holds_and_variants_rejected(inst: dict[str, Any]) -> None:
     assert abs(result.rates["remainder_exponent"] - 3.0) < 0.05
     for variant in ("L2.2~quadratic-remainder", "L2.2~em-plus-sign"):
         assert evaluate(by_id(variant), inst, p).verdict is Verdict.FAIL
+    mp = {c.name: c for c in result.checks}["stein_equals_direct_50_digits"]
+    # the 50-digit check is one-dimensional: it concerns k = 1 only (n/a for this k = 2 one)
+    assert mp.holds is (True if "mp50" in inst else NOT_APPLICABLE), mp.detail
+
+
+def test_the_50_digit_check_not_run_on_a_k1_instance_is_no_pass() -> None:
+    """No evidence is never a pass: a k = 1 configuration without the 50-digit run is
+    undecided (it used to read 'True: not run here')."""
+    result = evaluate(by_id("L2.2"), {"m": [[1.0], [-0.4]]}, params("L2.2", **SMALL_L22))
+    mp = {c.name: c for c in result.checks}["stein_equals_direct_50_digits"]
+    assert mp.holds is None and "not run" in mp.detail
+    assert result.verdict is Verdict.INCONCLUSIVE
 
 
 def test_broken_leading_term_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,6 +126,25 @@ def test_broken_stein_form_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---------------------------------------------------------------------------- T2.1
+
+
+def test_t21_reasons_say_inside_rests_on_the_suites_step_constant() -> None:
+    inside = ln.T21_INSIDE["quick"][0]
+    assert ln.t21_membership(inside).startswith("inside:")
+    assert "C_eta = eta n^4 d^2 = 1 <= 1, the suite's own step constant" in \
+        ln.t21_membership(inside)
+    beyond = ln.T21_STEP_BEYOND["quick"][0]
+    assert "> 1, the suite's own step constant" in ln.t21_membership(beyond)
+    assert "the paper's constant" in by_id("T2.1").hypotheses.caveat
+
+
+def test_t21_bounded_k_can_fail() -> None:
+    """K = L sqrt(eta tau)/(n^3 d^2) growing through the last decade with a decided loss fit
+    slower than tau^-1/2 is a violation, not a horizon too short."""
+    p = params("T2.1")
+    slow = ln._t21_rate_outcome(0.3)
+    assert ln.loss_bound_bounded(slow, p)[0] is False
+    assert ln.loss_bound_bounded(ln._t21_rate_outcome(2.0), p)[0] is True
 
 
 def test_t21_small_instance_passes() -> None:

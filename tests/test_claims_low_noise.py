@@ -68,6 +68,16 @@ def test_t32_and_l33_hold_and_variants_fail() -> None:
     assert all(_verdict("L3.3", outcome))
     assert False in _verdict("L3.3~reported-factor", outcome)
     assert False in _verdict("T3.2~sqrt-rate", outcome)
+    # past the hand-off: the same run continued, its rate reported and not judged (the
+    # power-law regime of the bound lies ~10^29 steps away at this spread), distances falling
+    after = result.metrics["after_handoff"]
+    assert after["steps"] == 3 * result.metrics["steps"] and after["distances_decrease"]
+    assert after["loss_fit"]["classification"] == "geometric"
+    assert after["rate_vs_bound"] is None and not after["horizon_reaches_regime"]
+    assert after["log10_power_law_regime_steps"] > 20 and "beyond any horizon" in after["reason"]
+    assert {c.name: c.holds for c in result.checks}["keeps_converging_after_handoff"] is True
+    # "inside" rests on the suite's step constant, and the reasons say so
+    assert "C_eta = 0.16 <= 1, the suite's own step constant" in result.reason
 
 
 def test_loose_spread_variant_is_rejected_by_a_run_away_mean() -> None:
@@ -110,6 +120,7 @@ def test_t34_holds_and_variants_fail() -> None:
     p = params("T3.4")
     result = evaluate(by_id("T3.4"), inst, p)
     assert result.in_hypotheses and result.verdict is Verdict.PASS, result.reason
+    assert "the side the suite chose" in result.reason
     assert "evidenced, not observed" in {c.name: c.detail for c in result.checks}[
         "others_move_away"]
     assert False in _verdict("T3.4~all-converge", nec.run_necessity(inst, p))

@@ -94,22 +94,48 @@ def test_small_sweep_closest_mean_wins() -> None:
 
 # ------------------------------------------------------------------ T3.5 / T3.7 predicates
 
-def _sweep_outcome(k_one: int, k_all: int, decided: int, undecided: int, n: int = 3
-                   ) -> InstanceOutcome:
-    wins = {"k": k_one, "of": k_one, "p": 1.0 if k_one else None, "ci": wilson(k_one, k_one)}
+def _sweep_outcome(k_one: int, k_all: int, decided: int, undecided: int, n: int = 3,
+                   wins: int | None = None, m0: float = 4.0) -> InstanceOutcome:
+    won = k_one if wins is None else wins
+    closest = {"k": won, "of": k_one, "p": won / k_one if k_one else None,
+               "ci": wilson(won, k_one)}
     data = {"kind": "sweep", "exactly_one": proportion(k_one, decided, undecided),
-            "all_converge": proportion(k_all, decided, undecided), "closest_wins": wins}
-    return InstanceOutcome(metrics={"n": n}, data=data)
+            "all_converge": proportion(k_all, decided, undecided), "closest_wins": closest,
+            "undecided": undecided}
+    return InstanceOutcome(metrics={"n": n, "M0": m0}, data=data)
 
 
-def test_sweep_majority_and_its_teeth() -> None:
-    good = random_init.one_mean_converges(_sweep_outcome(190, 0, 200, 0), P)
+def test_with_high_probability_at_the_level_and_its_teeth() -> None:
+    """'With high probability' at the level 0.9: the Wilson lower bound over all runs, the
+    undecided counted against, must clear it; the paper's (vacuous) bound is reported beside."""
+    assert P["level"] == 0.9
+    good = random_init.one_mean_converges(_sweep_outcome(196, 0, 200, 0), P)
     bad = random_init.one_mean_converges(_sweep_outcome(60, 140, 200, 0), P)
     unsure = random_init.one_mean_converges(_sweep_outcome(110, 0, 120, 80), P)
     assert good[0] is True and bad[0] is False and unsure[0] is None
+    assert "1 - n^2 M0^(-1/3) = -4.67" in good[1] and "vacuous" in good[1]
+    # 187 of 200 (the n = 5, d = 1, M0 = 4 sweep): clears 0.5, not 0.9
+    assert random_init.one_mean_converges(_sweep_outcome(187, 0, 200, 0), P)[0] is None
+    assert random_init.one_mean_converges(_sweep_outcome(187, 0, 200, 0),
+                                          {**P, "level": 0.5})[0] is True
+    # 144 decided of 200, 56 undecided (n = 5, d = 3, M0 = 10): undecided counted against
+    assert random_init.one_mean_converges(_sweep_outcome(144, 0, 144, 56), P)[0] is None
     variant = random_init.T3_5_ALL_M10.conclusions[0]
     assert variant.check(_sweep_outcome(190, 0, 200, 0), P).holds is False
     assert variant.check(_sweep_outcome(10, 180, 200, 0), P).holds is True
+
+
+def test_closest_wins_on_sweeps_counts_the_undecided_against() -> None:
+    assert random_init.closest_wins(_sweep_outcome(200, 0, 200, 0), P)[0] is True
+    assert random_init.closest_wins(_sweep_outcome(200, 0, 200, 0, wins=100), P)[0] is False
+    assert random_init.closest_wins(_sweep_outcome(144, 0, 144, 56), P)[0] is None
+
+
+def test_the_paper_probability_bound() -> None:
+    assert math.isclose(random_init.paper_probability_bound(2, 8.0), -1.0)  # 1 - 4/2
+    assert math.isclose(random_init.paper_probability_bound(2, 64.0), 0.0, abs_tol=1e-12)
+    far = random_init.far_instance(2, 0, 16)
+    assert random_init.paper_probability_bound(2, far["M0"]) > 0.999
 
 
 def _rate_outcome(tau: np.ndarray, loss: np.ndarray) -> InstanceOutcome:
@@ -165,18 +191,33 @@ def test_a_fitted_slowdown_that_is_not_observed_is_undecided() -> None:
 
 def test_far_predicates_reject_a_mean_pulled_in() -> None:
     cert = {"tau": 0, "radial_sign": [1, 1], "log10_abs_grad": [3.0, -1e12]}
+    dist_all = np.array([[5.0, 9.0], [1.0, 9.0], [1e-3, 9.0]])
     o = InstanceOutcome(data={"kind": "far", "closest": 0, "certs": [cert],
-                              "dist": np.array([5.0, 1.0, 1e-3])})
+                              "dist": dist_all[:, 0], "dist_all": dist_all})
     assert random_init.others_move_away(o, P)[0] is False  # mean 1 certified moving inward
+    assert random_init.closest_wins(o, P)[0] is False  # and certified inward: two candidates
     cert["radial_sign"] = [1, -1]
     assert random_init.others_move_away(o, P)[0] is True
+    assert random_init.closest_wins(o, P)[0] is True
     cert["radial_sign"] = [1, 0]
     assert random_init.others_move_away(o, P)[0] is None
     o.data["dist"] = np.array([5.0, 6.0, 1e-3])
     assert random_init.one_mean_converges(o, P)[0] is False
-    assert random_init.closest_wins(o, P)[0] is False  # the closest mean did not converge
-    o.data["dist"] = np.array([5.0, 1.0, 1e-3])
-    assert random_init.closest_wins(o, P)[0] is True
+
+
+def test_closest_wins_on_far_runs_has_its_own_evidence() -> None:
+    """Which mean wins is read off the trajectory (the mean whose distance fell into r_conv) and
+    the certified signs, then compared with the initial ranking: not one_mean_converges again."""
+    cert = {"tau": 0, "radial_sign": [-1, 1], "log10_abs_grad": [-1e12, 3.0]}
+    dist_all = np.array([[5.0, 5.5], [5.0, 1.0], [5.0, 1e-3]])  # mean 1 wins, mean 0 was closest
+    o = InstanceOutcome(data={"kind": "far", "closest": 0, "certs": [cert],
+                              "dist": dist_all[:, 0], "dist_all": dist_all})
+    holds, text = random_init.closest_wins(o, P)
+    assert holds is False and "fell into r_conv: [1]" in text
+    o.data["dist_all"] = np.array([[5.0, 5.5], [4.0, 5.5], [3.0, 5.5]])  # not yet in r_conv
+    assert random_init.closest_wins(o, {**P, "r_conv": 0.5})[0] is False  # certified: mean 1
+    cert["radial_sign"] = [1, -1]
+    assert random_init.closest_wins(o, P)[0] is None
 
 
 def test_closest_wins_on_a_long_run_uses_its_classification() -> None:

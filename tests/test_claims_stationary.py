@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import scoreclaims.claims.paper.low_noise_stationary as ls
 from scoreclaims.claims import registry
-from scoreclaims.claims.model import InstanceOutcome
+from scoreclaims.claims.model import NOT_APPLICABLE, InstanceOutcome
 from scoreclaims.claims.paper._stationary_census import (
     canonical,
     dedupe,
@@ -278,7 +278,7 @@ def by_id(claim_id: str) -> Any:
 
 def test_t31_holds_and_variants_are_rejected() -> None:
     """One n = 3 computation (memo shared): T3.1 passes, the known-false variants fail."""
-    inst = ls.fam(3)
+    inst = ls.fam(3, gd=True)
     params = by_id("T3.1").params("quick")
     result = run_instance(by_id("T3.1"), inst, params)
     assert result.verdict is Verdict.PASS, result.reason
@@ -313,6 +313,25 @@ def test_predicates_reject_broken_evidence() -> None:
     assert ls.hessian_resolved(_outcome(spectrum=spec, fd_check=off), p)[0] is None
     runs = {"runs": [{"destination": "stays at s*"}]}
     assert ls.gd_leaves(_outcome(gd=runs), p)[0] is False
+    # no GD run is no evidence: undecided, never a pass
+    holds, text = ls.gd_leaves(_outcome(), p)
+    assert holds is None and "no evidence" in text
+
+
+def test_a_census_without_points_decides_nothing() -> None:
+    """A census that accepted no point has nothing to check (n/a), not a vacuous pass; and its
+    completeness check is a guard about the starts, worded as a multistart."""
+    p = by_id("T3.1").params("quick")
+    empty = InstanceOutcome(metrics={
+        "kind": "census", "n": 2, "box": 10.0, "starts": 32, "sobol_starts": 32,
+        "pattern_starts": 0, "outcomes": {"truth": 12, "left the box": 20}, "points": [],
+        "rejected": [], "unresolved": [], "truth_radius": 0.07})
+    for check in (ls.gradient_vanishes, ls.loss_positive, ls.hessian_resolved, ls.gd_leaves):
+        assert check(empty, p)[0] == NOT_APPLICABLE, check.__name__
+    holds, text = ls.census_complete(empty, p)
+    assert holds is True and "multistart: 32 starts" in text and "would miss" in text
+    assert next(c for c in ls.T3_1.conclusions if c.name == "census_complete").guard
+    assert all(i.get("gd") for i in ls.INSTANCES["full"] if i["kind"] == "family")
 
 
 # ---------------------------------------------------------------------------- report section

@@ -301,6 +301,35 @@ def test_not_applicable_is_neither_pass_nor_fail() -> None:
     assert typo.verdict is Verdict.ERROR and "NOT_APPLICABLE" in typo.reason
 
 
+def test_guards_and_the_reading_behind_inside_in_the_reasons() -> None:
+    """A guard (an evidence check) is True or undecided, never a violation; a domain's caveat
+    and membership sentence (what 'inside' rests on) reach the claim's and instances' reasons."""
+    def make(guard: Predicate) -> Claim:
+        return Claim(
+            id="S.guard", paper_ref="synthetic", regime="any", statement_md="x (derived)",
+            hypotheses=Domain(description="a <= 1 (C = 1 is our reading)",
+                              contains=lambda i: i["a"] <= 1,
+                              instances={"quick": [{"a": 0.5}, {"a": 2.0}]},
+                              caveat="inside = a <= 1 under the suite's constant C = 1",
+                              membership=lambda i: f"a = {i['a']:g} vs C = 1"),
+            conclusions=(guard, Predicate("ok", "x", lambda o, p: True)),
+            run=lambda i, p: InstanceOutcome(metrics=dict(i)))
+
+    sound = verify_claim(make(Predicate("accurate", "x", lambda o, p: True, guard=True)),
+                         options())
+    assert sound.verdict is Verdict.PASS
+    assert sound.reason.endswith("(inside = a <= 1 under the suite's constant C = 1)")
+    assert sound.inside[0].reason.endswith("[a = 0.5 vs C = 1]")
+    assert sound.beyond[0].reason.endswith("[a = 2 vs C = 1]")
+    unsound = verify_claim(make(Predicate("accurate", "x", lambda o, p: None, guard=True)),
+                           options())
+    assert unsound.verdict is Verdict.INCONCLUSIVE
+    assert "C = 1" in unsound.reason
+    broken = verify_claim(make(Predicate("accurate", "x", lambda o, p: False, guard=True)),
+                          options())
+    assert broken.verdict is Verdict.ERROR and "guard 'accurate' returned False" in broken.reason
+
+
 @pytest.mark.parametrize(
     ("outcome", "message"),
     [

@@ -117,16 +117,35 @@ def test_offset_checks_and_flow_variant() -> None:
     drift = InstanceOutcome(metrics={"runs": 30},
                             data={"points": _points([-2.2, -2.0, -1.6, -1.2, -0.8], m0s)})
     assert pb._offsets(drift, p, "offset_b")[0] is False
-    assert pb.above_t32_bound(steady, p)[0] is True
-    below = _points([-2.2] * 5, m0s)
-    below[0]["log10_radius_lower"] = below[0]["log10_t32_bound"] - 1
-    assert pb.above_t32_bound(InstanceOutcome(data={"points": below}), p)[0] is False
     assert pb.boundary_decided(steady, p)[0] is True
     undecided = _points([-2.2] * 5, m0s)
     undecided[2].update(decided=False, lower_outcome=ALL, upper_outcome=UNDECIDED,
                         bracket_one=[0, 0], one_lower_outcome=None, one_upper_outcome=None)
     assert pb.boundary_decided(InstanceOutcome(metrics={"runs": 30},
                                                data={"points": undecided}), p)[0] is None
+    # every run settled, the same outcome from the floor to the cap: no boundary in range
+    none = _points([-2.2] * 5, m0s)
+    none[1].update(decided=False, lower_outcome=ONE, upper_outcome=ONE,
+                   bracket=[p["floor"], p["floor"] + 0.8])
+    holds, text = pb.boundary_decided(InstanceOutcome(metrics={"runs": 30},
+                                                      data={"points": none}), p)
+    assert holds is False and "no delta*" in text
+    # T3.2's margin is a reported figure, not a conclusion
+    assert "above_t32_bound" not in [c.name for c in pb.PB.conclusions]
+
+
+def test_pb_states_its_own_domain_of_validity() -> None:
+    """PB is beyond the paper: its hypotheses are its stated domain of validity, and the
+    exploration curves of the full profile lie outside it."""
+    inside = [i for i in pb.PB_INSTANCES["full"] if pb.inside_pb(i)]
+    beyond = [i for i in pb.PB_INSTANCES["full"] if not pb.inside_pb(i)]
+    assert len(inside) == 6 and len(beyond) == 2
+    assert all(pb.inside_pb(i) for i in pb.PB_INSTANCES["quick"])
+    assert "M0 = 14, 16 outside" in pb.pb_membership(pb.curve(2, 1, (14, 16)))
+    assert "eta = 0.1 outside" in pb.pb_membership(pb.curve(2, 1, (4, 8), etas=(0.1,)))
+    assert not pb.inside_pb(pb.curve(8, 1, (4, 8)))
+    assert not pb.inside_pb(pb.curve(5, 3, (4, 8)))  # n >= 3, d >= 2 below M0 = 8
+    assert pb.inside_pb(pb.curve(2, 3, (4, 8)))  # n = 2 is k = 1 in any d
 
 
 def test_fit_forms_choose_the_lowest_adequate_degree() -> None:

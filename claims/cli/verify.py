@@ -55,6 +55,15 @@ def register(subparsers: Any) -> None:
     shape.add_argument("--markdown", action="store_true",
                        help="print every claim whole (statement, hypotheses, conclusions, "
                        "parameters) as markdown: docs/claims.md is this output")
+    lister.add_argument(
+        "--conclusions", action="store_true",
+        help="the register of witnesses: every conclusion of every claim with the outcomes and "
+        "known-false variants that make it fail (a guard: undecided); constructed outcomes are "
+        "judged now; exit 1 when a conclusion has no witness or a witness does not make it fail")
+    lister.add_argument(
+        "--results", metavar="FILE",
+        help="with --conclusions: also check the known-false-variant witnesses against this "
+        "results file (e.g. docs/report/results.json)")
     lister.set_defaults(func=cmd_list)
 
     verifier = subparsers.add_parser(
@@ -158,7 +167,68 @@ def markdown(claims: list[Claim]) -> str:
     return "\n".join(out)
 
 
+def conclusions_register(known: registry.Registry, results: dict[str, Any] | None
+                         ) -> tuple[list[dict[str, Any]], int]:
+    """Every conclusion with its witnesses, each checked (`witness.check`); and how many
+    conclusions lack a verified witness or have a witness that does not make them fail."""
+    from scoreclaims.claims import witness as wit
+
+    rows, bad = [], 0
+    for entry in wit.register(known, known.witnesses):
+        checked = [wit.check(known, w, results) for w in entry.witnesses]
+        broken = [v for v in checked if v.ok is False]
+        covered = any(v.ok for v in checked)
+        bad += bool(broken) or not covered
+        rows.append({
+            "claim": entry.claim.id, "conclusion": entry.predicate.name,
+            "guard": entry.predicate.guard, "description": entry.predicate.description,
+            "covered": covered,
+            "witnesses": [{"kind": v.witness.kind, "from": v.witness.claim,
+                           "variant": v.witness.variant, "why": v.witness.why,
+                           "verified": v.ok, "detail": v.detail} for v in checked]})
+    for w in wit.orphans(known, known.witnesses):
+        bad += 1
+        rows.append({"claim": w.claim, "conclusion": w.predicate, "guard": False,
+                     "description": "NOT REGISTERED (a witness for an unknown conclusion)",
+                     "covered": False, "witnesses": []})
+    return rows, bad
+
+
+def _print_register(rows: list[dict[str, Any]], bad: int) -> None:
+    for row in rows:
+        label = "guard" if row["guard"] else "conclusion"
+        status = "" if row["covered"] else "  <- NO VERIFIED WITNESS"
+        print(f"{row['claim']}  {row['conclusion']}  ({label}){status}")
+        fails = "undecided" if row["guard"] else "False"
+        mark = {True: f"{fails}: ok", False: f"NOT {fails}",
+                None: "not checked (no results file: --results FILE)"}
+        for w in row["witnesses"]:
+            source = ("constructed outcome" if w["kind"] == "outcome"
+                      else f"known-false variant {w['variant']}")
+            if w["from"] != row["claim"]:
+                source += f" (registered for {w['from']})"
+            print(fold(f"- {source}: {' '.join(w['why'].split())} -> {mark[w['verified']]}", 4))
+    guards = sum(r["guard"] for r in rows)
+    print(f"({len(rows)} conclusions of {len({r['claim'] for r in rows})} claims, {guards} of "
+          f"them guards; {bad} without a verified witness or with one that does not fail)")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.conclusions:
+        results = None
+        if args.results:
+            try:
+                results = json.loads(Path(args.results).read_text())
+            except (OSError, ValueError) as exc:
+                raise UsageError(f"cannot read results file {args.results}: {exc}") from None
+        rows, bad = conclusions_register(registry.load(), results)
+        if args.json:
+            print(json.dumps({"conclusions": jsonable(rows), "unwitnessed": bad}, indent=1))
+        else:
+            _print_register(rows, bad)
+        return 1 if bad else 0
+    if args.results:
+        raise UsageError("--results goes with --conclusions")
     claims = list(registry.load())
     if args.json:
         print(json.dumps({"claims": [describe(c) for c in claims]}, indent=1))

@@ -1,4 +1,7 @@
-"""Census (beyond the paper) of the stationary points of L in d = 1, every |m_i| <= box, t = 0.
+"""A multistart census (beyond the paper) of the stationary points of L in d = 1, every
+|m_i| <= box, t = 0: it lists the points whose root-finding basin holds one of its starts; it is
+not a proof that there are no others (one whose basin holds no start, one with some |m_i| > box,
+or one inside the truth ball below would be missed).
 
 Method:
 

@@ -26,8 +26,23 @@ from typing import Any
 
 import numpy as np
 
-from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
-from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, Window, classify
+from scoreclaims.claims import (
+    Claim,
+    Domain,
+    Instance,
+    InstanceOutcome,
+    Params,
+    Predicate,
+    by_variant,
+    constructed,
+)
+from scoreclaims.claims.paper._random_init_runs import (
+    R_CONV,
+    R_DIV,
+    Classification,
+    Window,
+    classify,
+)
 from scoreclaims.verifiers import BATCH, evaluate, run_gd, run_gd_mc
 
 PAPER_CONVERGED = {4.0: 5, 6.0: 1}  # the paper's qualitative result (reported)
@@ -183,7 +198,7 @@ E1 = Claim(
     ),
     conclusions=(
         Predicate("engine_accurate", "the exact trajectory met the cubature tolerance",
-                  engine_accurate),
+                  engine_accurate, guard=True),
         Predicate("paper_outcome", "with exact gradients, the number of converging means at "
                   "the horizon is the paper's (5 at M = 4, 1 at M = 6)", paper_outcome),
     ),
@@ -214,3 +229,28 @@ E1_ALL_M6 = E1.variant(
 
 CLAIMS: tuple[Claim, ...] = (E1, E1_ALL_M6)
 
+
+
+# ------------------------------------------------------------------------------ witnesses
+# The register of witnesses (`scoreclaims.claims.witness`): for every conclusion, a small outcome
+# with the data names `run_e1` writes, on which it returns False (the guard engine_accurate:
+# None), and the known-false variant whose run makes its conclusion fail.
+
+
+def _e1_outcome(converging: tuple[int, ...], expected: int = 5, status: str = "ok"
+                ) -> InstanceOutcome:
+    verdict = Classification(converging, tuple(i for i in range(N) if i not in converging), (),
+                             "")
+    return InstanceOutcome(data={"verdict": verdict, "status": status, "expected": expected})
+
+
+WITNESSES = (
+    constructed("E1", "engine_accurate", "a cubature missed its tolerance (status inaccurate: "
+                "undecided)", lambda: _e1_outcome(tuple(range(N)), status="inaccurate")),
+    constructed("E1", "paper_outcome", "at M = 4 only one mean converges (the paper: all five)",
+                lambda: _e1_outcome((4,))),
+    constructed("E1~M6-all-converge", "all_converge", "one mean converges, four diverge",
+                lambda: _e1_outcome((4,), expected=1)),
+    by_variant("E1~M6-all-converge", "all_converge", "E1~M6-all-converge",
+               "at M = 6 the exact run has one mean converging"),
+)

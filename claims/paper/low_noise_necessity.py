@@ -42,7 +42,16 @@ from typing import Any
 
 import numpy as np
 
-from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate
+from scoreclaims.claims import (
+    Claim,
+    Domain,
+    Instance,
+    InstanceOutcome,
+    Params,
+    Predicate,
+    by_variant,
+    constructed,
+)
 from scoreclaims.claims.paper._low_noise_theory import t34_gap
 from scoreclaims.highprec.radial import radial_signs
 from scoreclaims.verifiers import AWAY, TOWARD, UNRESOLVED, run_gd
@@ -57,6 +66,19 @@ def necessity_instance(n: int, d: int, big_m: float, side: int = 1,
 
 def inside_t34(instance: Instance) -> bool:
     return int(instance["side"]) == 1
+
+
+T34_CAVEAT = ("inside = the truth at +M0 e_1, the side the suite chose: the paper does not say "
+              "on which side of mu_1 the truth lies, and with it at -M0 e_1 the conclusion fails "
+              "(exploration, and the variant opposite-side)")
+
+
+def t34_membership(instance: Instance) -> str:
+    if int(instance["side"]) == 1:
+        return ("inside: truth at +M0 e_1, mu_1 displaced towards it (the side the suite chose; "
+                "the paper does not give it)")
+    return ("beyond: truth at -M0 e_1, mu_1 displaced away from it (the other reading of the "
+            "unreported side)")
 
 
 def horizon(big_m: float, eta: float, r_conv: float) -> int:
@@ -117,6 +139,7 @@ def _first_fall(series: np.ndarray, rtol: float) -> int | None:
 
 
 def engine_accurate(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    """A guard: the float64 trajectory met its tolerances (else no evidence: undecided)."""
     status = o.data["status"]
     return (True if status == "ok" else None), f"float64 trajectory status {status}"
 
@@ -175,7 +198,7 @@ def every_mean_converges(o: InstanceOutcome, p: Params) -> tuple[bool | None, st
 
 
 ACCURATE = Predicate("engine_accurate", "the float64 trajectory met its tolerances",
-                     engine_accurate)
+                     engine_accurate, guard=True)
 T34_CONCLUSIONS = (
     ACCURATE,
     Predicate("mu_1_converges", "mu_1's distance never increases and ends within r_conv",
@@ -233,7 +256,8 @@ T3_4 = Claim(
         "{6, 10, 20, 50, 100}, n in {2, 3, 5}, d in {1, 3}; the truth at -M0 e_1 is beyond "
         "(exploration)",
         contains=inside_t34,
-        instances={p: _GRID[p] + _OPPOSITE[p] for p in ("quick", "full")}),
+        instances={p: _GRID[p] + _OPPOSITE[p] for p in ("quick", "full")},
+        caveat=T34_CAVEAT, membership=t34_membership),
     conclusions=T34_CONCLUSIONS,
     run=run_necessity,
     parameters=PARAMS,
@@ -261,3 +285,41 @@ T3_4_OPPOSITE = T3_4.variant(
 )
 
 CLAIMS: tuple[Claim, ...] = (T3_4, T3_4_ALL, T3_4_OPPOSITE)
+
+
+# ------------------------------------------------------------------------------ witnesses
+# The register of witnesses (`scoreclaims.claims.witness`): for every conclusion, a small outcome
+# with the data names `run_necessity` writes, on which it returns False (the guard
+# engine_accurate: None), and the known-false variants whose runs make it fail.
+
+
+def _necessity_outcome(dist: list[list[float]], status: str = "ok") -> InstanceOutcome:
+    """n = 2 recorded at tau = 0, 1, 2, 4, 8 with these distances; the far mean's radial sign
+    established outward at every step."""
+    d = np.array(dist, dtype=float)
+    signs = np.array([[TOWARD, AWAY]] * len(d))
+    return InstanceOutcome(data={"tau": np.array([0, 1, 2, 4, 8][:len(d)]), "dist": d,
+                                 "signs": signs, "methods": [["float64"] * 2] * len(d),
+                                 "status": status})
+
+
+_OK = [[6.0, 6.0], [3.0, 6.1], [1.0, 6.2], [0.1, 6.3], [0.01, 6.4]]
+
+WITNESSES = (
+    constructed("T3.4", "engine_accurate", "a cubature missed its tolerance (status "
+                "inaccurate: undecided)", lambda: _necessity_outcome(_OK, "inaccurate")),
+    constructed("T3.4", "mu_1_converges", "mu_1's distance grows at tau = 2",
+                lambda: _necessity_outcome([[6.0, 6.0], [5.0, 6.1], [5.5, 6.2], [4.0, 6.3],
+                                            [3.0, 6.4]])),
+    by_variant("T3.4", "mu_1_converges", "T3.4~opposite-side",
+               "with the truth at -M0 e_1, mu_1 is pushed out"),
+    constructed("T3.4", "others_move_away", "the other mean gets closer at tau = 1",
+                lambda: _necessity_outcome([[6.0, 6.0], [3.0, 5.8], [1.0, 5.9], [0.1, 6.0],
+                                            [0.01, 6.1]])),
+    by_variant("T3.4", "others_move_away", "T3.4~opposite-side",
+               "with the truth at -M0 e_1, the others converge as one block"),
+    constructed("T3.4~all-converge", "every_mean_converges", "the other mean moves away",
+                lambda: _necessity_outcome(_OK)),
+    by_variant("T3.4~all-converge", "every_mean_converges", "T3.4~all-converge",
+               "in every run the other means move away"),
+)

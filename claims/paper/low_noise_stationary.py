@@ -14,9 +14,13 @@ Instances:
   against central differences of the float64 engine), and, with "gd", GD from s* moved by
   gd_eps along every unstable along-line eigenvector and a random direction). Inside the
   hypotheses iff n >= 3.
-* {"kind": "census", "n": n, "starts": N, "inner_starts": M, "seed": s}: every stationary
-  point in d = 1 with |m_i| <= box (`stationary_census`); beyond the paper, so exploration,
-  never in the verdict.
+* {"kind": "census", "n": n, "starts": N, "inner_starts": M, "seed": s}: a multistart census
+  of the stationary points in d = 1 with |m_i| <= box (`stationary_census`: N seeded Sobol
+  starts in the box, M in the inner box, starts in every coincidence pattern and, for n = 2,
+  a grid of sign-change cells; root finding from each). It lists the points whose basin holds a
+  start, not every stationary point: one with a basin no start falls in, one with some
+  |m_i| > box, or one inside the truth ball e^-2/n (not searched: T2.1's region) would be
+  missed. Beyond the paper, so exploration, never in the verdict.
 
 GD step (a priori rule): eta = 1 / (2 lambda_max), lambda_max the largest Hessian eigenvalue at
 the stationary point (a quarter of the stability limit 2 / lambda_max there; near the truth the
@@ -25,6 +29,7 @@ largest eigenvalue is 2/n, smaller).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +44,8 @@ from scoreclaims.claims import (
     InstanceOutcome,
     Params,
     Predicate,
+    by_variant,
+    constructed,
 )
 from scoreclaims.claims.paper._stationary_census import census, census_gd, certify_n2
 from scoreclaims.claims.paper._stationary_family import (
@@ -79,7 +86,9 @@ def cen(n: int, starts: int, inner_starts: int = 0, seed: int = 1) -> dict[str, 
 
 INSTANCES = {
     "quick": [fam(3, gd=True), cen(2, 16, 16)],
-    "full": [fam(n, gd=n in (3, 4)) for n in range(3, 11)]
+    # GD from next to s* for every n: cheap in d = 1 (k = 1), and without it the conclusion
+    # gd_leaves_saddle has no evidence for that n (undecided, never a pass)
+    "full": [fam(n, gd=True) for n in range(3, 11)]
     + [cen(2, 128, 128), cen(3, 128, 256), cen(4, 128, 256)],
 }
 
@@ -257,10 +266,17 @@ def no_sign_change(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
             if cert["certified"] else "no certified sign change")
 
 
+def _no_points(o: InstanceOutcome) -> tuple[str, str]:
+    return NOT_APPLICABLE, (f"the census accepted no stationary point (besides the truth) from "
+                            f"{o.metrics['starts']} starts: nothing to check")
+
+
 def gradient_vanishes(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     if o.metrics["kind"] != "family":
         pts = o.metrics["points"]
-        worst = max((q["grad_rel"] for q in pts), default=0.0)
+        if not pts:
+            return _no_points(o)
+        worst = max(q["grad_rel"] for q in pts)
         return (worst <= p["accept_rtol"],
                 f"{len(pts)} accepted point(s), largest |grad_k| / (its scale) {worst:.3g}")
     g = o.metrics.get("gradient")
@@ -291,7 +307,9 @@ def certified(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
 
 def loss_positive(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     if o.metrics["kind"] != "family":
-        pts = [q for q in o.metrics["points"]]
+        pts = list(o.metrics["points"])
+        if not pts:
+            return _no_points(o)
         bad = [q["means"] for q in pts if float(q["loss"]) - q["loss_error"] <= 0]
         return not bad, ("every accepted point has positive loss" if not bad
                          else f"loss not positive at {bad}")
@@ -317,6 +335,8 @@ def hessian_resolved(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     """Every eigenvalue resolved, the derived null modes verified, the derived Hessian blocks
     agreeing with central differences of the float64 engine within fd_tol."""
     if o.metrics["kind"] != "family":
+        if not o.metrics["points"]:
+            return _no_points(o)
         results = [_spectrum_check(q["spectrum"], q["fd_check"], p) for q in o.metrics["points"]]
         bad = [t for ok, t in results if not ok]
         return (None if bad else True), ("; ".join(bad) if bad else
@@ -340,15 +360,19 @@ def is_local_minimum(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
 
 def gd_leaves(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     """GD started next to a saddle (index >= 1) reaches a decided destination within the
-    horizon; every run is reported with where it went."""
+    horizon; every run is reported with where it went. A family instance run without GD has no
+    evidence (undecided); a census with no saddle among its points has nothing to check (n/a)."""
     if o.metrics["kind"] == "family":
         runs = (o.metrics.get("gd") or {}).get("runs")
         if not runs:
-            return True, "no GD runs for this instance"
+            return None, "no GD run from next to s* on this instance: no evidence"
         dest = [r["destination"] for r in runs]
     else:
         dest = [q["gd"]["destination"] for q in o.metrics["points"]
                 if q["spectrum"]["index_d1"] >= 1]
+        if not dest:
+            return NOT_APPLICABLE, (f"no saddle among the census's {len(o.metrics['points'])} "
+                                    f"accepted point(s): nothing to check")
     if any(d == "undecided" for d in dest):
         return None, f"destinations {dest}"
     if any(d.startswith("stays") for d in dest):
@@ -357,13 +381,28 @@ def gd_leaves(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
 
 
 def census_complete(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
-    """Census: every start ended at the truth, left the box, or at a candidate that was polished
-    (accepted or rejected with a reason); unresolved starts make the census inconclusive."""
+    """Census (a guard): every start of the multistart ended at the truth, left the box, or at a
+    candidate that was polished (accepted or rejected with a reason); unresolved starts make the
+    census inconclusive. It says every start was accounted for, not that every stationary point
+    was found (see `multistart_scope`)."""
     if o.metrics["kind"] != "census":
         return NA
     unresolved = o.metrics["unresolved"]
-    text = f"{o.metrics['starts']} starts: {o.metrics['outcomes']}"
+    text = (f"{multistart_scope(o.metrics)}; outcomes {o.metrics['outcomes']}"
+            + (f"; {len(unresolved)} start(s) unresolved" if unresolved else ""))
     return (None if unresolved else True), text
+
+
+def multistart_scope(m: dict[str, Any]) -> str:
+    """What a census run looked at, and what it would have missed (a multistart, not a
+    completeness proof)."""
+    grid = (f", {m['grid_sign_change_cells']} sign-change cells of a {m['grid_spacing']:g} grid"
+            if m.get("grid_sign_change_cells") is not None else "")
+    return (f"multistart: {m['starts']} starts ({m['sobol_starts']} Sobol in |m_i| <= "
+            f"{m['box']:g} and the inner box, {m['pattern_starts']} in coincidence patterns"
+            f"{grid}); it finds the stationary points whose root-finding basin holds a start and "
+            f"would miss one whose basin holds none, one with some |m_i| > {m['box']:g}, or one "
+            f"within the truth ball {m['truth_radius']:.3g} (not searched)")
 
 
 def census_finds_family(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
@@ -390,8 +429,10 @@ T31_CONCLUSIONS = (
     Predicate("hessian_resolved", "eigenvalues resolved, null modes verified, derived Hessian "
               "= finite differences of the float64 engine within fd_tol", hessian_resolved),
     Predicate("gd_leaves_saddle", "GD from next to a saddle reaches a destination (truth, or "
-              "loss -> 0 with escaping means)", gd_leaves),
-    Predicate("census_complete", "census: no unresolved start", census_complete),
+              "loss -> 0 with escaping means); undecided on a family instance run without GD",
+              gd_leaves),
+    Predicate("census_complete", "census (a multistart, not a proof of completeness): every "
+              "start accounted for, none unresolved", census_complete, guard=True),
     Predicate("census_finds_family", "census (n >= 3): contains the family point",
               census_finds_family),
 )
@@ -445,8 +486,13 @@ T31_STATEMENT = (
     "d = 3) shown below 1e-25, the sign change of dL/ds certified by arb enclosures on an "
     "interval of width <= 1e-10, and the Hessian classified (derived blocks, checked against "
     "finite differences; rotation zero modes and the exact splitting modes of coincident means "
-    "named). The census of all stationary points in d = 1, n = 2, 3, 4, |m_i| <= 10 is "
-    "exploration beyond the paper.")
+    "named). GD from next to s* (every unstable direction and a random one) for every n. "
+    "Beyond the paper, as exploration: a multistart census in d = 1, n = 2, 3, 4 (seeded Sobol "
+    "starts in |m_i| <= 10 and |m_i| <= 4, starts in every coincidence pattern, for n = 2 the "
+    "sign-change cells of a grid; a few hundred starts per n, counts in each instance) lists "
+    "the stationary points it finds; it is not a proof that there are no others (a point whose "
+    "root-finding basin holds no start, with some |m_i| > 10, or inside the truth ball "
+    "e^-2/n would be missed).")
 
 T3_1 = Claim(
     id="T3.1",
@@ -454,8 +500,8 @@ T3_1 = Claim(
     regime="low noise",
     statement_md=T31_STATEMENT,
     hypotheses=Domain(
-        "n >= 3, the symmetric family at t = 0 (canonical coordinates); census instances "
-        "(d = 1, n = 2, 3, 4) are beyond the paper",
+        "n >= 3, the symmetric family at t = 0 (canonical coordinates); the multistart census "
+        "instances (d = 1, n = 2, 3, 4) are beyond the paper",
         contains=inside_t31, instances=INSTANCES),
     conclusions=T31_CONCLUSIONS,
     run=run_t31,
@@ -500,5 +546,90 @@ T3_1_N2 = T3_1.variant(
 )
 
 CLAIMS: tuple[Claim, ...] = (T3_1, T3_1_NONE, T3_1_MIN, T3_1_N2)
+
+
+# ------------------------------------------------------------------------------ witnesses
+# The register of witnesses (`scoreclaims.claims.witness`): for every conclusion, a small outcome
+# with the metric names `run_family` / `run_census` write, on which it returns False (the guard
+# census_complete: None), and the known-false variants whose runs make it fail.
+
+def _family_outcome(**metrics: Any) -> InstanceOutcome:
+    """A family outcome (n = 3) whose scan rises then falls once, with `metrics` on top."""
+    scan = [[0.25 * k, (1.0 if k < 10 else -1.0) * 1e-3, 1e-12, 0.1, 1e-12] for k in range(1, 41)]
+    base = {"kind": "family", "n": 3, "scan": scan, "scan_unresolved": [],
+            "scan_sign_changes": [[2.5, 2.75]], "scan_min_loss": 0.1}
+    return InstanceOutcome(metrics={**base, **metrics})
+
+
+def _spectrum(index: int) -> dict[str, Any]:
+    along = [-0.3] * index + [1.8] * (3 - index)
+    return {"along": along, "along_error": 1e-40, "transverse": [0.5], "transverse_error": 1e-40,
+            "null_modes": [], "resolved": True, "index_d1": index, "index_d3": 2 * index,
+            "zero_modes_d3": {"rotation": 2, "splitting": 0}}
+
+
+def _certificate(certified: bool) -> dict[str, Any]:
+    return {"s_lo": "2.55055098860122390119", "s_hi": "2.55055098868122390119",
+            "width": 8e-11, "slope_lo": "[2.7e-11 +/- 1e-17]",
+            "slope_hi": "[2.7e-11 +/- 1e-17]" if not certified else "[-2.7e-11 +/- 1e-17]",
+            "loss_lo": "[0.94 +/- 1e-17]", "certified": certified}
+
+
+def _census_outcome(n: int, points: list[dict[str, Any]], unresolved: int = 0
+                    ) -> InstanceOutcome:
+    return InstanceOutcome(metrics={
+        "kind": "census", "n": n, "box": 10.0, "starts": 64, "sobol_starts": 48,
+        "pattern_starts": 16, "outcomes": {"left the box": 30, "truth": 20, "candidate": 14},
+        "points": points, "rejected": [],
+        "unresolved": [{"x": [0.1] * n, "rel": 1e-3}] * unresolved,
+        "truth_radius": math.exp(-2) / n})
+
+
+def _census_point(means: list[str], index: int) -> dict[str, Any]:
+    return {"means": means, "loss": "0.3", "loss_error": 1e-40, "grad_rel": 1e-50,
+            "spectrum": _spectrum(index), "fd_check": {"par": 1e-9, "perp": 1e-9},
+            "gd": {"destination": "loss -> 0, 1 mean(s) escaping"}, "certificate": None}
+
+
+_NO_CHANGE = [[0.25 * k, 1e-3, 1e-12, 0.1 * k, 1e-12] for k in range(1, 41)]
+
+WITNESSES = (
+    constructed("T3.1", "family_interior_maximum", "dL/ds > 0, resolved, over the whole scan "
+                "(L increasing: no interior maximum)",
+                lambda: _family_outcome(scan=_NO_CHANGE, scan_sign_changes=[])),
+    constructed("T3.1", "gradient_vanishes", "a gradient component of 1e-10 at s*, above "
+                "grad_tol", lambda: _family_outcome(gradient={
+                    "d1_max_abs": 1e-10, "d1_error": 1e-50, "d3_max_abs": 1e-10,
+                    "d3_error": 1e-50, "d1_dps": 52, "d3_dps": 51,
+                    "d3_transverse_max_abs": 0.0})),
+    constructed("T3.1", "certified_sign_change", "the arb enclosures at both ends are positive",
+                lambda: _family_outcome(certificate=_certificate(False))),
+    constructed("T3.1", "loss_positive", "L(s*) = 1e-30 with an error estimate 1e-20",
+                lambda: _family_outcome(loss="1e-30", loss_float=1e-30, loss_error=1e-20,
+                                        certificate=_certificate(True))),
+    constructed("T3.1", "hessian_resolved", "no stationary point on the family (nothing to "
+                "classify)", _family_outcome),
+    constructed("T3.1", "gd_leaves_saddle", "a GD run from next to s* stays there",
+                lambda: _family_outcome(gd={"runs": [{"destination": "stays at s*"},
+                                                     {"destination": "truth (every mean "
+                                                                     "converges)"}]})),
+    constructed("T3.1", "census_complete", "three starts unresolved (guard: undecided)",
+                lambda: _census_outcome(3, [], unresolved=3)),
+    constructed("T3.1", "census_finds_family", "an n = 3 census whose only point is not of "
+                "the family's form", lambda: _census_outcome(3, [_census_point(
+                    ["-1.2", "0.4", "2.1"], 1)])),
+    constructed("T3.1~no-stationary-n3", "no_stationary_point", "a certified sign change",
+                lambda: _family_outcome(certificate=_certificate(True))),
+    by_variant("T3.1~no-stationary-n3", "no_stationary_point", "T3.1~no-stationary-n3",
+               "the n = 3 sign change is certified"),
+    constructed("T3.1~local-minimum", "local_minimum", "a resolved negative eigenvalue along "
+                "the line", lambda: _family_outcome(spectrum=_spectrum(1))),
+    by_variant("T3.1~local-minimum", "local_minimum", "T3.1~local-minimum",
+               "s* has index 2 in d = 1"),
+    constructed("T3.1~n2-family", "family_interior_maximum", "dL/ds > 0 over the whole scan",
+                lambda: _family_outcome(n=2, scan=_NO_CHANGE, scan_sign_changes=[])),
+    by_variant("T3.1~n2-family", "family_interior_maximum", "T3.1~n2-family",
+               "for n = 2, L(s) increases along (s, -s)"),
+)
 
 __all__ = ["CLAIMS", "family", "inside_t31", "run_t31"]

@@ -26,10 +26,15 @@ The offset b depends on z only through its spread along e_1, s_z = max_i |(z_i -
 the summary reports K = delta* s_z A(M0) (`spread_times_amplification`), measured the same for
 every n, d and seed (the e_1-spread that the linear phase brings to K decides the outcome).
 
-Conclusions per curve: every point decided; no boundary below T3.2's radius (the largest initial
-|m_i - M0 e_1| at the lower bracket end must exceed the bound, else T3.2 would have a
-counterexample); and (derived) b(M0) = log10(1/delta*) - log10 A(M0, eta, n) constant within
-+-offset_tol decades for M0 >= linear_from.
+Conclusions per curve: every point decided (a search that settles every run but finds no
+boundary between its floor and cap is a violation); and (derived) b(M0) = log10(1/delta*) -
+log10 A(M0, eta, n) constant within +-offset_tol decades for M0 >= linear_from. The margin over
+T3.2's radius (the largest initial |m_i - M0 e_1| at the lower bracket end against the bound:
+hundreds of decades and more) is reported, not judged: a margin that size cannot fail.
+
+PB is beyond the paper, so its hypotheses are its own domain of validity (`VALIDITY`: the n, d,
+M0 and eta ranges where its derivation and measurement are meant to hold); curves beyond it
+(M0 = 14, 16; eta = 0.1) are exploration, never in the verdict.
 """
 
 from __future__ import annotations
@@ -42,9 +47,20 @@ from typing import Any
 
 import numpy as np
 
-from scoreclaims.claims import Claim, Domain, Instance, InstanceOutcome, Params, Predicate, task_map
+from scoreclaims.claims import (
+    Claim,
+    Domain,
+    Instance,
+    InstanceOutcome,
+    Params,
+    Predicate,
+    by_variant,
+    constructed,
+    task_map,
+)
 from scoreclaims.claims.paper._boundary_runs import (
     ALL,
+    ONE,
     UNDECIDED,
     BoundaryRun,
     RunRule,
@@ -277,8 +293,37 @@ def fit_forms(points: Sequence[dict[str, Any]], fit_tol: float = 0.1) -> dict[st
 # ------------------------------------------------------------------------------- checks
 
 
+def _no_crossing(pt: dict[str, Any]) -> str | None:
+    """Which search of a point settled both bracket ends with the same side of the boundary,
+    having widened to the floor or the cap: no crossing in [10^floor, 10^cap] (None if none)."""
+    ends = (("delta*", pt.get("lower_outcome"), pt.get("upper_outcome"), pt["decided"]),
+            ("delta_one", pt.get("one_lower_outcome"), pt.get("one_upper_outcome"),
+             pt["decided_one"]))
+    for name, lo, hi, decided in ends:
+        if decided or lo is None or hi is None or UNDECIDED in (lo, hi):
+            continue
+        # the side of the boundary an outcome is on: delta* separates all-converge from the
+        # rest, delta_one "at least two converge" from "one converges"
+        low = (lambda o: o == ALL) if name == "delta*" else (lambda o: o != ONE)
+        if low(lo) == low(hi):  # both ends on one side: the search ran out of range
+            return name
+    return None
+
+
 def boundary_decided(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
+    """Every point bisected with settled outcomes at both ends (holds); a search that settled
+    every run but found the same outcome from the floor to the cap (no boundary in range) is a
+    violation; an undecided run leaves the point undecided."""
     points = o.data["points"]
+    if not points:
+        return None, "no point measured"
+    missing = [(pt, _no_crossing(pt)) for pt in points if _no_crossing(pt) is not None]
+    if missing:
+        pt, name = missing[0]
+        return False, (f"{len(missing)} of {len(points)} points have no {name} between "
+                       f"10^{p['floor']:g} and 10^{p['cap']:g}: e.g. M0 = {pt['M0']:g}, eta = "
+                       f"{pt['eta']:g}, every settled run '{pt['lower_outcome']}' (bracket "
+                       f"{pt['bracket']})")
     open_ = [pt for pt in points if not (pt["decided"] and pt["decided_one"])]
     if open_:
         pt = open_[0]
@@ -289,19 +334,6 @@ def boundary_decided(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
     uppers = sorted({pt["upper_outcome"] for pt in points})
     return True, (f"{len(points)} points bisected to {p['resolution']:g} decades "
                   f"({o.metrics['runs']} runs); outcomes just above delta*: {uppers}")
-
-
-def above_t32_bound(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
-    points = [pt for pt in o.data["points"] if pt["decided"]]
-    if not points:
-        return None, "no decided point"
-    bad = [pt for pt in points if pt["log10_radius_lower"] < pt["log10_t32_bound"]]
-    slack = [pt["slack_decades"] for pt in points]
-    text = (f"slack over T3.2's radius: {min(slack):.4g} to {max(slack):.4g} decades "
-            f"(largest initial |m_i - M0 e_1| at the all-converge bracket end vs the bound)")
-    if bad:
-        return False, f"a boundary below T3.2's radius at M0 = {bad[0]['M0']:g}; " + text
-    return True, text
 
 
 def _offsets(o: InstanceOutcome, p: Params, key: str) -> tuple[bool | None, str]:
@@ -320,9 +352,8 @@ def _offsets(o: InstanceOutcome, p: Params, key: str) -> tuple[bool | None, str]
 
 PB_CONCLUSIONS = (
     Predicate("boundary_decided", "every point bisected to `resolution` with settled outcomes "
-              "at both bracket ends", boundary_decided),
-    Predicate("above_t32_bound", "the boundary lies above T3.2's sufficient radius (else T3.2 "
-              "would have a counterexample)", above_t32_bound),
+              "at both bracket ends (violated: every run settled but no boundary between "
+              "10^floor and 10^cap)", boundary_decided),
     Predicate("follows_gd_amplification", "(derived) log10(1/delta*) - log10 prod_t (1 + "
               "(4 eta/n) c_t^2) is constant within offset_tol for M0 >= linear_from",
               lambda o, p: _offsets(o, p, "offset_b")),
@@ -339,6 +370,66 @@ def curve(n: int, d: int, m0s: Sequence[float], etas: Sequence[float] = (0.01,),
             "eta": [float(e) for e in etas]}
 
 
+# PB's own domain of validity: where its derivation and its measurement are meant to hold.
+# - n <= 5: the classification rule's R_out = 3 lies beyond the escape radii measured for n = 2,
+#   3, 5 (2.46, 2.57, 2.72; `_boundary_runs`); for larger n the escape radius is unmeasured.
+# - d <= 3, and M0 >= 8 where n >= 3 and d >= 2: there delta* < ~1e-14 M0, so after the
+#   hand-over the perpendicular spread is below the float64 engine's rank tolerance (k = 1, as
+#   the linearised pre-phase was checked); below M0 = 8 the run stays k = 3 (not the regime
+#   measured).
+# - M0 in [2, 12]: the range on which the offset law (b independent of M0, for M0 >= linear_from)
+#   was established; beyond it the law is extrapolated.
+# - eta in [0.001, 0.03]: the steps of the step study; the derivation's picture (a slow
+#   collapse, (4 eta/n) M0^2 per step at most moderate) is meant for small steps. Larger steps
+#   are exploration.
+VALIDITY = {"n": (2, 5), "d": (1, 3), "M0": (2.0, 12.0), "eta": (0.001, 0.03),
+            "M0_min_k_above_1": 8.0}
+
+
+def _outside(instance: Instance) -> list[str]:
+    """Why a curve leaves PB's domain of validity (empty: inside)."""
+    v = VALIDITY
+    n, d = int(instance["n"]), int(instance["d"])
+    out = []
+    if not v["n"][0] <= n <= v["n"][1]:
+        out.append(f"n = {n} outside [{v['n'][0]}, {v['n'][1]}]")
+    if not v["d"][0] <= d <= v["d"][1]:
+        out.append(f"d = {d} outside [{v['d'][0]}, {v['d'][1]}]")
+    m0s = [float(m) for m in instance["M0"]]
+    etas = [float(e) for e in instance["eta"]]
+    bad_m = [m for m in m0s if not v["M0"][0] <= m <= v["M0"][1]]
+    if bad_m:
+        out.append(f"M0 = {', '.join(f'{m:g}' for m in bad_m)} outside "
+                   f"[{v['M0'][0]:g}, {v['M0'][1]:g}]")
+    if n >= 3 and d >= 2 and min(m0s) < v["M0_min_k_above_1"]:
+        out.append(f"n >= 3, d >= 2 with M0 = {min(m0s):g} < {v['M0_min_k_above_1']:g}")
+    bad_e = [e for e in etas if not v["eta"][0] <= e <= v["eta"][1]]
+    if bad_e:
+        out.append(f"eta = {', '.join(f'{e:g}' for e in bad_e)} outside "
+                   f"[{v['eta'][0]:g}, {v['eta'][1]:g}]")
+    return out
+
+
+def inside_pb(instance: Instance) -> bool:
+    """Every point of the curve inside PB's domain of validity (`VALIDITY`)."""
+    return not _outside(instance)
+
+
+def pb_membership(instance: Instance) -> str:
+    why = _outside(instance)
+    if why:
+        return "beyond PB's domain of validity: " + "; ".join(why)
+    return "inside PB's domain of validity (n, d, M0, eta ranges of its derivation and measurement)"
+
+
+PB_DOMAIN = (
+    "PB's own domain of validity (beyond the paper, so stated here): 2 <= n <= 5, 1 <= d <= 3 "
+    "(M0 >= 8 where n >= 3 and d >= 2), 2 <= M0 <= 12, 0.001 <= eta <= 0.03, starts "
+    "M0 e_1 + delta z_i, truth at 0; curves n = 2 (M0 2..12), n = 3 (2, 4, 8, 12), n = 5 "
+    "(4, 8, 12) in d = 1, n = 5 in d = 3 (8, 10, 12); eta = 0.01 and, at n = 2, M0 = 4, 8, eta in "
+    "{0.001, 0.003, 0.03}; a second seed at n = 2. Beyond it, as exploration (full profile): "
+    "M0 = 14, 16 and eta = 0.1")
+
 PB_INSTANCES = {
     "quick": [curve(2, 1, (4, 6))],
     "full": [
@@ -351,12 +442,14 @@ PB_INSTANCES = {
         curve(5, 3, (8, 10, 12)),
         curve(2, 1, (4, 8), etas=(0.001, 0.003, 0.01, 0.03)),
         curve(2, 1, (4, 8), seed=1),  # another z: the offset moves with its spread along e_1
+        # exploration beyond PB's domain of validity (never in the verdict)
+        curve(2, 1, (14, 16)),
+        curve(2, 1, (4, 8), etas=(0.1,)),
     ],
 }
 
 
-def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
-    points = [pt for r in results for pt in r.metrics.get("points", [])]
+def _entries(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     seen, entries = set(), []
     for pt in points:
         key = (pt["n"], pt["d"], pt["M0"], pt["eta"], pt["seed"])
@@ -368,12 +461,23 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
                         "bracket": pt["bracket"], "upper_outcome": pt["upper_outcome"],
                         "log10_delta_one": pt.get("log10_delta_one"),
                         "log10_e1_spread_star": pt.get("log10_e1_spread_star"),
-                        "log10_K": pt.get("log10_K"),
+                        "log10_K": pt.get("log10_K"), "offset_b": pt.get("offset_b"),
                         "slack_decades": pt.get("slack_decades"),
                         "log10_t34_gap": pt["log10_t34_gap"]})
+    return entries
+
+
+def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
+    """The figures of the curves inside PB's domain of validity; the exploration curves beyond it
+    apart (`phase_boundary_beyond`); T3.2's margin, a reported figure (it cannot fail: the
+    boundary lies hundreds to hundreds of thousands of decades above T3.2's radius)."""
+    inside = [r for r in results if r.in_hypotheses]
+    points = [pt for r in inside for pt in r.metrics.get("points", [])]
+    beyond = [pt for r in results if not r.in_hypotheses for pt in r.metrics.get("points", [])]
+    entries = _entries(points)
     fits = {f"n={r.metrics['points'][0]['n']} d={r.metrics['points'][0]['d']} "
             f"eta={r.metrics['points'][0]['eta']:g}": r.metrics["fits"]
-            for r in results if r.metrics.get("fits")}
+            for r in inside if r.metrics.get("fits")}
     main = next((f for k, f in fits.items() if k == "n=2 d=1 eta=0.01"), None)
     ks = [(pt["n"], pt["d"], pt["seed"], pt["log10_K"]) for pt in points
           if pt.get("log10_K") is not None and pt["M0"] >= PARAMS["linear_from"]]
@@ -383,10 +487,19 @@ def summarize_boundary(results: Sequence[Any]) -> dict[str, Any]:
         universal = {"median": float(np.median(vals)), "min": min(vals), "max": max(vals),
                      "curves": sorted({(n, d, seed) for n, d, seed, _ in ks}),
                      "points": len(vals)}
+    slack = [e["slack_decades"] for e in entries if e["slack_decades"] is not None]
+    margin = None if not slack else {
+        "min_decades": min(slack), "max_decades": max(slack),
+        "note": "largest initial |m_i - M0 e_1| at the all-converge bracket end over T3.2's "
+                "radius exp(-106 n d M0^3)/(108 n d): a reported figure, not a conclusion (a "
+                "margin of this size cannot fail)"}
     return {"phase_boundary": entries, "spread_times_amplification": universal,
             "boundary_fit": main if main is not None else next(iter(fits.values()), None),
             "boundary_fits": fits, "step_dependence": step_dependence(points),
-            "theory_curves": theory_curves(points)}
+            "theory_curves": theory_curves(points), "t32_margin_decades": margin,
+            "validity": {k: list(v) if isinstance(v, tuple) else v
+                         for k, v in VALIDITY.items()},
+            "phase_boundary_beyond": _entries(beyond)}
 
 
 def theory_curves(points: Sequence[dict[str, Any]], reference: float = 0.01) -> dict[str, Any]:
@@ -452,10 +565,9 @@ PB = Claim(
     paper_ref="beyond the paper (between Thm 3.2 and Thm 3.4)",
     regime="low noise",
     statement_md=PB_STATEMENT,
-    hypotheses=Domain("starts M0 e_1 + delta z_i, truth at 0; curves n = 2 (M0 2..12), n = 3 "
-                      "(2, 4, 8, 12), n = 5 (4, 8, 12) in d = 1, n = 5 in d = 3 (8, 10, 12); "
-                      "eta = 0.01 and, at n = 2, M0 = 4, 8, eta in {0.001, 0.003, 0.03}; a "
-                      "second seed at n = 2", contains=lambda i: True, instances=PB_INSTANCES),
+    hypotheses=Domain(PB_DOMAIN, contains=inside_pb, instances=PB_INSTANCES,
+                      caveat="inside = PB's own stated domain of validity (VALIDITY), not a "
+                             "hypothesis of the paper", membership=pb_membership),
     conclusions=PB_CONCLUSIONS,
     run=run_boundary,
     parameters=PARAMS,
@@ -471,9 +583,47 @@ PB_FLOW = PB.variant(
     conclusions=(Predicate("follows_flow_limit", "log10(1/delta*) - M0^2/ln 10 constant within "
                            "offset_tol for M0 >= linear_from",
                            lambda o, p: _offsets(o, p, "flow_offset")),),
-    hypotheses=Domain("the eta = 0.01 curves", contains=lambda i: True,
+    hypotheses=Domain("the eta = 0.01 curves inside PB's domain of validity",
+                      contains=inside_pb,
                       instances={"quick": PB_INSTANCES["quick"],
                                  "full": PB_INSTANCES["full"][:1]}),
 )
 
 CLAIMS: tuple[Claim, ...] = (PB, PB_FLOW)
+
+
+# ------------------------------------------------------------------------------ witnesses
+# The register of witnesses (`scoreclaims.claims.witness`): for every conclusion, a small outcome
+# with the point fields `boundary_point` / `run_boundary` write, on which it returns False, and
+# the known-false variant whose run makes its conclusion fail.
+
+
+def _point(big_m: float, star: float | None, **fields: Any) -> dict[str, Any]:
+    """A measured n = 2, eta = 0.01 point (the flow and GD offsets as `fields` set them)."""
+    decided = star is not None
+    out = {"n": 2, "d": 1, "M0": big_m, "eta": 0.01, "seed": 0, "log10_delta_star": star,
+           "bracket": [-400.0, -399.2] if not decided else [star - 0.025, star + 0.025],
+           "decided": decided, "decided_one": decided,
+           "lower_outcome": "all-converge" if decided else "one-converges",
+           "upper_outcome": "one-converges", "one_lower_outcome": "all-converge" if decided
+           else "one-converges", "one_upper_outcome": "one-converges",
+           "bracket_one": [-400.0, -399.2], "offset_b": -2.2, "flow_offset": -8.0}
+    return {**out, **fields}
+
+
+def _pb_outcome(points: list[dict[str, Any]]) -> InstanceOutcome:
+    return InstanceOutcome(metrics={"points": points, "runs": 12}, data={"points": points})
+
+
+WITNESSES = (
+    constructed("PB", "boundary_decided", "every run settled 'one-converges' down to the floor "
+                "10^-400: no boundary in range", lambda: _pb_outcome([_point(6.0, None)])),
+    constructed("PB", "follows_gd_amplification", "offsets b of -2.2 and -1.0 decades at "
+                "M0 = 4 and 8", lambda: _pb_outcome([_point(4.0, -5.0),
+                                                     _point(8.0, -20.0, offset_b=-1.0)])),
+    constructed("PB~flow-at-eta-0.01", "follows_flow_limit", "flow offsets -3 and -8 decades",
+                lambda: _pb_outcome([_point(4.0, -5.0, flow_offset=-3.0),
+                                     _point(8.0, -20.0)])),
+    by_variant("PB~flow-at-eta-0.01", "follows_flow_limit", "PB~flow-at-eta-0.01",
+               "at eta = 0.01 the GD product falls behind exp(M0^2)"),
+)

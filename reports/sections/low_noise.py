@@ -61,7 +61,17 @@ def pb_findings(claim: Mapping[str, Any]) -> list[str]:
     slack = [p["slack_decades"] for p in pts if p.get("slack_decades") is not None]
     if slack:
         out.append(f"T3.2's sufficient radius is loose by {fmt(min(slack), 3)} to "
-                   f"{fmt(max(slack), 3)} orders of magnitude against the measured boundary.")
+                   f"{fmt(max(slack), 3)} orders of magnitude against the measured boundary (a "
+                   f"reported figure: a margin that size is not a conclusion that could fail).")
+    beyond = [p for p in (claim.get("metrics") or {}).get("phase_boundary_beyond") or []
+              if p.get("log10_delta_star") is not None]
+    if beyond:
+        out.append("beyond PB's domain of validity (exploration, not in the verdict): "
+                   + "; ".join(f"M0 = {fmt(p['M0'])}, η = {fmt(p['eta'])}: log10 δ* = "
+                               f"{fmt(p['log10_delta_star'], 4)}"
+                               + (f", offset b = {fmt(p['offset_b'], 3)}"
+                                  if p.get("offset_b") is not None else "")
+                               for p in beyond) + ".")
     steps = (claim.get("metrics") or {}).get("step_dependence") or []
     if steps:
         worst = max(abs(r["residual"]) for r in steps)

@@ -76,10 +76,13 @@ def _sweep_table(ctx: ClaimContext) -> str:
             undecided += f" ({m.get('out_of_budget', 0)} out of budget)"
         tol = f"{m['tol']:.0e}" if m.get("tol") is not None else (
             f"default ({m['default_tol']:.0e})" if "default_tol" in m else "default")
+        ci_all = (m.get("exactly_one") or {}).get("ci_all_runs")
+        bound = 1 - m["n"] ** 2 * float(m["M0"]) ** (-1 / 3)  # the paper's (PAPER.md 2b)
         rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", tol, undecided,
                      counts, _pct(m.get("exactly_one")), _pct(m.get("closest_wins")),
                      _pct(m.get("all_converge")), m.get("steps_total"),
-                     fmt(m.get("wall_time_s"), 3)])
+                     fmt(m.get("wall_time_s"), 3), fmt(ci_all[0], 3) if ci_all else "–",
+                     fmt(bound, 3) + (" (vacuous)" if bound <= 0 else "")])
     if not rows:
         return ""
     budgets = sorted({m["budget"] for m in _sweep_rows(ctx) if m.get("budget") is not None})
@@ -87,13 +90,20 @@ def _sweep_table(ctx: ClaimContext) -> str:
                    + " or ".join(f"{b:.3g}" for b in budgets) + " integrand evaluations (a cost "
                    "cap set a priori); a seed that spends it is undecided ('out of budget'), "
                    "which the intervals over all runs account for." if budgets else "")
+    level = (ctx.claim.get("parameters") or {}).get("level")
+    level_note = (f" 'With high probability' is judged at the level {fmt(level)}: the lower "
+                  f"bound of P(exactly one) over all runs (undecided counted against) must clear "
+                  f"it; the paper's bound 1 - n² M_0^(-1/3) beside it is vacuous (<= 0) at these "
+                  f"M_0." if level is not None else "")
     return ("### Beyond the hypotheses: which means converge\n\n"
             + table(["n", "d", "M_0", "seeds", "tol", "undecided", "converging means: runs",
                      "P(exactly one)", "P(closest wins | one)", "P(all)", "GD steps",
-                     "wall s"], rows)
+                     "wall s", "P(exactly one) lower bound, all runs",
+                     "paper's bound 1 - n² M_0^(-1/3)"], rows)
             + "\n\nProbabilities over the decided runs with 95% Wilson intervals (undecided runs "
             "are counted, never binned; the verdicts use intervals over all runs, undecided "
-            "counted against and then for the event). 'reduced': fewer than the 200 seeds the "
+            "counted against and then for the event)." + level_note + " 'reduced': fewer than "
+            "the 200 seeds the "
             "full profile runs. 'tol': the cubature tolerance relative to the gradient's norm "
             "('default': the engine's own for the setting's k); the signs that "
             "decide a diverging mean are certified against the error bound at any tolerance, and "
