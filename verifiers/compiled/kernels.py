@@ -1,0 +1,327 @@
+"""The compiled evaluation of a frozen rule and the gradient-descent loop around it (JAX).
+
+`evaluate_plan` mirrors what the numpy engine does when it reuses a rule (`population.evaluate`
+with the rule of the previous step): the drift checks (`collinear.fits`; `quadrature.reuse_rule`'s
+thin-block and `_drifted` checks), the integrand `formulation.score_integrands_t` at the rule's
+nodes, the rule's reductions (Kronrod panels with QUADPACK's calibrated estimate, level by
+level; Gauss-Hermite pairs), the group-norm tolerance test, and `population._assemble`'s loss,
+gradient and error estimates (the 64-eps ROUNDING term included).
+
+Every check is made strictly safer than the engine's, so that rounding can only refuse a step
+the engine would accept, never accept one it would refuse:
+- comparisons of positions and drifts get a relative margin MARGIN plus an absolute allowance of
+  a few units of roundoff of the coordinates they are computed from;
+- the error test compares an upper bound of the engine's estimate: each panel's |K - G| and its
+  integral of |f - mean| may differ from the engine's by other summation orders and a few ulps
+  of the integrand, at most SLACK times the panel's integral of |f|; `calibrated_above` bounds
+  the calibrated estimate over that range, and the Gauss-Hermite pairs add SLACK times both
+  orders' integrals of |f|; the sum must then meet (1 - MARGIN) tol. SLACK is 1024 units of
+  roundoff: 2.3 % of the 1e-11 tolerance, 0.02 % of 1e-9 (`tests/test_compiled.py` measures the
+  actual differences, 10^-3 of it);
+- the test is scaled before squaring (the engine's squares underflow for integrals below
+  1e-154, where it accepts anything), and non-finite values are refused;
+- for k = d >= 2 the means must span R^d with room: a lower bound of the smallest singular value
+  of the mean differences (from the determinant of their Gram matrix) must clear the engine's
+  rank threshold twice over, so that `geometry.reduce_means` keeps every axis.
+"""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from typing import Any, NamedTuple
+
+import numpy as np
+from scoreclaims.verifiers.compiled.plans import NK
+from scoreclaims.verifiers.compiled.runtime import jax_modules
+from scoreclaims.verifiers.formulation import score_integrands_t
+from scoreclaims.verifiers.gauss_kronrod import calibrated, calibrated_above
+from scoreclaims.verifiers.population import ROUNDING
+from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD, Y_MAX
+
+EPS = float(np.finfo(float).eps)
+MARGIN = 1e-6  # relative: what the compiled comparisons give away
+SLACK = 1024 * EPS  # per panel, times its integral of |f|: another summation order's |K - G|
+RANK_TOL = 64 * EPS  # geometry.reduce_means
+QR_ERR = 10 * EPS  # per row and column: backward error of Householder QR (generous)
+
+
+class Evaluated(NamedTuple):
+    """One evaluation on the frozen rule: `ok` when every check passed."""
+
+    ok: Any
+    loss: Any
+    grad: Any
+    loss_error: Any
+    grad_error: Any
+
+
+def _within(value: Any, limit: Any, allowance: Any = 0.0) -> Any:
+    """value <= limit, with the margin given away (limit may be inf)."""
+    return value * (1 + MARGIN) + allowance <= limit
+
+
+def _accept(error_hi: Any, absval: Any, tol: Any, n: int, k: int, jnp: Any) -> Any:
+    """The group-norm test (loss; gradient components g, gamma weighted 0 when k = d) on the
+    upper bound of the estimate, scaled before squaring."""
+    budget = tol * absval
+    scale = jnp.maximum(jnp.max(error_hi[: 1 + n * k]), jnp.max(budget[: 1 + n * k]))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    e, b = error_hi / scale, budget / scale
+    shrink = (1 - MARGIN) ** 2
+    loss_ok = e[0] ** 2 <= shrink * b[0] ** 2
+    g = slice(1, 1 + n * k)
+    grad_ok = jnp.sum(e[g] ** 2) <= shrink * jnp.sum(b[g] ** 2)
+    return loss_ok & grad_ok & jnp.all(jnp.isfinite(error_hi)) & jnp.all(jnp.isfinite(absval))
+
+
+def _assemble(value: Any, absval: Any, error: Any, n: int, k: int, basis: Any, jnp: Any
+              ) -> tuple[Any, Any, Any, Any]:
+    """`population._assemble` for k = d (no offset): loss, grad (n, d), loss and grad errors."""
+    err = error + ROUNDING * absval
+    g = value[1 : 1 + n * k].reshape(n, k)
+    grad = g if basis is None else g @ basis.T
+    g_err = err[1 : 1 + n * k]
+    return value[0], grad, err[0], jnp.sqrt(g_err @ g_err)
+
+
+def _finite(*xs: Any, jnp: Any) -> Any:
+    ok = True
+    for x in xs:
+        ok = ok & jnp.all(jnp.isfinite(x))
+    return ok
+
+
+def _hermite(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
+    """Line rule, two Gauss-Hermite orders (d = 1): the engine reuses it while the spread
+    stays within HERMITE_MAX_SPREAD (and is not zero: k = 0 has its closed form)."""
+    n = m.shape[0]
+    p = m[:, 0]
+    spread = jnp.max(p) - jnp.min(p)
+    fits = (spread > 0) & _within(spread, HERMITE_MAX_SPREAD, 4 * EPS * jnp.max(jnp.abs(p)))
+    f = score_integrands_t(a["points"], m, xp=jnp)  # (C, N)
+    fabs = jnp.abs(f)
+    high, low = f @ a["pair"][1], f @ a["pair"][0]
+    absval, abs_low = fabs @ a["pair"][1], fabs @ a["pair"][0]
+    error = jnp.abs(high - low)
+    error_hi = error + SLACK * (absval + abs_low)
+    ok = fits & _accept(error_hi, absval, tol, n, 1, jnp) & _finite(high, jnp=jnp)
+    return Evaluated(ok, *_assemble(high, absval, error, n, 1, None, jnp))
+
+
+def _panels(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
+    """Line rule of Kronrod panels (d = 1): `collinear.fits` (crossings and gaps within their
+    drift limits), then `collinear.apply`."""
+    n = m.shape[0]
+    p = m[:, 0]
+    moved = a["check"] @ (p - a["built"])
+    rounding = 8 * EPS * (jnp.max(jnp.abs(p)) + jnp.max(jnp.abs(a["built"])))
+    fits = (jnp.max(p) > jnp.min(p)) & jnp.all(_within(jnp.abs(moved), a["limit"], rounding))
+    f = score_integrands_t(a["points"].reshape(-1, 1), m, xp=jnp)  # (C, P * 21)
+    c = f.shape[0]
+    fd3 = (f * a["scaled"].reshape(-1)).reshape(c, -1, NK)
+    sums = fd3 @ a["kg"].T  # (C, P, 2)
+    kron = sums[..., 0]
+    raw = jnp.abs(kron - sums[..., 1])
+    wk = a["kg"][0]
+    resasc = jnp.abs(fd3 - 0.5 * kron[..., None]) @ wk
+    kabs = jnp.abs(fd3) @ wk
+    error = calibrated(raw, resasc, xp=jnp).sum(axis=1)
+    error_hi = calibrated_above(raw, resasc, SLACK * kabs, xp=jnp).sum(axis=1)
+    value, absval = kron.sum(axis=1), kabs.sum(axis=1)
+    ok = fits & _accept(error_hi, absval, tol, n, 1, jnp) & _finite(value, jnp=jnp)
+    return Evaluated(ok, *_assemble(value, absval, error, n, 1, None, jnp))
+
+
+def _spans_space(m: Any, jnp: Any) -> Any:
+    """Does `geometry.reduce_means` surely keep all d axes: is the smallest singular value of
+    A = m[1:] - m[0] (computed as the engine computes it) above the rank threshold 64 eps max|m|
+    twice over, with room for LAPACK's error in the engine's SVD? A lower bound: Householder QR
+    gives the exact R of A + E, |E|_F <= QR_ERR d n |A|_F (backward stability), sigma_min(R) >=
+    1 / |R^-1|_F, bounded from above entry by entry (no cancellation), so sigma_min(A) >=
+    1 / |R^-1|_F - QR_ERR d n |A|_F."""
+    n, d = m.shape
+    a = m[1:] - m[0]
+    r = _householder_r(a, jnp)
+    diag = jnp.abs(jnp.diagonal(r))
+    inv_sq = _inverse_frobenius_sq(r, diag, d, jnp) * (1 + 1e-10)
+    norm_a = jnp.sqrt(jnp.sum(a * a))
+    err = QR_ERR * d * n * norm_a
+    lower = jnp.where(jnp.min(diag) > 0, 1 / jnp.sqrt(jnp.where(inv_sq > 0, inv_sq, 1.0)), 0.0)
+    need = 2 * (RANK_TOL * jnp.max(jnp.abs(m)) + err)
+    return lower - err > need
+
+
+def _householder_r(a: Any, jnp: Any) -> Any:
+    """The triangular factor (d, d) of the QR factorisation of a (r, d), r >= d."""
+    d = a.shape[1]
+    for j in range(d):
+        x = a[j:, j]
+        alpha = -jnp.where(x[0] < 0, -1.0, 1.0) * jnp.sqrt(jnp.sum(x * x))
+        v = x.at[0].add(-alpha)
+        vtv = jnp.sum(v * v)
+        block = a[j:, j:]
+        scale = jnp.where(vtv > 0, 2 / jnp.where(vtv > 0, vtv, 1.0), 0.0)
+        a = a.at[j:, j:].set(block - scale * v[:, None] * (v @ block)[None, :])
+    return a[:d]
+
+
+def _inverse_frobenius_sq(r: Any, diag: Any, d: int, jnp: Any) -> Any:
+    """An upper bound of |R^-1|_F^2 for upper triangular r (d <= 3), |r_ii| = diag > 0:
+    the entries of the inverse bounded through absolute values."""
+    safe = jnp.where(diag > 0, diag, 1.0)
+    total = jnp.sum(1 / safe**2)
+    for i in range(d - 1):
+        total += (r[i, i + 1] / (safe[i] * safe[i + 1])) ** 2
+    if d == 3:
+        corner = (jnp.abs(r[0, 1] * r[1, 2]) + jnp.abs(r[0, 2] * r[1, 1])) / (
+            safe[0] * safe[1] * safe[2])
+        total += corner**2
+    return total
+
+
+def _not_drifted(built: Any, coords: Any, jnp: Any) -> Any:
+    """Not `quadrature._drifted(built, coords)`, with the margin (every crossing's shift
+    compared to a quarter of a logit unit)."""
+    n = coords.shape[0]
+    j, other = np.triu_indices(n, 1)
+    half_now = 0.5 * jnp.sum(coords**2, axis=1)
+    half_sq = 0.5 * jnp.sum(built**2, axis=1)
+    delta = built[j] - built[other]
+    offset = half_sq[j] - half_sq[other]
+    norm = jnp.maximum(jnp.sqrt(jnp.sum(delta * delta, axis=1)), 1e-300)
+    reach = jnp.minimum(jnp.abs(offset) / norm + 4.0, Y_MAX)
+    moved = (coords[j] - coords[other]) - delta
+    shift = (jnp.abs((half_now[j] - half_now[other]) - offset)
+             + reach * jnp.sqrt(jnp.sum(moved * moved, axis=1)))
+    big = jnp.maximum(jnp.max(jnp.abs(coords)), jnp.max(jnp.abs(built)))
+    rounding = 64 * coords.shape[1] * EPS * (big * big + big) * (1 + reach)
+    return jnp.all(_within(shift, 0.25, rounding))
+
+
+def _bound(coords: Any, n: int, k: int, jnp: Any) -> Any:
+    """`population.integrand_bound` of the coordinates."""
+    big = jnp.max(jnp.sqrt(jnp.sum(coords * coords, axis=1)))
+    s_max = 2 * big**2
+    g_max = 2 * (big + s_max * (np.sqrt(k) * Y_MAX + big))
+    parts = [big[None] ** 2, jnp.full(n * k, g_max), jnp.full(n, 2 * (1 + s_max))]
+    return jnp.concatenate(parts)
+
+
+def _kronrod(f: Any, fabs: Any, ferr: Any, ferr_hi: Any, half: Any, dens: Any, kg: Any,
+             jnp: Any) -> tuple[Any, Any, Any, Any]:
+    """`quadrature._kronrod_reduce` per panel, (C, P) each, with the upper bound of the
+    estimate beside it."""
+    c = f.shape[0]
+    p = half.shape[0]
+    weighted = f.reshape(c, p, NK) * dens
+    sums = weighted @ kg.T  # (C, P, 2)
+    kval = half * sums[..., 0]
+    perr = jnp.abs(kval - half * sums[..., 1])
+    wk = kg[0]
+    kabs = half * ((fabs.reshape(c, p, NK) * dens) @ wk)
+    mean = kval / jnp.maximum(2 * half, 1e-300)
+    resasc = half * (jnp.abs(weighted - mean[..., None]) @ wk)
+    inner = half * ((ferr.reshape(c, p, NK) * dens) @ wk)
+    inner_hi = half * ((ferr_hi.reshape(c, p, NK) * dens) @ wk)
+    err = calibrated(perr, resasc, xp=jnp) + inner
+    err_hi = calibrated_above(perr, resasc, SLACK * kabs, xp=jnp) + inner_hi
+    return kval, kabs, err, err_hi
+
+
+def _frozen(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
+    """`quadrature.reuse_rule` in the rule's frame (k = d)."""
+    jax, _ = jax_modules()
+    levels, width, block = static
+    n, d = m.shape
+    k = d
+    coords = m @ a["basis"]
+    ok = _spans_space(m, jnp)
+    big = jnp.max(jnp.abs(coords))
+    if width:
+        spread = jnp.max(coords[:, k - width :], axis=0) - jnp.min(coords[:, k - width :], axis=0)
+        ok = ok & jnp.all(_within(spread, HERMITE_MAX_SPREAD, 8 * k * EPS * big))
+    if levels:
+        ok = ok & _not_drifted(a["built"], coords, jnp)
+    f = score_integrands_t(a["points"].reshape(-1, k), coords, xp=jnp)
+    c = f.shape[0]
+    bound = _bound(coords, n, k, jnp)
+    bound_hi = bound * (1 + 1e-12)
+    if block:
+        f3 = f.reshape(c, -1, block)
+        f3abs = jnp.abs(f3)
+        high, low = f3 @ a["high"], f3 @ a["low"]
+        fabs, fabs_low = f3abs @ a["high"], f3abs @ a["low"]
+        ferr = jnp.abs(high - low)
+        ferr_hi = ferr + SLACK * (fabs + fabs_low)
+        f = high
+        if levels:
+            nodes = NK * a[f"half{levels - 1}"].shape[0]
+            live = a["live"]
+
+            def spread_out(x: Any) -> Any:  # onto the last level's nodes (a slot for padding)
+                return jnp.zeros((c, nodes + 1), dtype=x.dtype).at[:, live].set(x)[:, :nodes]
+
+            f, fabs, ferr, ferr_hi = map(spread_out, (f, fabs, ferr, ferr_hi))
+            skipped = a[f"skipped{levels - 1}"].reshape(-1)
+            ferr = jnp.where(skipped, bound[:, None], ferr)
+            ferr_hi = jnp.where(skipped, bound_hi[:, None], ferr_hi)
+    else:
+        fabs = jnp.abs(f)
+        ferr = ferr_hi = jnp.zeros_like(f)
+    for lev in range(levels - 1, -1, -1):
+        parts = _kronrod(f, fabs, ferr, ferr_hi, a[f"half{lev}"], a[f"dens{lev}"], a["kg"], jnp)
+        if lev == 0:
+            f, fabs, ferr, ferr_hi = (x.sum(axis=1, keepdims=True) for x in parts)
+            break
+        above = NK * a[f"half{lev - 1}"].shape[0]
+        owner = a[f"owner{lev}"]
+        f, fabs, ferr, ferr_hi = (jax.ops.segment_sum(x.T, owner, above).T for x in parts)
+        skipped = a[f"skipped{lev - 1}"].reshape(-1)
+        tail = a[f"tail{lev - 1}"].reshape(-1)
+        ferr = jnp.where(skipped, bound[:, None], ferr) + tail * bound[:, None]
+        ferr_hi = jnp.where(skipped, bound_hi[:, None], ferr_hi) + tail * bound_hi[:, None]
+    value, absval, error, error_hi = f[:, 0], fabs[:, 0], ferr[:, 0], ferr_hi[:, 0]
+    ok = ok & _accept(error_hi, absval, tol, n, k, jnp) & _finite(value, jnp=jnp)
+    return Evaluated(ok, *_assemble(value, absval, error, n, k, a["basis"], jnp))
+
+
+EVALUATORS = {"hermite": _hermite, "panels": _panels, "frozen": _frozen}
+
+
+def evaluate_plan(kind: str, static: tuple, arrays: dict, m: Any, tol: Any) -> Evaluated:
+    """One evaluation (traceable; call under `runtime.float64()`)."""
+    _, jnp = jax_modules()
+    return EVALUATORS[kind](arrays, m, tol, static, jnp)
+
+
+def _descend(kind: str, static: tuple, arrays: dict, m0: Any, step: Any, tol: Any,
+             max_steps: Any) -> tuple[Any, Any, Evaluated]:
+    """Up to `max_steps` steps m <- m - step grad on the frozen rule; stops before accepting
+    the first evaluation that fails a check. (steps taken, final m, its evaluation)."""
+    jax, jnp = jax_modules()
+    first = evaluate_plan(kind, static, arrays, m0, tol)
+
+    def more(state: tuple) -> Any:
+        i, _, ev = state
+        return ev.ok & (i < max_steps)
+
+    def one(state: tuple) -> tuple:
+        i, m, ev = state
+        m_next = m - step * ev.grad
+        nxt = evaluate_plan(kind, static, arrays, m_next, tol)
+        return i + 1, m_next, nxt._replace(ok=nxt.ok & jnp.all(jnp.isfinite(m_next)))
+
+    steps, m, ev = jax.lax.while_loop(more, one, (jnp.zeros((), dtype=jnp.int64), m0, first))
+    return steps, m, ev
+
+
+@cache
+def compiled(kind: str, static: tuple, batched: bool) -> Any:
+    """The jit-compiled loop for one rule kind and structure (shapes compile on first use and
+    are cached by JAX): (arrays, m0, step, tol, max_steps) -> (steps, m, Evaluated); batched:
+    arrays, m0 and max_steps with a leading run axis."""
+    jax, _ = jax_modules()
+    run = partial(_descend, kind, static)
+    if batched:
+        run = jax.vmap(run, in_axes=(0, 0, None, None, 0))
+    return jax.jit(run)
