@@ -91,6 +91,21 @@ def _finite(*xs: Any, jnp: Any) -> Any:
     return ok
 
 
+def _integrand(points: Any, coords: Any, jnp: Any) -> Any:
+    """`score_integrands_t` without the gamma rows (k = d: no offset, gamma enters neither the
+    test, where its weight is |c_perp| = 0, nor the gradient); XLA drops their arithmetic."""
+    n, k = coords.shape
+    return score_integrands_t(points, coords, xp=jnp)[: 1 + n * k]
+
+
+def _pair_sums(f: Any, weights: Any, jnp: Any) -> tuple[Any, Any, Any, Any]:
+    """Both orders of a Gauss-Hermite pair, weights (2, N) low then high, on f (C, N) and |f|:
+    (high, low, |f| high, |f| low), one product."""
+    c = f.shape[0]
+    sums = jnp.concatenate([f, jnp.abs(f)]) @ weights.T  # (2C, 2)
+    return sums[:c, 1], sums[:c, 0], sums[c:, 1], sums[c:, 0]
+
+
 def _hermite(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
     """Line rule, two Gauss-Hermite orders (d = 1): the engine reuses it while the spread
     stays within HERMITE_MAX_SPREAD (and is not zero: k = 0 has its closed form)."""
@@ -98,10 +113,7 @@ def _hermite(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
     p = m[:, 0]
     spread = jnp.max(p) - jnp.min(p)
     fits = (spread > 0) & _within(spread, HERMITE_MAX_SPREAD, 4 * EPS * jnp.max(jnp.abs(p)))
-    f = score_integrands_t(a["points"], m, xp=jnp)  # (C, N)
-    fabs = jnp.abs(f)
-    high, low = f @ a["pair"][1], f @ a["pair"][0]
-    absval, abs_low = fabs @ a["pair"][1], fabs @ a["pair"][0]
+    high, low, absval, abs_low = _pair_sums(_integrand(a["points"], m, jnp), a["pair"], jnp)
     error = jnp.abs(high - low)
     error_hi = error + SLACK * (absval + abs_low)
     ok = fits & _accept(error_hi, absval, tol, n, 1, jnp) & _finite(high, jnp=jnp)
@@ -116,7 +128,7 @@ def _panels(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
     moved = a["check"] @ (p - a["built"])
     rounding = 8 * EPS * (jnp.max(jnp.abs(p)) + jnp.max(jnp.abs(a["built"])))
     fits = (jnp.max(p) > jnp.min(p)) & jnp.all(_within(jnp.abs(moved), a["limit"], rounding))
-    f = score_integrands_t(a["points"].reshape(-1, 1), m, xp=jnp)  # (C, P * 21)
+    f = _integrand(a["points"].reshape(-1, 1), m, jnp)  # (C, P * 21)
     c = f.shape[0]
     fd3 = (f * a["scaled"].reshape(-1)).reshape(c, -1, NK)
     sums = fd3 @ a["kg"].T  # (C, P, 2)
@@ -242,24 +254,23 @@ def _frozen(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
         ok = ok & jnp.all(_within(spread, HERMITE_MAX_SPREAD, 8 * k * EPS * big))
     if levels:
         ok = ok & _not_drifted(a["built"], coords, jnp)
-    f = score_integrands_t(a["points"].reshape(-1, k), coords, xp=jnp)
+    f = _integrand(a["points"].reshape(-1, k), coords, jnp)
     c = f.shape[0]
-    bound = _bound(coords, n, k, jnp)
+    bound = _bound(coords, n, k, jnp)[:c]
     bound_hi = bound * (1 + 1e-12)
     if block:
-        f3 = f.reshape(c, -1, block)
-        f3abs = jnp.abs(f3)
-        high, low = f3 @ a["high"], f3 @ a["low"]
-        fabs, fabs_low = f3abs @ a["high"], f3abs @ a["low"]
+        live = f.shape[1] // block
+        high, low, fabs, fabs_low = (
+            x.reshape(c, live) for x in _pair_sums(f.reshape(c * live, block), a["pair"], jnp))
         ferr = jnp.abs(high - low)
         ferr_hi = ferr + SLACK * (fabs + fabs_low)
         f = high
         if levels:
             nodes = NK * a[f"half{levels - 1}"].shape[0]
-            live = a["live"]
+            where = a["live"]
 
             def spread_out(x: Any) -> Any:  # onto the last level's nodes (a slot for padding)
-                return jnp.zeros((c, nodes + 1), dtype=x.dtype).at[:, live].set(x)[:, :nodes]
+                return jnp.zeros((c, nodes + 1), dtype=x.dtype).at[:, where].set(x)[:, :nodes]
 
             f, fabs, ferr, ferr_hi = map(spread_out, (f, fabs, ferr, ferr_hi))
             skipped = a[f"skipped{levels - 1}"].reshape(-1)
@@ -297,21 +308,26 @@ def evaluate_plan(kind: str, static: tuple, arrays: dict, m: Any, tol: Any) -> E
 def _descend(kind: str, static: tuple, arrays: dict, m0: Any, step: Any, tol: Any,
              max_steps: Any) -> tuple[Any, Any, Evaluated]:
     """Up to `max_steps` steps m <- m - step grad on the frozen rule; stops before accepting
-    the first evaluation that fails a check. (steps taken, final m, its evaluation)."""
+    the first evaluation that fails a check. (steps taken, final m, its evaluation). Each pass
+    evaluates at the current m and steps only if that passed (one copy of the evaluation in the
+    compiled code: XLA's compile time grows with it)."""
     jax, jnp = jax_modules()
-    first = evaluate_plan(kind, static, arrays, m0, tol)
+    n, d = m0.shape
+    zero = jnp.zeros((), dtype=m0.dtype)
+    blank = Evaluated(jnp.zeros((), dtype=bool), zero, jnp.zeros_like(m0), zero, zero)
 
     def more(state: tuple) -> Any:
-        i, _, ev = state
-        return ev.ok & (i < max_steps)
+        return state[3]
 
     def one(state: tuple) -> tuple:
-        i, m, ev = state
-        m_next = m - step * ev.grad
-        nxt = evaluate_plan(kind, static, arrays, m_next, tol)
-        return i + 1, m_next, nxt._replace(ok=nxt.ok & jnp.all(jnp.isfinite(m_next)))
+        i, m, _, _ = state
+        ev = evaluate_plan(kind, static, arrays, m, tol)
+        ev = ev._replace(ok=ev.ok & jnp.all(jnp.isfinite(m)))
+        take = ev.ok & (i < max_steps)
+        return i + take, jnp.where(take, m - step * ev.grad, m), ev, take
 
-    steps, m, ev = jax.lax.while_loop(more, one, (jnp.zeros((), dtype=jnp.int64), m0, first))
+    start = (jnp.zeros((), dtype=jnp.int64), m0, blank, jnp.ones((), dtype=bool))
+    steps, m, ev, _ = jax.lax.while_loop(more, one, start)
     return steps, m, ev
 
 

@@ -120,7 +120,7 @@ def _frozen(rule: FrozenRule, n: int, d: int) -> Plan:
     else:
         width = rule.block.points.shape[1]
         block_size = len(rule.block.points)
-        arrays["high"], arrays["low"] = rule.block.high, rule.block.low
+        arrays["pair"] = np.stack([rule.block.low, rule.block.high])
         live = 1 if rule.live is None else len(rule.live)
         arrays["points"] = rule.points.reshape(live, block_size, d)
         grow["points"] = (0, "live", 0.0)
