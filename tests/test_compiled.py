@@ -25,7 +25,7 @@ from reference import _integrand as reference_integrand
 from reference import population_reference
 from reference_k3_mp import integrate as mp_integrate
 from scoreclaims.verifiers import collinear, population
-from scoreclaims.verifiers.compiled import advance, advance_batch, compiles
+from scoreclaims.verifiers.compiled import advance, advance_batch, compiles, plans
 from scoreclaims.verifiers.compiled.descent import descend
 from scoreclaims.verifiers.compiled.kernels import EPS, SLACK, evaluate_plan
 from scoreclaims.verifiers.compiled.plans import bucket, materialize, padded_sizes, plan_for
@@ -100,8 +100,8 @@ def test_jax_formulation_matches_mpmath_and_the_direct_form() -> None:
     rng = np.random.default_rng(5)
     for n, k in ((2, 1), (3, 2), (5, 3)):
         y, coords = rng.standard_normal((4, k)) * 2, rng.standard_normal((n, k))
-        with float64() as jnp:
-            got = np.asarray(score_integrands(jnp.asarray(y), jnp.asarray(coords), xp=jnp))
+        with float64():
+            got = np.asarray(_jitted(score_integrands)(y, coords))
         with mpmath.workdps(40):
             obj = score_integrands(np.vectorize(mpmath.mpf, otypes=[object])(y),
                                    np.vectorize(mpmath.mpf, otypes=[object])(coords), MP_EXP)
@@ -113,6 +113,13 @@ def test_jax_formulation_matches_mpmath_and_the_direct_form() -> None:
         assert np.all(np.abs(got - exact) <= 1e-14 * (1 + np.abs(exact)))
 
 
+@pytest.fixture
+def any_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Panel rules of k >= 2 compiled whatever their size (`plans.MAX_TREE_NODES`)."""
+    monkeypatch.setattr(plans, "MAX_TREE_NODES", 10**6)
+
+
+@pytest.mark.usefixtures("any_tree")
 def test_jax_grad_of_the_loss_is_the_analytic_gradient() -> None:
     """The loss through a frozen rule (fixed nodes and weights) differentiated by JAX equals
     the rule's integral of the gradient integrand (quadrature commutes with d/dm)."""
@@ -212,10 +219,12 @@ def test_trajectory_clustered_k2_k3(shape: tuple[int, int], seed: int) -> None:
     _same_trajectory(m, 0.25 / n, 10_000 if d == 2 else 4_000)
 
 
-@pytest.mark.parametrize(("seed", "steps"), [(0, 50), (3, 150)])
+@pytest.mark.usefixtures("any_tree")
+@pytest.mark.parametrize(("seed", "steps"), [(0, 30), (3, 150)])
 def test_trajectory_separated_k2(seed: int, steps: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Separated k = 2 on the adaptive cubature's panel rules (seed 0: panels on both axes;
-    3: panels and a thin block), the trapezoid grid, which is not compiled, switched off."""
+    3: panels and a thin block), the trapezoid grid, which is not compiled, switched off, and
+    panel rules compiled whatever their size."""
     m = np.random.default_rng(seed).standard_normal((3, 2)) + np.array([0.5, 0.0])
     monkeypatch.setattr(population, "TRAPEZOID_K", ())
     _same_trajectory(m, 0.05, steps, expect_compiled=0.5)
@@ -277,6 +286,7 @@ def test_refuses_an_estimate_that_just_misses_tol() -> None:
         assert _on_rule(m, rule, inside) is not None
 
 
+@pytest.mark.usefixtures("any_tree")
 def test_refuses_a_drifted_or_widened_frozen_rule() -> None:
     """FrozenRule: `quadrature._drifted` (panels) and the thin block's width, where
     `reuse_rule` refuses."""

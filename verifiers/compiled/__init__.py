@@ -55,7 +55,7 @@ _plans: OrderedDict[tuple, tuple[object, Plan | None, dict]] = OrderedDict()
 
 def _cached_plan(shape: tuple[int, int], rule: object) -> tuple[Plan | None, dict]:
     """The plan of `rule` (kept with the rule itself, so an id is never reused while cached)
-    and a dict for its padded device arrays."""
+    and a dict for its padded arrays (by padded sizes; "single": on the device)."""
     key = (id(rule), shape)
     hit = _plans.get(key)
     if hit is not None and hit[0] is rule:
@@ -121,7 +121,7 @@ def advance_batch(ms: np.ndarray | Sequence[np.ndarray], rules: Sequence[object]
             sizes = padded_sizes(plans)
             width = bucket(len(runs))
             pick = runs + [runs[0]] * (width - len(runs))  # padding runs take no step
-            mats = [materialize(p, sizes) for p in plans]
+            mats = [_padded(ms[r], rules[r], p, sizes) for r, p in members]
             mats += [mats[0]] * (width - len(runs))
             arrays = {key: np.stack([a[key] for a in mats]) for key in mats[0]}
             limit = np.concatenate([limits[runs], np.zeros(width - len(runs), dtype=np.int64)])
@@ -132,6 +132,14 @@ def advance_batch(ms: np.ndarray | Sequence[np.ndarray], rules: Sequence[object]
                 out[r] = _advance(rules[r], plan, steps[i], m_out[i],
                                   tuple(x[i] for x in ev))
     return out
+
+
+def _padded(m: np.ndarray, rule: object, plan: Plan, sizes: dict[str, int]) -> dict:
+    store = _cached_plan(m.shape, rule)[1]
+    key = tuple(sorted(sizes.items()))
+    if key not in store:
+        store[key] = materialize(plan, sizes)
+    return store[key]
 
 
 def _fetch(result: tuple) -> tuple:

@@ -52,3 +52,47 @@ def descend(m: np.ndarray, step: float, steps: int, tol: float, rule: object = N
         if not np.all(np.isfinite(m)):
             break
     return Descent(m, done, compiled, calls, rule)
+
+
+def descend_batch(ms: list[np.ndarray], step: float, steps: int, tol: float
+                  ) -> list[np.ndarray]:
+    """`descend` for many runs: the runs whose rules compile advance in one call
+    (`advance_batch`), each as far as its own checks allow; the rest, and every run where a
+    compiled check stopped it, take one numpy step before the next call. Returns the final
+    means."""
+    from scoreclaims.verifiers.compiled import advance_batch
+
+    ms = [np.asarray(m, dtype=float) for m in ms]
+    runs = len(ms)
+    done = np.zeros(runs, dtype=np.int64)
+    rules: list[object] = [None] * runs
+    wait = np.zeros(runs, dtype=np.int64)
+    live = np.ones(runs, dtype=bool)
+    while live.any():
+        ready = [r for r in np.flatnonzero(live) if rules[r] is not None and wait[r] == 0]
+        numpy_runs = set(np.flatnonzero(live)) - set(ready)
+        if ready:
+            limits = steps - done[ready]
+            advs = advance_batch([ms[r] for r in ready], [rules[r] for r in ready], step, tol,
+                                 limits)
+            for r, adv, limit in zip(ready, advs, limits, strict=True):
+                if adv is None:
+                    numpy_runs.add(r)
+                    continue
+                ms[r], done[r] = adv.m, done[r] + adv.steps
+                wait[r] = BACKOFF if adv.steps == 0 else 0
+                if done[r] == steps or not np.all(np.isfinite(ms[r])):
+                    live[r] = False
+                elif adv.evaluation is None:  # refused: the engine decides at this point
+                    numpy_runs.add(r)
+                elif adv.steps < limit:  # pragma: no cover - a pass stops only when refused
+                    raise AssertionError("advance stopped without a refusal")
+        for r in sorted(numpy_runs):
+            ev = evaluate(ms[r], tol, rules[r])
+            wait[r] = max(wait[r] - 1, 0) if ev.rule is rules[r] else 0
+            rules[r] = ev.rule
+            ms[r] = ms[r] - step * ev.grad
+            done[r] += 1
+            if done[r] == steps or not np.all(np.isfinite(ms[r])):
+                live[r] = False
+    return ms
