@@ -219,6 +219,19 @@ def test_trajectory_clustered_k2_k3(shape: tuple[int, int], seed: int) -> None:
     _same_trajectory(m, 0.25 / n, 10_000 if d == 2 else 4_000)
 
 
+@settings(max_examples=3)
+@given(st.sampled_from([(2, 2), (2, 3), (3, 3)]), st.booleans(), st.integers(0, 2**32 - 1))
+def test_trajectory_offset_frames(shape: tuple[int, int], clustered: bool, seed: int) -> None:
+    """k = n - 1 < d (a common offset outside the span of the differences): n = 2 in d = 2, 3
+    on line rules, n = 3 in d = 3 (k = 2) clustered on a thin block."""
+    rng = np.random.default_rng(seed)
+    n, d = shape
+    m = rng.standard_normal(shape)
+    if clustered or n == 3:
+        m = rng.standard_normal(d) * 0.3 + 0.05 * m
+    _same_trajectory(m, 0.01, 3_000)
+
+
 @pytest.mark.usefixtures("any_tree")
 @pytest.mark.parametrize(("seed", "steps"), [(0, 30), (3, 150)])
 def test_trajectory_separated_k2(seed: int, steps: int, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,6 +323,27 @@ def test_refuses_a_drifted_or_widened_frozen_rule() -> None:
         assert _on_rule(moved, rule, tol) is None
 
 
+@settings(max_examples=10)
+@given(st.sampled_from([(2, 1), (3, 1), (5, 1), (2, 3), (3, 2), (3, 3), (4, 3)]),
+       st.integers(0, 2**32 - 1))
+def test_never_accepts_what_the_engine_refuses(shape: tuple[int, int], seed: int) -> None:
+    """Perturbed configurations and tolerances around the estimates: wherever the compiled
+    evaluation accepts a rule, the engine reuses it (and the two agree)."""
+    rng = np.random.default_rng(seed)
+    n, d = shape
+    scale = 10 ** rng.uniform(-2, 0.7 if d == 1 or n == 2 else -1.2)
+    m = rng.standard_normal(shape) * scale
+    rule = evaluate(m).rule
+    for _ in range(4):
+        moved = m + rng.standard_normal(shape) * scale * 10 ** rng.uniform(-6, -1)
+        tol = 10 ** rng.uniform(-14, -9)
+        got = _on_rule(moved, rule, tol)
+        ev = evaluate(moved, tol, rule)
+        if got is not None:
+            assert ev.rule is rule
+            assert abs(got.loss - ev.loss) <= 1e-13 * ev.loss and _rel(got.grad, ev.grad) <= 1e-12
+
+
 def test_compiled_estimates_stay_within_the_slack() -> None:
     """The compiled error estimates differ from the engine's by far less than the SLACK the
     compiled test gives away (the model behind `kernels`), along short trajectories."""
@@ -341,7 +375,7 @@ def test_batch_equals_single_runs() -> None:
         ev = evaluate(m)
         ms.append(m - 0.01 * ev.grad)
         rules.append(ev.rule)
-    ms.append(np.array([[0.0, 0.0], [1.0, 0.0]]))  # k < d: not compiled
+    ms.append(np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 1.0]]))  # k = 1 < n - 1: not compiled
     rules.append(evaluate(ms[-1]).rule)
     limits = [300, 50, 300, 7, 300, 300]
     batch = advance_batch(ms, rules, 0.01, default_tol(1), limits)
@@ -364,7 +398,7 @@ def test_deterministic() -> None:
 
 
 def test_not_compiled_rules_fall_back() -> None:
-    m = np.array([[0.0, 0.0], [1.0, 0.5]])  # k = 1 < d
+    m = np.array([[0.0, 0.0], [1.0, 0.5], [2.0, 1.0]])  # collinear: k = 1 < n - 1
     rule = evaluate(m).rule
     assert advance(m, rule, 0.01, default_tol(1), 10) is None
     assert advance(m, None, 0.01, default_tol(1), 10) is None

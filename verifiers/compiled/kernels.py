@@ -20,9 +20,7 @@ the engine would accept, never accept one it would refuse:
   actual differences, 10^-3 of it);
 - the test is scaled before squaring (the engine's squares underflow for integrals below
   1e-154, where it accepts anything), and non-finite values are refused;
-- for k = d >= 2 the means must span R^d with room: a lower bound of the smallest singular value
-  of the mean differences (from the determinant of their Gram matrix) must clear the engine's
-  rank threshold twice over, so that `geometry.reduce_means` keeps every axis.
+- the reduced frame is the engine's only where that is certain (`frames`).
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from functools import cache, partial
 from typing import Any, NamedTuple
 
 import numpy as np
+from scoreclaims.verifiers.compiled.frames import EPS, Frame, frame
 from scoreclaims.verifiers.compiled.plans import NK
 from scoreclaims.verifiers.compiled.runtime import jax_modules
 from scoreclaims.verifiers.formulation import score_integrands_t
@@ -38,11 +37,8 @@ from scoreclaims.verifiers.gauss_kronrod import calibrated, calibrated_above
 from scoreclaims.verifiers.population import ROUNDING
 from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD, Y_MAX
 
-EPS = float(np.finfo(float).eps)
 MARGIN = 1e-6  # relative: what the compiled comparisons give away
 SLACK = 1024 * EPS  # per panel, times its integral of |f|: another summation order's |K - G|
-RANK_TOL = 64 * EPS  # geometry.reduce_means
-QR_ERR = 10 * EPS  # per row and column: backward error of Householder QR (generous)
 
 
 class Evaluated(NamedTuple):
@@ -60,28 +56,37 @@ def _within(value: Any, limit: Any, allowance: Any = 0.0) -> Any:
     return value * (1 + MARGIN) + allowance <= limit
 
 
-def _accept(error_hi: Any, absval: Any, tol: Any, n: int, k: int, jnp: Any) -> Any:
-    """The group-norm test (loss; gradient components g, gamma weighted 0 when k = d) on the
-    upper bound of the estimate, scaled before squaring."""
+def _accept(error_hi: Any, absval: Any, tol: Any, n: int, k: int, fr: Frame, jnp: Any) -> Any:
+    """The group-norm test on the upper bound of the estimate, scaled before squaring: the
+    loss; the gradient, g with weight 1 and gamma with |c_perp|^2 (absent when k = d)."""
     budget = tol * absval
-    scale = jnp.maximum(jnp.max(error_hi[: 1 + n * k]), jnp.max(budget[: 1 + n * k]))
+    scale = jnp.maximum(jnp.max(error_hi), jnp.max(budget))
     scale = jnp.where(scale > 0, scale, 1.0)
-    e, b = error_hi / scale, budget / scale
+    e, b = (error_hi / scale) ** 2, (budget / scale) ** 2
+    g, gamma = slice(1, 1 + n * k), slice(1 + n * k, None)
     shrink = (1 - MARGIN) ** 2
-    loss_ok = e[0] ** 2 <= shrink * b[0] ** 2
-    g = slice(1, 1 + n * k)
-    grad_ok = jnp.sum(e[g] ** 2) <= shrink * jnp.sum(b[g] ** 2)
-    return loss_ok & grad_ok & jnp.all(jnp.isfinite(error_hi)) & jnp.all(jnp.isfinite(absval))
+    loss_ok = e[0] <= shrink * b[0]
+    grad_e = jnp.sum(e[g]) + fr.perp_sq * jnp.sum(e[gamma])
+    grad_b = jnp.sum(b[g]) + fr.perp_sq * jnp.sum(b[gamma])
+    return (loss_ok & (grad_e <= shrink * grad_b) & jnp.all(jnp.isfinite(error_hi))
+            & jnp.all(jnp.isfinite(absval)))
 
 
-def _assemble(value: Any, absval: Any, error: Any, n: int, k: int, basis: Any, jnp: Any
+def _assemble(value: Any, absval: Any, error: Any, n: int, k: int, fr: Frame, jnp: Any
               ) -> tuple[Any, Any, Any, Any]:
-    """`population._assemble` for k = d (no offset): loss, grad (n, d), loss and grad errors."""
+    """`population._assemble`: loss, grad (n, d), loss and grad errors."""
     err = error + ROUNDING * absval
     g = value[1 : 1 + n * k].reshape(n, k)
-    grad = g if basis is None else g @ basis.T
     g_err = err[1 : 1 + n * k]
-    return value[0], grad, err[0], jnp.sqrt(g_err @ g_err)
+    if fr.perp is None:  # the means span R^d (or d = 1): no offset, gamma unused
+        grad = g if fr.basis is None else g @ fr.basis.T
+        return value[0], grad, err[0], jnp.sqrt(g_err @ g_err)
+    gamma, gamma_err = value[1 + n * k :], err[1 + n * k :]
+    grad = g @ fr.basis.T + gamma[:, None] * fr.perp[None, :]
+    gamma_abs = jnp.abs(gamma) + gamma_err
+    grad_error = (jnp.sqrt(g_err @ g_err + (gamma_err @ gamma_err) * fr.perp_sq)
+                  + jnp.sqrt(gamma_abs @ gamma_abs) * fr.perp_rounding)
+    return value[0] + fr.perp_sq, grad, err[0], grad_error
 
 
 def _finite(*xs: Any, jnp: Any) -> Any:
@@ -91,11 +96,13 @@ def _finite(*xs: Any, jnp: Any) -> Any:
     return ok
 
 
-def _integrand(points: Any, coords: Any, jnp: Any) -> Any:
-    """`score_integrands_t` without the gamma rows (k = d: no offset, gamma enters neither the
-    test, where its weight is |c_perp| = 0, nor the gradient); XLA drops their arithmetic."""
-    n, k = coords.shape
-    return score_integrands_t(points, coords, xp=jnp)[: 1 + n * k]
+def _integrand(points: Any, fr: Frame, jnp: Any) -> Any:
+    """`score_integrands_t` at the frame's coordinates; without the gamma rows when there is
+    no offset (they enter neither the test, where their weight is |c_perp| = 0, nor the
+    gradient; XLA drops their arithmetic)."""
+    n, k = fr.coords.shape
+    f = score_integrands_t(points, fr.coords, xp=jnp)
+    return f if fr.perp is not None else f[: 1 + n * k]
 
 
 def _pair_sums(f: Any, weights: Any, jnp: Any) -> tuple[Any, Any, Any, Any]:
@@ -107,28 +114,30 @@ def _pair_sums(f: Any, weights: Any, jnp: Any) -> tuple[Any, Any, Any, Any]:
 
 
 def _hermite(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
-    """Line rule, two Gauss-Hermite orders (d = 1): the engine reuses it while the spread
-    stays within HERMITE_MAX_SPREAD (and is not zero: k = 0 has its closed form)."""
+    """Line rule, two Gauss-Hermite orders: the engine reuses it while the spread stays within
+    HERMITE_MAX_SPREAD."""
     n = m.shape[0]
-    p = m[:, 0]
+    fr = frame(static[0], m, a.get("basis"), jnp)
+    p = fr.coords[:, 0]
     spread = jnp.max(p) - jnp.min(p)
-    fits = (spread > 0) & _within(spread, HERMITE_MAX_SPREAD, 4 * EPS * jnp.max(jnp.abs(p)))
-    high, low, absval, abs_low = _pair_sums(_integrand(a["points"], m, jnp), a["pair"], jnp)
+    fits = fr.ok & _within(spread, HERMITE_MAX_SPREAD, 4 * EPS * jnp.max(jnp.abs(m)))
+    high, low, absval, abs_low = _pair_sums(_integrand(a["points"], fr, jnp), a["pair"], jnp)
     error = jnp.abs(high - low)
     error_hi = error + SLACK * (absval + abs_low)
-    ok = fits & _accept(error_hi, absval, tol, n, 1, jnp) & _finite(high, jnp=jnp)
-    return Evaluated(ok, *_assemble(high, absval, error, n, 1, None, jnp))
+    ok = fits & _accept(error_hi, absval, tol, n, 1, fr, jnp) & _finite(high, jnp=jnp)
+    return Evaluated(ok, *_assemble(high, absval, error, n, 1, fr, jnp))
 
 
 def _panels(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
-    """Line rule of Kronrod panels (d = 1): `collinear.fits` (crossings and gaps within their
-    drift limits), then `collinear.apply`."""
+    """Line rule of Kronrod panels: `collinear.fits` (crossings and gaps within their drift
+    limits), then `collinear.apply`."""
     n = m.shape[0]
-    p = m[:, 0]
+    fr = frame(static[0], m, a.get("basis"), jnp)
+    p = fr.coords[:, 0]
     moved = a["check"] @ (p - a["built"])
-    rounding = 8 * EPS * (jnp.max(jnp.abs(p)) + jnp.max(jnp.abs(a["built"])))
-    fits = (jnp.max(p) > jnp.min(p)) & jnp.all(_within(jnp.abs(moved), a["limit"], rounding))
-    f = _integrand(a["points"].reshape(-1, 1), m, jnp)  # (C, P * 21)
+    rounding = 8 * EPS * (jnp.max(jnp.abs(m)) + jnp.max(jnp.abs(a["built"])))
+    fits = fr.ok & jnp.all(_within(jnp.abs(moved), a["limit"], rounding))
+    f = _integrand(a["points"].reshape(-1, 1), fr, jnp)  # (C, P * 21)
     c = f.shape[0]
     fd3 = (f * a["scaled"].reshape(-1)).reshape(c, -1, NK)
     sums = fd3 @ a["kg"].T  # (C, P, 2)
@@ -140,55 +149,8 @@ def _panels(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
     error = calibrated(raw, resasc, xp=jnp).sum(axis=1)
     error_hi = calibrated_above(raw, resasc, SLACK * kabs, xp=jnp).sum(axis=1)
     value, absval = kron.sum(axis=1), kabs.sum(axis=1)
-    ok = fits & _accept(error_hi, absval, tol, n, 1, jnp) & _finite(value, jnp=jnp)
-    return Evaluated(ok, *_assemble(value, absval, error, n, 1, None, jnp))
-
-
-def _spans_space(m: Any, jnp: Any) -> Any:
-    """Does `geometry.reduce_means` surely keep all d axes: is the smallest singular value of
-    A = m[1:] - m[0] (computed as the engine computes it) above the rank threshold 64 eps max|m|
-    twice over, with room for LAPACK's error in the engine's SVD? A lower bound: Householder QR
-    gives the exact R of A + E, |E|_F <= QR_ERR d n |A|_F (backward stability), sigma_min(R) >=
-    1 / |R^-1|_F, bounded from above entry by entry (no cancellation), so sigma_min(A) >=
-    1 / |R^-1|_F - QR_ERR d n |A|_F."""
-    n, d = m.shape
-    a = m[1:] - m[0]
-    r = _householder_r(a, jnp)
-    diag = jnp.abs(jnp.diagonal(r))
-    inv_sq = _inverse_frobenius_sq(r, diag, d, jnp) * (1 + 1e-10)
-    norm_a = jnp.sqrt(jnp.sum(a * a))
-    err = QR_ERR * d * n * norm_a
-    lower = jnp.where(jnp.min(diag) > 0, 1 / jnp.sqrt(jnp.where(inv_sq > 0, inv_sq, 1.0)), 0.0)
-    need = 2 * (RANK_TOL * jnp.max(jnp.abs(m)) + err)
-    return lower - err > need
-
-
-def _householder_r(a: Any, jnp: Any) -> Any:
-    """The triangular factor (d, d) of the QR factorisation of a (r, d), r >= d."""
-    d = a.shape[1]
-    for j in range(d):
-        x = a[j:, j]
-        alpha = -jnp.where(x[0] < 0, -1.0, 1.0) * jnp.sqrt(jnp.sum(x * x))
-        v = x.at[0].add(-alpha)
-        vtv = jnp.sum(v * v)
-        block = a[j:, j:]
-        scale = jnp.where(vtv > 0, 2 / jnp.where(vtv > 0, vtv, 1.0), 0.0)
-        a = a.at[j:, j:].set(block - scale * v[:, None] * (v @ block)[None, :])
-    return a[:d]
-
-
-def _inverse_frobenius_sq(r: Any, diag: Any, d: int, jnp: Any) -> Any:
-    """An upper bound of |R^-1|_F^2 for upper triangular r (d <= 3), |r_ii| = diag > 0:
-    the entries of the inverse bounded through absolute values."""
-    safe = jnp.where(diag > 0, diag, 1.0)
-    total = jnp.sum(1 / safe**2)
-    for i in range(d - 1):
-        total += (r[i, i + 1] / (safe[i] * safe[i + 1])) ** 2
-    if d == 3:
-        corner = (jnp.abs(r[0, 1] * r[1, 2]) + jnp.abs(r[0, 2] * r[1, 1])) / (
-            safe[0] * safe[1] * safe[2])
-        total += corner**2
-    return total
+    ok = fits & _accept(error_hi, absval, tol, n, 1, fr, jnp) & _finite(value, jnp=jnp)
+    return Evaluated(ok, *_assemble(value, absval, error, n, 1, fr, jnp))
 
 
 def _not_drifted(built: Any, coords: Any, jnp: Any) -> Any:
@@ -241,20 +203,21 @@ def _kronrod(f: Any, fabs: Any, ferr: Any, ferr_hi: Any, half: Any, dens: Any, k
 
 
 def _frozen(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
-    """`quadrature.reuse_rule` in the rule's frame (k = d)."""
+    """`quadrature.reuse_rule` in the frame aligned to the rule's."""
     jax, _ = jax_modules()
-    levels, width, block = static
-    n, d = m.shape
-    k = d
-    coords = m @ a["basis"]
-    ok = _spans_space(m, jnp)
+    levels, width, block, kind = static
+    n = m.shape[0]
+    fr = frame(kind, m, a["basis"], jnp)
+    coords = fr.coords
+    k = coords.shape[1]
+    ok = fr.ok
     big = jnp.max(jnp.abs(coords))
     if width:
         spread = jnp.max(coords[:, k - width :], axis=0) - jnp.min(coords[:, k - width :], axis=0)
         ok = ok & jnp.all(_within(spread, HERMITE_MAX_SPREAD, 8 * k * EPS * big))
     if levels:
         ok = ok & _not_drifted(a["built"], coords, jnp)
-    f = _integrand(a["points"].reshape(-1, k), coords, jnp)
+    f = _integrand(a["points"].reshape(-1, k), fr, jnp)
     c = f.shape[0]
     bound = _bound(coords, n, k, jnp)[:c]
     bound_hi = bound * (1 + 1e-12)
@@ -292,8 +255,8 @@ def _frozen(a: dict, m: Any, tol: Any, static: tuple, jnp: Any) -> Evaluated:
         ferr = jnp.where(skipped, bound[:, None], ferr) + tail * bound[:, None]
         ferr_hi = jnp.where(skipped, bound_hi[:, None], ferr_hi) + tail * bound_hi[:, None]
     value, absval, error, error_hi = f[:, 0], fabs[:, 0], ferr[:, 0], ferr_hi[:, 0]
-    ok = ok & _accept(error_hi, absval, tol, n, k, jnp) & _finite(value, jnp=jnp)
-    return Evaluated(ok, *_assemble(value, absval, error, n, k, a["basis"], jnp))
+    ok = ok & _accept(error_hi, absval, tol, n, k, fr, jnp) & _finite(value, jnp=jnp)
+    return Evaluated(ok, *_assemble(value, absval, error, n, k, fr, jnp))
 
 
 EVALUATORS = {"hermite": _hermite, "panels": _panels, "frozen": _frozen}

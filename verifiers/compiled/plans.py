@@ -7,12 +7,12 @@ that grows with the rule's size. Sizes are padded up to a few buckets (`bucket`:
 panels and nodes of zero weight at y = 0, where the integrand is finite, so it adds exact zeros.
 Plans of one `signature` can be stacked (padded to their common sizes) for a batch.
 
-Compiled: k = 1 line rules (`collinear.LineRule`, Gauss-Hermite pair or panels) when d = 1, and
-`quadrature.FrozenRule` (panels, a thin Gauss-Hermite block, or both) when the means span R^d
-(k = d = 2, 3): there the frame the numpy engine aligns to the rule (`population.align`) is the
-rule's own basis up to rounding, so coordinates are m @ basis exactly as far as floats go. Not
-compiled (`plan_for` gives None, the caller stays on numpy): trapezoid grids, reductions with
-an offset or a frame of their own (k < d), and panel rules of k >= 2 beyond MAX_TREE_NODES.
+Compiled: line rules (`collinear.LineRule`, Gauss-Hermite pair or panels) for d = 1 and for
+n = 2 in any d; `quadrature.FrozenRule` (panels, a thin Gauss-Hermite block, or both) when the
+means span R^d (k = d = 2, 3) and for n = 3 in d = 3 (k = 2): the frames of `frames`, where the
+engine's reduction and alignment are certain. Not compiled (`plan_for` gives None, the caller
+stays on numpy): trapezoid grids, other reductions with k < d (collinear or coplanar clouds of
+more means), and panel rules of k >= 2 beyond MAX_TREE_NODES.
 """
 
 from __future__ import annotations
@@ -65,39 +65,60 @@ def plan_for(m: np.ndarray, rule: object) -> Plan | None:
     """The plan of `rule` for means of the shape of `m` (n, d), or None where not compiled."""
     n, d = m.shape
     if isinstance(rule, LineRule):
-        if d != 1 or len(rule.coords) != n or rule.points.shape[1] != 1:
+        if len(rule.coords) != n or rule.points.shape[1] != 1:
             return None
-        return _hermite(rule, n) if rule.kind == "hermite" else _panels(rule, n)
+        if d == 1:
+            frame = "line"
+        elif n == 2 and rule.basis is not None and rule.basis.shape == (d, 1):
+            frame = "span"
+        else:
+            return None
+        return _hermite(rule, n, d, frame) if rule.kind == "hermite" else \
+            _panels(rule, n, d, frame)
     if isinstance(rule, FrozenRule):
-        if rule.points is None or rule.basis is None or rule.coords.shape != (n, d):
+        if rule.points is None or rule.basis is None or rule.coords.shape[0] != n:
             return None
-        if d < 2 or rule.basis.shape != (d, d) or n - 1 < d:
+        k = rule.coords.shape[1]
+        if d < 2 or rule.basis.shape != (d, k):
+            return None
+        if k == d and n - 1 >= d:
+            frame = "full"
+        elif k == n - 1 == 2 and d == 3:
+            frame = "span"
+        else:
             return None
         if rule.tree is not None and len(rule.points) > MAX_TREE_NODES:
             return None
-        return _frozen(rule, n, d)
+        return _frozen(rule, n, d, frame)
     return None
 
 
-def _hermite(rule: LineRule, n: int) -> Plan:
+def _line_arrays(rule: LineRule, d: int) -> dict[str, np.ndarray]:
+    return {} if d == 1 else {"basis": rule.basis}
+
+
+def _hermite(rule: LineRule, n: int, d: int, frame: str) -> Plan:
     size = rule.n_nodes
-    return Plan("hermite", n, 1, size, (), {"points": rule.points, "pair": rule.pair},
+    arrays = {"points": rule.points, "pair": rule.pair, **_line_arrays(rule, d)}
+    return Plan("hermite", n, d, size, (frame,), arrays,
                 {"points": (0, "nodes", 0.0), "pair": (1, "nodes", 0.0)}, {"nodes": size})
 
 
-def _panels(rule: LineRule, n: int) -> Plan:
+def _panels(rule: LineRule, n: int, d: int, frame: str) -> Plan:
     panels = rule.n_nodes // NK
     arrays = {"points": rule.points.reshape(panels, NK), "scaled": rule.scaled.reshape(panels, NK),
-              "kg": rule.kg, "check": rule.check, "limit": rule.limit, "built": rule.coords}
+              "kg": rule.kg, "check": rule.check, "limit": rule.limit, "built": rule.coords,
+              **_line_arrays(rule, d)}
     grow = {"points": (0, "panels", 0.0), "scaled": (0, "panels", 0.0)}
-    return Plan("panels", n, 1, rule.n_nodes, (), arrays, grow, {"panels": panels})
+    return Plan("panels", n, d, rule.n_nodes, (frame,), arrays, grow, {"panels": panels})
 
 
-def _frozen(rule: FrozenRule, n: int, d: int) -> Plan:
+def _frozen(rule: FrozenRule, n: int, d: int, frame: str) -> Plan:
     """Levels outermost first; each with half-widths (P,), densities (P, 21), owners (P,) among
     the nodes of the level above, and for its own nodes the skipped mask and tail masses
     (P, 21). A thin block: its two orders' weights over B points; `live` (L,) the nodes of the
     last level that carry it (points (L, B, k))."""
+    k = rule.coords.shape[1]
     arrays: dict[str, np.ndarray] = {"basis": rule.basis, "built": rule.coords,
                                      "kg": np.stack(gk_rule()[1:])}
     grow: dict[str, tuple[int, str, object]] = {}
@@ -121,7 +142,7 @@ def _frozen(rule: FrozenRule, n: int, d: int) -> Plan:
     width = 0
     if rule.block is None:
         last = rule.levels[-1]
-        arrays["points"] = rule.points.reshape(len(last[0]), NK, d)
+        arrays["points"] = rule.points.reshape(len(last[0]), NK, k)
         grow["points"] = (0, f"panels{levels - 1}", 0.0)
         block_size = 0
     else:
@@ -129,13 +150,13 @@ def _frozen(rule: FrozenRule, n: int, d: int) -> Plan:
         block_size = len(rule.block.points)
         arrays["pair"] = np.stack([rule.block.low, rule.block.high])
         live = 1 if rule.live is None else len(rule.live)
-        arrays["points"] = rule.points.reshape(live, block_size, d)
+        arrays["points"] = rule.points.reshape(live, block_size, k)
         grow["points"] = (0, "live", 0.0)
         if levels:
             arrays["live"] = rule.live.astype(np.int32)
             grow["live"] = (0, "live", None)
         sizes["live"] = live
-    static = (levels, width, block_size)
+    static = (levels, width, block_size, frame)
     return Plan("frozen", n, d, len(rule.points), static, arrays, grow, sizes)
 
 
