@@ -22,7 +22,10 @@ made at, e.g. `population.default_tol(k)`):
 A refusal at adv.m can be one the engine accepts (a margin gives away the last 2 % of the
 tolerance, `kernels`); the numpy evaluation then keeps the rule, and a driver should take a few
 numpy steps before it asks `advance` again when it got 0 steps. `advance_batch` does the same
-for many runs at once (vmap), each run stopping at its own first failed check.
+for many runs in one compiled call, each run stopping at its own first failed check. The
+driver keeps what the engine's loops record (`Evaluation.converged` is True for every compiled
+evaluation: each met its tolerance) and may call `advance` with `max_steps` up to its next
+recorded step. `descent` holds the smallest drivers.
 """
 
 from __future__ import annotations
@@ -49,8 +52,9 @@ class Advance:
     evaluation: Evaluation | None
 
 
-_CACHE_SIZE = 32
+_CACHE_NODES = 4_000_000  # plans kept (least recently used out), by their rules' nodes
 _plans: OrderedDict[tuple, tuple[object, Plan | None, dict]] = OrderedDict()
+_cached_nodes = 0
 
 
 def _cached_plan(shape: tuple[int, int], rule: object) -> tuple[Plan | None, dict]:
@@ -61,11 +65,17 @@ def _cached_plan(shape: tuple[int, int], rule: object) -> tuple[Plan | None, dic
     if hit is not None and hit[0] is rule:
         _plans.move_to_end(key)
         return hit[1], hit[2]
+    global _cached_nodes
     plan = plan_for(np.empty(shape), rule)
-    _plans[key] = (rule, plan, {})
-    while len(_plans) > _CACHE_SIZE:
-        _plans.popitem(last=False)
-    return plan, _plans[key][2]
+    entry = _plans[key] = (rule, plan, {})
+    _cached_nodes += _nodes(plan)
+    while _cached_nodes > _CACHE_NODES and len(_plans) > 1:
+        _cached_nodes -= _nodes(_plans.popitem(last=False)[1][1])
+    return plan, entry[2]
+
+
+def _nodes(plan: Plan | None) -> int:
+    return 1 if plan is None else plan.nodes
 
 
 def compiles(m: np.ndarray, rule: object) -> bool:
@@ -100,9 +110,9 @@ def advance(m: np.ndarray, rule: object, step: float, tol: float, max_steps: int
 def advance_batch(ms: np.ndarray | Sequence[np.ndarray], rules: Sequence[object], step: float,
                   tol: float, max_steps: int | Sequence[int]) -> list[Advance | None]:
     """`advance` for many runs (means ms[r], rule rules[r], one step and tolerance), in one
-    compiled call per kind of rule (vmap over padded rules); each run stops at its own first
-    failed check (or its own max_steps), the others go on. None for runs whose rule is not
-    compiled."""
+    compiled call per kind of rule (rules padded alike, the runs one after the other inside
+    the call); each run stops at its own first failed check (or its own max_steps), the others
+    go on. None for runs whose rule is not compiled."""
     from scoreclaims.verifiers.compiled.kernels import compiled
     from scoreclaims.verifiers.compiled.runtime import float64
 

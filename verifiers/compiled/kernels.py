@@ -17,7 +17,7 @@ the engine would accept, never accept one it would refuse:
   the calibrated estimate over that range, and the Gauss-Hermite pairs add SLACK times both
   orders' integrals of |f|; the sum must then meet (1 - MARGIN) tol. SLACK is 1024 units of
   roundoff: 2.3 % of the 1e-11 tolerance, 0.02 % of 1e-9 (`tests/test_compiled.py` measures the
-  actual differences, 10^-3 of it);
+  actual differences: below 1 % of it);
 - the test is scaled before squaring (the engine's squares underflow for integrals below
   1e-154, where it accepts anything), and non-finite values are refused;
 - the reduced frame is the engine's only where that is certain (`frames`).
