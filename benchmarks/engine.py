@@ -6,10 +6,14 @@ same runs one by one; then sweep-like separated starts (`initial_means(n, 3, M0,
 with the number of rules built (the trapezoid grid of `verifiers.trapezoid` for k = 2, 3); then
 T3.5's n = 5, d = 3 sweep starts (`--table t35`: the first 64 steps of each M_0 in {4, 6, 8, 10},
 seeds 0 to 4, each capped at `--t35-timeout` CPU seconds; nodes per evaluation, grids built,
-steps on the adaptive cubature).
+steps on the adaptive cubature); `--table backends` (not part of `all`): the same GD runs on the
+numpy engine and on the compiled one (`verifiers.compiled`, JAX), steps per CPU second of each,
+the compile time apart and the largest relative difference of the final means (`--json`: one
+JSON object instead of the table).
 
 `python -m benchmarks.engine [--steps N] [--budget S] [--batch B] [--step-runs R] [--table T]
-[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S] [--t35-tol TOL]`.
+[--adaptive] [--t35-steps N] [--t35-seeds S] [--t35-timeout S] [--t35-tol TOL] [--json]
+[--backend-scale X]`.
 `--adaptive` turns the trapezoid grid off (the engine before it, for comparison).
 Rates are per second of this process's CPU time (single-threaded), so other load on the
 machine slows them less than wall-clock figures; the load average is printed with every line
@@ -21,6 +25,7 @@ there takes about two minutes)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import time
@@ -33,7 +38,7 @@ from scoreclaims.verifiers.collinear import LineRule
 from scoreclaims.verifiers.dynamics import run_gd
 from scoreclaims.verifiers.geometry import reduce_means, to_canonical
 from scoreclaims.verifiers.monte_carlo import mc_gradient
-from scoreclaims.verifiers.population import Evaluation, evaluate
+from scoreclaims.verifiers.population import Evaluation, default_tol, evaluate
 from scoreclaims.verifiers.trapezoid import GridRule
 
 
@@ -250,6 +255,101 @@ def t35_probes(args: argparse.Namespace) -> None:
                   f"{note:8s} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
+def backend_cases(scale: float = 1.0) -> list[tuple[str, list[np.ndarray], float, int]]:
+    """(case, starts in canonical coordinates, step, steps) of `--table backends`: the single
+    runs' starts of `settings` (the same generator, E1 at M = 6 drawn first), T2.1's clustered
+    n = 5 instances inside the step condition (`large_noise._inside`), and 200 n = 3, d = 1
+    starts N(0, 1) as in the batched table."""
+    from scoreclaims.claims.paper.large_noise import _inside
+
+    rng = np.random.default_rng(7)
+    e1 = np.array([6.0, 0.0, 0.0]) + 1e-7 * rng.standard_normal((5, 3))
+    near = rng.standard_normal((2, 1))
+    n5 = rng.standard_normal((5, 1))
+    t21 = {}
+    for d in (2, 3):
+        inst = _inside(5, d, 1)
+        t21[d] = (to_canonical(np.array(inst["means"]), np.array(inst["truth"]), inst["t"]),
+                  inst["eta"])
+    batch = [rng.standard_normal((3, 1)) for _ in range(200)]
+
+    def steps(count: int) -> int:
+        return max(1, int(count * scale))
+
+    return [("n2-d1-near", [near], 0.01, steps(20_000)),
+            ("n2-d1-far", [np.array([[0.0], [14.0]])], 0.01, steps(20_000)),
+            ("n5-d1", [n5], 0.01, steps(10_000)),
+            ("t21-n5-d2", [t21[2][0]], t21[2][1], steps(10_000)),
+            ("t21-n5-d3", [t21[3][0]], t21[3][1], steps(5_000)),
+            ("e1", [e1], 0.01, steps(2_000)),
+            ("batch-n3-d1-200", batch, 0.01, steps(200))]
+
+
+def _numpy_descent(m: np.ndarray, step: float, steps: int, tol: float) -> np.ndarray:
+    rule = None
+    for _ in range(steps):
+        ev = evaluate(m, tol, rule)
+        rule = ev.rule
+        m = m - step * ev.grad
+    return m
+
+
+def _cpu(fn: object, *args: object) -> tuple[object, float]:
+    t0 = time.process_time()
+    out = fn(*args)  # type: ignore[operator]
+    return out, time.process_time() - t0
+
+
+def backends(args: argparse.Namespace) -> None:
+    """Per case: the numpy engine's loop (evaluate + step, rules reused as `run_gd` does; for
+    the batch, `run_gd_batch`) and the compiled path (`compiled.descent`: `advance`, numpy
+    where a compiled check stops it) from the same start, in this process, on one core. The
+    compiled path runs twice: the second run's CPU time gives its rate, the difference of the
+    two the compile time. max_rel_diff: the largest difference of the final means over the
+    largest |mean| (the batch: against `run_gd_batch`)."""
+    from scoreclaims.verifiers.compiled.descent import descend, descend_batch
+    from scoreclaims.verifiers.compiled.runtime import jax_modules
+    from threadpoolctl import threadpool_limits
+
+    cases = []
+    with threadpool_limits(limits=1):
+        jax = jax_modules()[0]
+        if not args.json:
+            print(f"\nbackends on {jax.devices()[0].device_kind}, one core; rates per CPU "
+                  f"second\n{'case':18s} {'steps':>6s} {'numpy/s':>9s} {'jax/s':>9s} "
+                  f"{'ratio':>6s} {'compile s':>9s} {'max rel diff':>12s} {'load':>5s}")
+        for name, starts, step, steps in backend_cases(args.backend_scale):
+            if len(starts) > 1:
+                trajs, numpy_s = _cpu(run_gd_batch, [m.tolist() for m in starts], step, steps)
+                ref = [t.final_means for t in trajs]
+                tol = default_tol(1)
+                _, first = _cpu(descend_batch, starts, step, steps, tol)
+                got, jax_s = _cpu(descend_batch, starts, step, steps, tol)
+            else:
+                m0 = starts[0]
+                tol = default_tol(reduce_means(m0).k)
+                out, numpy_s = _cpu(_numpy_descent, m0, step, steps, tol)
+                ref = [out]
+                _, first = _cpu(descend, m0, step, steps, tol)
+                res, jax_s = _cpu(descend, m0, step, steps, tol)
+                got = [res.m]
+            diff = max(float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+                       for a, b in zip(got, ref, strict=True))
+            total = steps * len(starts)
+            row = {"case": name, "numpy_steps_per_s": total / numpy_s,
+                   "jax_steps_per_s": total / jax_s, "compile_s": max(first - jax_s, 0.0),
+                   "max_rel_diff": diff}
+            cases.append(row)
+            if not args.json:
+                print(f"{name:18s} {total:6d} {row['numpy_steps_per_s']:9.0f} "
+                      f"{row['jax_steps_per_s']:9.0f} "
+                      f"{row['jax_steps_per_s'] / row['numpy_steps_per_s']:6.1f} "
+                      f"{row['compile_s']:9.2f} {diff:12.1e} {os.getloadavg()[0]:5.1f}",
+                      flush=True)
+    if args.json:
+        print(json.dumps({"cases": cases}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=2000)
@@ -264,8 +364,12 @@ def main() -> None:
                         help="CPU seconds per T3.5 probe")
     parser.add_argument("--t35-tol", type=float, default=None,
                         help="cubature tolerance of the T3.5 probes (default: the engine's)")
-    parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep", "t35"),
-                        default="all")
+    parser.add_argument("--table", choices=("all", "single", "t21", "batched", "sweep", "t35",
+                                            "backends"), default="all")
+    parser.add_argument("--json", action="store_true",
+                        help="--table backends: print one JSON object instead of the table")
+    parser.add_argument("--backend-scale", type=float, default=1.0,
+                        help="--table backends: steps per case times this")
     parser.add_argument("--adaptive", action="store_true",
                         help="no trapezoid grid (the adaptive cubature alone, as before it)")
     args = parser.parse_args()
@@ -273,6 +377,9 @@ def main() -> None:
         population.TRAPEZOID_K = ()
     rng = np.random.default_rng(7)
     evaluate(np.array([[0.0], [1.0]]))  # derives and caches the Gauss-Kronrod rule (0.15 s)
+    if args.table == "backends":
+        backends(args)
+        return
     print(f"pid {os.getpid()}; load average {os.getloadavg()[0]:.2f}; rates per CPU second")
     if args.table in ("all", "single"):
         single_runs(args, rng)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import cache
+from types import ModuleType
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -87,9 +89,18 @@ def rule(n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / resasc)^1.5)
 
 
-def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
+def calibrated(raw: Any, resasc: Any, xp: ModuleType = np) -> Any:
     """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
     |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
-    |K - G| when resasc is smaller (or zero)."""
-    return np.minimum(np.maximum(resasc, raw),
-                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
+    |K - G| when resasc is smaller (or zero). `xp`: the array namespace (numpy or jax.numpy)."""
+    return xp.minimum(xp.maximum(resasc, raw),
+                      _CALIBRATION * raw * xp.sqrt(raw / xp.maximum(resasc, 1e-300)))
+
+
+def calibrated_above(raw: Any, resasc: Any, slack: Any, xp: ModuleType = np) -> Any:
+    """An upper bound of `calibrated(r, a)` over every r within `slack` of `raw` and a within
+    `slack` of `resasc` (the estimate as another summation order could have rounded it): the
+    first term grows with both arguments, the second with r and falls with a."""
+    high = raw + slack
+    return xp.minimum(xp.maximum(resasc + slack, high),
+                      _CALIBRATION * high * xp.sqrt(high / xp.maximum(resasc - slack, 1e-300)))
