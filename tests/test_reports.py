@@ -302,7 +302,7 @@ def test_links_and_images_exist(rendered: Path) -> None:
             assert (rendered / target).is_file(), target
             referenced.add(target)
     on_disk = {str(p.relative_to(rendered)) for p in rendered.rglob("*") if p.is_file()}
-    assert on_disk - referenced == {"REPORT.md"}  # no orphan figure or CSV
+    assert on_disk - referenced == {"REPORT.md", ".report-files.json"}  # no orphan file
 
 
 def test_markdown_renders_tables_and_images(rendered: Path) -> None:
