@@ -35,7 +35,7 @@ import numpy as np
 from scoreclaims.verifiers import population
 from scoreclaims.verifiers.batch import run_gd_batch
 from scoreclaims.verifiers.collinear import LineRule
-from scoreclaims.verifiers.dynamics import run_gd
+from scoreclaims.verifiers.dynamics import Descent, EngineSource, run_gd
 from scoreclaims.verifiers.geometry import reduce_means, to_canonical
 from scoreclaims.verifiers.monte_carlo import mc_gradient
 from scoreclaims.verifiers.population import Evaluation, default_tol, evaluate
@@ -294,6 +294,14 @@ def _numpy_descent(m: np.ndarray, step: float, steps: int, tol: float) -> np.nda
     return m
 
 
+def _descent(m: np.ndarray, step: float, steps: int, tol: float, backend: str) -> np.ndarray:
+    """The means after `steps` steps of the one GD loop on `backend`, nothing recorded."""
+    source = EngineSource(tol, backend=backend)
+    descent = Descent(source, m, step)
+    descent.run(steps)
+    return descent.m
+
+
 def _cpu(fn: object, *args: object) -> tuple[object, float]:
     t0 = time.process_time()
     out = fn(*args)  # type: ignore[operator]
@@ -302,14 +310,16 @@ def _cpu(fn: object, *args: object) -> tuple[object, float]:
 
 def backends(args: argparse.Namespace) -> None:
     """Per case: the numpy engine's loop (evaluate + step, rules reused as `run_gd` does; for
-    the batch, `run_gd_batch`) and the compiled path (`compiled.descent`: `advance`, numpy
-    where a compiled check stops it) from the same start, in this process, on one core. The
+    the batch, `run_gd_batch`) and the compiled path (the GD loop's `EngineSource` on the jax
+    backend: `compiled.advance`, numpy where a compiled check stops it) from the same start, in
+    this process, on one core. The
     compiled path runs twice: the second run's CPU time gives its rate, the difference of the
     two the compile time. max_rel_diff: the largest difference of the final means over the
     largest |mean| (the batch: against `run_gd_batch`)."""
-    from scoreclaims.verifiers.compiled.descent import descend, descend_batch
-    from scoreclaims.verifiers.compiled.runtime import jax_modules
     from threadpoolctl import threadpool_limits
+
+    from scoreclaims.verifiers.backend import using
+    from scoreclaims.verifiers.compiled.runtime import jax_modules
 
     cases = []
     with threadpool_limits(limits=1):
@@ -320,19 +330,21 @@ def backends(args: argparse.Namespace) -> None:
                   f"{'ratio':>6s} {'compile s':>9s} {'max rel diff':>12s} {'load':>5s}")
         for name, starts, step, steps in backend_cases(args.backend_scale):
             if len(starts) > 1:
-                trajs, numpy_s = _cpu(run_gd_batch, [m.tolist() for m in starts], step, steps)
+                runs = [m.tolist() for m in starts]
+                trajs, numpy_s = _cpu(run_gd_batch, runs, step, steps)
                 ref = [t.final_means for t in trajs]
-                tol = default_tol(1)
-                _, first = _cpu(descend_batch, starts, step, steps, tol)
-                got, jax_s = _cpu(descend_batch, starts, step, steps, tol)
+                with using("jax"):
+                    _, first = _cpu(run_gd_batch, runs, step, steps)
+                    trajs, jax_s = _cpu(run_gd_batch, runs, step, steps)
+                got = [t.final_means for t in trajs]
             else:
                 m0 = starts[0]
                 tol = default_tol(reduce_means(m0).k)
                 out, numpy_s = _cpu(_numpy_descent, m0, step, steps, tol)
                 ref = [out]
-                _, first = _cpu(descend, m0, step, steps, tol)
-                res, jax_s = _cpu(descend, m0, step, steps, tol)
-                got = [res.m]
+                _, first = _cpu(_descent, m0, step, steps, tol, "jax")
+                res, jax_s = _cpu(_descent, m0, step, steps, tol, "jax")
+                got = [res]
             diff = max(float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
                        for a, b in zip(got, ref, strict=True))
             total = steps * len(starts)

@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 from reference import _integrand as reference_integrand
 from reference import population_reference
 from reference_k3_mp import integrate as mp_integrate
+
 from scoreclaims.verifiers import collinear, population
 from scoreclaims.verifiers.compiled import advance, advance_batch, compiles, plans
-from scoreclaims.verifiers.compiled.descent import descend
 from scoreclaims.verifiers.compiled.kernels import EPS, SLACK, evaluate_plan
 from scoreclaims.verifiers.compiled.plans import bucket, materialize, padded_sizes, plan_for
 from scoreclaims.verifiers.compiled.runtime import float64, jax_modules
+from scoreclaims.verifiers.dynamics import Descent, EngineSource
 from scoreclaims.verifiers.formulation import (
     score_integrands,
     softmax_weights,
@@ -245,12 +246,15 @@ def test_trajectory_separated_k2(seed: int, steps: int, monkeypatch: pytest.Monk
 
 def _same_trajectory(m: np.ndarray, step: float, steps: int,
                      expect_compiled: float = 0.9) -> None:
+    """The GD loop on the jax backend (compiled reuses, numpy refits) against the numpy loop."""
     tol = default_tol(min(m.shape[1], len(m) - 1))
     ref = _numpy_descent(m, step, steps, tol)
-    got = descend(m, step, steps, tol)
-    assert got.steps == steps
-    assert got.compiled >= expect_compiled * steps  # the compiled path did the work
-    assert _rel(got.m, ref) <= 1e-12
+    source = EngineSource(tol, backend="jax")
+    descent = Descent(source, m, step)
+    descent.run(steps)
+    assert descent.tau == steps and source.status == "ok"
+    assert source.compiled_steps >= expect_compiled * steps  # the compiled path did the work
+    assert _rel(descent.m, ref) <= 1e-12
 
 
 # -- refusals --------------------------------------------------------------------------------

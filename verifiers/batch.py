@@ -58,15 +58,20 @@ def run_gd_batch(list_of_means: Sequence[object], eta: float, steps: int, *,
                  truth: object | None = None, t: float = 0.0, convention: str = "canonical",
                  stride: int | None = None, tol: float | None = None) -> list[Trajectory]:
     """`run_gd` for every start in `list_of_means` (each (n, d) data-space means; one truth,
-    noise level and step for all). Starts with d = 1 run batched by n, the others one by one."""
+    noise level and step for all). On the numpy backend, starts with d = 1 run batched by n
+    (`LineBatchSource`), the others one by one; on the jax backend every start runs alone, its
+    rule reuses in compiled loops (`EngineSource`), which outpaces the stacked numpy batch."""
+    from scoreclaims.verifiers.backend import current
+
     starts = [as_means(m) for m in list_of_means]
     validate_step(float(eta), steps, stride)
     t = as_noise_level(t)
     validate_convention(convention)
     out: list[Trajectory | None] = [None] * len(starts)
     groups: dict[int, list[int]] = {}
+    stacked = current() == "numpy"
     for i, mu in enumerate(starts):
-        if mu.shape[1] == 1:
+        if mu.shape[1] == 1 and stacked:
             groups.setdefault(mu.shape[0], []).append(i)
         else:
             out[i] = run_gd(mu, eta, steps, truth=truth, t=t, convention=convention,

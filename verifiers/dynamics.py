@@ -104,14 +104,72 @@ class EngineSource(StepSource):
     """The float64 engine: `population.evaluate` at cubature tolerance `tol` (None: the
     engine's), reusing the previous evaluation's rule. `budget`: integrand evaluations the run
     may spend; the evaluation that exceeds it stops the run (OUT_OF_BUDGET). (A cubature built
-    in a step stops at what is left; a step that reuses a rule may overshoot by its nodes.)"""
+    in a step stops at what is left; a step that reuses a rule may overshoot by its nodes.)
+
+    On the "jax" backend (`verifiers.backend`, the process's choice unless `backend` is given),
+    the steps that reuse a frozen rule run in compiled loops (`verifiers.compiled.advance`),
+    with the engine's drift checks and error test at every step, made strictly safer; wherever
+    a compiled check refuses, the numpy engine evaluates (and refits) as it would have. After a
+    refusal at the very first compiled evaluation, `BACKOFF` numpy steps pass before the next
+    compiled call (the compiled test gives away the last 2 % of the tolerance, where the engine
+    usually keeps its rule). `compiled_steps` counts the steps the compiled loops took."""
+
+    BACKOFF = 8
 
     def __init__(self, tol: float | None = None, budget: int | None = None,
-                 rule: object = None) -> None:
+                 rule: object = None, backend: str | None = None) -> None:
+        from scoreclaims.verifiers.backend import current, resolve
+
         self.tol = tol
         self.budget = budget
         self.rule = rule
         self.spent = 0
+        self.compiled = (current() if backend is None else resolve(backend)) == "jax"
+        self.compiled_steps = 0
+        self.wait = 0
+
+    def advance(self, m: np.ndarray, point: Point, step: float, max_steps: int
+                ) -> tuple[np.ndarray, Point | None, int]:
+        m = m - step * point.grad
+        if not self.finite(m):
+            self.status = NON_FINITE
+            return m, None, 1
+        taken = 1
+        limit = max_steps - 1
+        if self.compiled and limit > 0 and self.wait == 0 and self.rule is not None:
+            adv = self._compiled(m, step, limit)
+            if adv is not None:
+                m, taken = adv.m, taken + adv.steps
+                self.compiled_steps += adv.steps
+                if not self.finite(m):
+                    self.status = NON_FINITE
+                    return m, None, taken
+                if adv.evaluation is not None:
+                    return m, adv.evaluation, taken
+                self.wait = self.BACKOFF if adv.steps == 0 else 0
+        rule = self.rule
+        point = self.evaluate(m)
+        if self.wait:
+            self.wait = self.wait - 1 if self.rule is rule else 0
+        return m, point, taken
+
+    def _compiled(self, m: np.ndarray, step: float, limit: int) -> Any:
+        """`compiled.advance` from m for at most `limit` steps, within the budget; None where
+        the rule is not compiled."""
+        from scoreclaims.verifiers import compiled
+        from scoreclaims.verifiers.population import rule_tolerance
+
+        per = compiled.nodes(m, self.rule)
+        if per is None:
+            return None
+        if self.budget is not None:  # each compiled evaluation counts as one reuse of the rule
+            limit = min(limit, (self.budget - self.spent) // per - 1)
+            if limit <= 0:
+                return None
+        adv = compiled.advance(m, self.rule, step, rule_tolerance(self.rule, self.tol), limit)
+        if adv is not None:
+            self.spent += per * (adv.steps + 1)
+        return adv
 
     def evaluate(self, m: np.ndarray) -> Evaluation | None:
         left = None if self.budget is None else self.budget - self.spent

@@ -32,6 +32,17 @@ def default_tol(k: int) -> float:
     return DEFAULT_TOL if k <= 2 else DEFAULT_TOL_K3
 
 
+def rule_tolerance(rule: object, tol: float | None) -> float:
+    """The tolerance a rule of `evaluate` was accepted at: `tol`, else the default for the
+    reduced dimension it was built in."""
+    if tol is not None:
+        return tol
+    if isinstance(rule, collinear.LineRule):
+        return default_tol(1)
+    coords = getattr(rule, "coords", None)
+    return default_tol(int(np.shape(coords)[-1]) if coords is not None else 1)
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Loss and gradient (n, d) in canonical coordinates, with error estimates: `loss_error`

@@ -25,7 +25,8 @@ numpy steps before it asks `advance` again when it got 0 steps. `advance_batch` 
 for many runs in one compiled call, each run stopping at its own first failed check. The
 driver keeps what the engine's loops record (`Evaluation.converged` is True for every compiled
 evaluation: each met its tolerance) and may call `advance` with `max_steps` up to its next
-recorded step. `descent` holds the smallest drivers.
+recorded step. The package's GD loop does all this: `verifiers.dynamics.EngineSource` on the
+jax backend.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from scoreclaims.verifiers.compiled.plans import Plan, bucket, materialize, padded_sizes, plan_for
 from scoreclaims.verifiers.population import Evaluation
 
-__all__ = ["Advance", "advance", "advance_batch", "compiles"]
+__all__ = ["Advance", "advance", "advance_batch", "compiles", "nodes"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,13 @@ def _nodes(plan: Plan | None) -> int:
 def compiles(m: np.ndarray, rule: object) -> bool:
     """Does `advance` run `rule` for means shaped like `m`?"""
     return _cached_plan(np.shape(m), rule)[0] is not None
+
+
+def nodes(m: np.ndarray, rule: object) -> int | None:
+    """Integrand points of one compiled evaluation on `rule` (what the numpy engine counts as
+    `evaluations` for one reuse of it); None when it is not compiled."""
+    plan = _cached_plan(np.shape(m), rule)[0]
+    return None if plan is None else plan.nodes
 
 
 def advance(m: np.ndarray, rule: object, step: float, tol: float, max_steps: int

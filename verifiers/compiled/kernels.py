@@ -29,6 +29,7 @@ from functools import cache, partial
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from scoreclaims.verifiers.compiled.frames import EPS, Frame, frame
 from scoreclaims.verifiers.compiled.plans import NK
 from scoreclaims.verifiers.compiled.runtime import jax_modules

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from scoreclaims.verifiers.collinear import LineRule
 from scoreclaims.verifiers.gauss_kronrod import rule as gk_rule
 from scoreclaims.verifiers.quadrature import FrozenRule
