@@ -102,18 +102,18 @@ class PrecisionSource(StepSource):
             return to_float_array(m)
         return m
 
-    def finite(self, m: np.ndarray) -> bool:
-        return self.handover_tau is None or bool(np.all(np.isfinite(m)))
-
     def advance(self, m: np.ndarray, point: Any, step: float, max_steps: int
                 ) -> tuple[np.ndarray, Any, int]:
-        if self.handover_tau is not None:
-            step = float(step)
+        if self.handover_tau is not None:  # the float64 engine's loop (compiled on jax)
+            m, point, taken = self.float64.advance(m, point, float(step), max_steps)
+            self.tau += taken
+            if self.float64.status == NON_FINITE:
+                self.status = NON_FINITE
+            elif point is not None:
+                self.note(bool(point.converged))
+            return m, point, taken
         m = m - step * point.grad
         self.tau += 1
-        if not self.finite(m):
-            self.status = NON_FINITE
-            return m, None, 1
         m = self.prepare(m)
         return m, self.evaluate(m), 1
 
