@@ -134,7 +134,7 @@ def analyse(tau: np.ndarray, loss: np.ndarray, radius: np.ndarray, m1: np.ndarra
     factors = [ClusterLaw(k, order).constant_at(last["log10_tau"], eta) / law_constant(k)
                for order in (1, 2)]
     rd_err = (out["reduced"]["interpolation"]["G"] + out["reduced"]["interpolation"]["L"]
-              + out["reduced"]["node_rel_error"])
+              + out["reduced"]["node_rel_error"] + out["reduced"]["quadrature"])
     value = last["L_eta_tau_ln_tau"] / factors[1]
     out["constant"] = {"value": value, "error": abs(factors[1] / factors[0] - 1) * value
                        + rd_err * value, "at_log10_tau": last["log10_tau"],

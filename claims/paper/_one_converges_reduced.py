@@ -245,12 +245,13 @@ class ReducedDynamics:
         r = self.origin + mpmath.mpf(delta)
         return r * r / 8 - 2 * mpmath.log(r) - float(self.psi("G", delta)[0])
 
-    def _integral(self, delta: float) -> float:
-        """int_0^delta exp(S(d) - S(delta)) dd (composite Gauss-Legendre, truncated)."""
+    def _integral(self, delta: float, refine: int = 1) -> float:
+        """int_0^delta exp(S(d) - S(delta)) dd (composite Gauss-Legendre, truncated; `refine`
+        panels per panel, for the error estimate)."""
         if delta <= 0:
             return 0.0
         rt = float(self.origin) + delta
-        width = min(delta, 2.0 / max(rt, 1.0))
+        width = min(delta, 2.0 / max(rt, 1.0)) / refine
         reach = min(delta, 8 * TRUNCATION / rt)  # x (2R - x) / 8 >= R x / 8 there
         panels = max(1, int(math.ceil(reach / width)))
         nodes, weights = GAUSS
@@ -321,10 +322,15 @@ class ReducedDynamics:
 
     def errors(self) -> dict[str, Any]:
         """The measured interpolation errors (absolute in psi = relative in G, L, m_1), the
-        largest node error bound, the sources used and the largest secant residual."""
+        largest node error bound, the quadrature's (the integral against one with twice the
+        panels, relative, at the segment edges), the sources used and the largest secant
+        residual."""
         pts = [p for s in self.segments for p in s.nodes]
+        quad = max(abs(self._integral(float(d), 2) / self._integral(float(d)) - 1)
+                   for d in self.edges[1:])
         return {"interpolation": {name: max(s.check_error[name] for s in self.segments)
                                   for name in "GLm"},
+                "quadrature": float(quad),
                 "node_rel_error": max(p.rel_error for p in pts),
                 "m1_residual": max(p.m1_residual for p in pts),
                 "sources": sorted({p.source for p in pts}),

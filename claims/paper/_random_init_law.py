@@ -150,12 +150,18 @@ def judge_o_one_over_tau(kind: str, law: dict[str, Any], law_rtol: float
     vs = law["reduced"]["vs_gd"]
     falls = law["L_tau_falls"]
     const = law["constant"]
+    hz = law.get("law_at_horizon") or {}
+    in_r = ""
+    if hz:
+        in_r = (f"; the law in R at the horizon (R = {hz['radius']:.5g}): L off by "
+                f"{hz['order_1']['loss_rel_error']:+.1e} / {hz['order_2']['loss_rel_error']:+.1e}"
+                f" with one / two correction terms")
     head = (f"law (derived): L eta tau ln tau -> {const['derived']:g}; measured "
             f"{const['raw_at_horizon']:.4f} at the horizon (GD), "
             f"{const['raw_at_reach']:.6f} at tau = 10^{const['at_log10_tau']:.5g} (reduced "
             f"dynamics), limit {const['value']:.7f} +- {const['error']:.1e}; reduced dynamics vs "
             f"GD on [{vs['tau_start']:g}, {vs['tau_end']:g}]: largest relative error of L "
-            f"{vs['max_rel_error_loss']:.1e}, of R {vs['max_rel_error_radius']:.1e}")
+            f"{vs['max_rel_error_loss']:.1e}, of R {vs['max_rel_error_radius']:.1e}" + in_r)
     if vs["max_rel_error_loss"] > law_rtol:
         return None, head + f" > {law_rtol:g}: the reduced dynamics is not validated"
     gd_min = falls["gd_last_decade_min_local_exponent"]

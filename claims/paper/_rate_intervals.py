@@ -20,6 +20,9 @@ dynamics approach, by construction. Two ways to widen it, used by T2.1, T3.5 and
 
 `drifting` says whether the estimates spread by more than the first window's statistical
 half-width: a fit that drifts like that is reported as drifting, whatever its interval.
+`drift_decays` says whether the last step between window estimates is smaller than the one
+before: where it is not (a drift still accelerating, or fewer than three windows), the widened
+interval is not guaranteed to cover the limit, and the reports say so.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+
+DRIFT_FLOOR = 1e-9  # spreads below this are round-off (exact power laws fit to ~1e-14)
 
 
 def ols_fit(tau: np.ndarray, value: np.ndarray, with_log: bool,
@@ -89,7 +94,8 @@ def drift_interval(ci: tuple[float, float] | list[float] | None,
     module docstring): the hull of `ci` and the window estimates, extended on both sides by
     their spread S = max - min (the next-order terms differ from window to window; their sign
     at the horizon is not known unless the drift is monotone, and then S covers what is left).
-    `drifting`: S exceeds the statistical half-width of the first window's estimate."""
+    `drifting`: S exceeds the statistical half-width of the first window's estimate (and the
+    round-off floor DRIFT_FLOOR)."""
     est = [f[key] for f in fits]
     if ci is None or not est:
         return {"estimates": est, "drift": None, "spread": None, "drifting": None,
@@ -98,9 +104,12 @@ def drift_interval(ci: tuple[float, float] | list[float] | None,
     half = (fits[0][f"{key}_ci"][1] - fits[0][f"{key}_ci"][0]) / 2
     lo = min(float(ci[0]), min(est)) - spread
     hi = max(float(ci[1]), max(est)) + spread
+    steps = np.abs(np.diff(est))
     return {"estimates": est, "drift": est[-1] - est[0], "spread": spread,
             "monotone": bool(np.all(np.diff(est) >= 0) or np.all(np.diff(est) <= 0)),
-            "drifting": bool(spread > half), "interval": [lo, hi],
+            # the coverage argument needs a transient that decays across windows
+            "drift_decays": bool(len(steps) >= 2 and steps[-1] < steps[-2]),
+            "drifting": bool(spread > max(half, DRIFT_FLOOR)), "interval": [lo, hi],
             "widened_by": "spread across windows"}
 
 
