@@ -138,55 +138,54 @@ def test_the_paper_probability_bound() -> None:
     assert random_init.paper_probability_bound(2, far["M0"]) > 0.999
 
 
-def _rate_outcome(tau: np.ndarray, loss: np.ndarray) -> InstanceOutcome:
+def _rate_outcome(tau: np.ndarray, loss: np.ndarray, law: dict | None = None
+                  ) -> InstanceOutcome:
     fit = fit_rates(tau, loss)
-    return InstanceOutcome(data={"kind": "rate", "loss_fit": fit, "eps": []})
+    return InstanceOutcome(data={"kind": "rate", "loss_fit": fit, "eps": [], "law": law})
 
 
 TAU = np.unique(np.geomspace(10, 1e6, 400).round())
 
 
-def test_rate_predicates_accept_the_measured_law_and_reject_false_ones() -> None:
-    """L = 1/(tau log tau): O(1/tau) holds, the lower bound holds for eps = 0.2 (fitted
-    exponent 1, log power -1), linear convergence and tau^-2 are rejected; a tau^-0.8 loss
-    fails O(1/tau), a tau^-1.3 loss fails the bound for eps = 0.2."""
+def test_fit_based_variants_and_the_fit_diagnostic() -> None:
+    """L = 1/(tau log tau): linear convergence and tau^-2 are rejected (their readings stay on
+    the fitted form), the fitted form's own reading of the lower bound holds for eps = 0.2; a
+    tau^-1.3 loss fails that reading; a geometric loss is geometric."""
     o = _rate_outcome(TAU, 1 / (TAU * np.log(TAU)))
-    assert random_init.loss_o_one_over_tau(o, P)[0] is True
     assert random_init._loss_geometric(o, P)[0] is False
     assert random_init._tau_minus_two(o, P)[0] is False
     from scoreclaims.claims.paper._random_init_rates import lower_bound_verdict
     assert lower_bound_verdict(o.data["loss_fit"], 0.2)[0] is True
-    slow = _rate_outcome(TAU, TAU**-0.8)
-    assert random_init.loss_o_one_over_tau(slow, P)[0] is False
     fast = _rate_outcome(TAU, TAU**-1.3)
     assert lower_bound_verdict(fast.data["loss_fit"], 0.2)[0] is False
     geometric = _rate_outcome(np.arange(1, 400, dtype=float), 0.97 ** np.arange(1, 400))
     assert random_init._loss_geometric(geometric, P)[0] is True
 
 
-def test_a_fitted_slowdown_that_is_not_observed_is_undecided() -> None:
-    """L = 1/(tau log tau log log tau) is o(1/tau), yet its power-log fit puts p below 1 with an
-    interval excluding 1 (the form cannot absorb the log log factor): "slower than 1/tau" must not
-    be a failure when every local exponent is >= 1. A loss really slower than 1/tau
-    (tau^-0.9, every local exponent 0.9) still fails, for T3.5 and for T3.7's matching bound."""
-    from scoreclaims.claims.paper._random_init_rates import unobserved_slowdown
-
-    tau = np.unique(np.geomspace(1, 2**20, 3000).round())
-    law = 1 / (tau * np.log(tau + 2) * np.log(np.log(tau + 2) + 1))
-    o = _rate_outcome(tau, law)
-    fit = o.data["loss_fit"]
-    assert fit.exponent_ci is not None and fit.exponent_ci[1] < 1  # the artefact
-    assert unobserved_slowdown(fit) is not None
-    verdict, reason = random_init.loss_o_one_over_tau(o, P)
-    assert verdict is None and "not observed" in reason
-    o.data["eps"] = [{"eps": 0.2, "fitted_law_implies_growth": True, "detail": "d",
-                      "turnaround_log10_tau": None}]
-    assert random_init.lower_bound(0.2)(o, P)[0] is None
-    slow = _rate_outcome(tau, tau**-0.9)
-    assert unobserved_slowdown(slow.data["loss_fit"]) is None
-    assert random_init.loss_o_one_over_tau(slow, P)[0] is False
-    slow.data["eps"] = o.data["eps"]
-    assert random_init.lower_bound(0.2)(slow, P)[0] is False
+def test_the_free_fit_never_decides_the_rate_conclusions() -> None:
+    """T3.5's O(1/tau) and T3.7's bound are judged on the law: a run without it (not in the
+    one-converges regime) is undecided whatever its fit says, even a fit slower than 1/tau;
+    with the law the verdict is the law's (tests/test_one_converges_law.py holds the judges)."""
+    slow = _rate_outcome(TAU, TAU**-0.9)
+    assert random_init.loss_o_one_over_tau(slow, P)[0] is None
+    for eps in random_init.EPS:
+        assert random_init.lower_bound(eps)(slow, P)[0] is None
+    assert random_init._eps0(slow, P)[0] is None
+    law = {"reduced": {"vs_gd": {"tau_start": 1e3, "tau_end": 8e3, "max_rel_error_loss": 1e-8,
+                                 "max_rel_error_radius": 1e-9}},
+           "L_tau_falls": {"gd_last_decade_min_local_exponent": 1.2,
+                           "reduced_min_local_exponent": 1.004},
+           "constant": {"derived": 2.0, "raw_at_horizon": 2.48, "raw_at_reach": 1.97,
+                        "at_log10_tau": 107.0, "value": 2.0, "error": 2.5e-4},
+           "table": [{"L_tau": 2.7, "log10_tau": 3.9}, {"L_tau": 0.08, "log10_tau": 107.0}],
+           "turns": [{"eps": e, "turn_log10_tau": 1 / e / math.log(10),
+                      "turn_source": "reduced", "stays_below_after_turn": True,
+                      "max_local_exponent_after_turn": 1 + e / 2,
+                      "reach_local_exponent": 1.004} for e in random_init.EPS]}
+    judged = _rate_outcome(TAU, TAU**-0.9, law)
+    assert random_init.loss_o_one_over_tau(judged, P)[0] is True
+    assert all(random_init.lower_bound(e)(judged, P)[0] is True for e in random_init.EPS)
+    assert random_init._eps0(judged, P)[0] is False
 
 
 def test_far_predicates_reject_a_mean_pulled_in() -> None:

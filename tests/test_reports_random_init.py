@@ -77,7 +77,7 @@ def test_t37_and_e1_sections() -> None:
                                            _rows(30))]}
     ctx = ClaimContext(e1)
     text = sections.e1_section(ctx)
-    assert "| #1 | 6 | 1 | 1 | [0.01, 9] | -1.02 | 1 |" in text
+    assert "| #1 | 6 | 1 | 1 | [0.01, 9] | -1.02 | – | 1 |" in text
     assert list(ctx.assets) == ["figures/E1-e1-1.png"]
     assert sections.e1_section(ClaimContext({"id": "E1", "instances": []})) == ""
 
@@ -104,3 +104,65 @@ def test_tolerance_check_table() -> None:
     assert "### Tolerance check" in text
     assert "| #1 | 5 | 3 | 4 | 1e-04 | 4 | [] | 3.2e-07 |" in text
     assert "Tolerance check" not in sections.t35_section(ClaimContext(CLAIM))
+
+
+LAW = {"k": 1, "constant": {"derived": 2.0, "value": 2.0000001, "error": 1e-6,
+                            "at_log10_tau": 1.2e5},
+       "reduced": {"sources": ["arb", "float64"], "nodes": 196, "interpolation": {"G": 3e-11},
+                   "start_tau": 1024, "r_max": 1500, "reach_log10_tau": 1.2e5,
+                   "vs_gd": {"tau_start": 1024, "tau_end": 1e6, "max_rel_error_radius": 1e-9,
+                             "max_rel_error_loss": 2e-8, "max_rel_error_m1": 5e-5}},
+       "law_at_horizon": {"order_1": {"loss_rel_error": -0.007, "m1_rel_error": -0.006,
+                                      "clock_ratio": 0.92}},
+       "table": [{"log10_tau": 100, "source": "reduced", "L_eta_tau_ln_tau": 1.9679435,
+                  "L_tau": 0.085, "local_exponent": 1.0043, "m1_eta_tau_R": 2.01}],
+       "turns": [{"eps": 0.01, "turn_log10_tau": 43.01, "turn_source": "reduced",
+                  "max_local_exponent_after_turn": 1.0097, "stays_below_after_turn": True}]}
+
+
+def test_the_law_in_the_sections() -> None:
+    rate = _entry("rate", {**CLAIM["instances"][2]["metrics"], "law": LAW,
+                           "loss_fit_diagnostic": {"exponent": 0.93, "exponent_ci": [0.92, 0.94],
+                                                   "log_power": -2.1, "windows": [
+                                                       {"window": [1e3, 1e4], "exponent": 0.9,
+                                                        "log_power": -2.5,
+                                                        "correlation": 0.999}],
+                                                   "exponent_drift": {"drifting": True,
+                                                                      "spread": 0.05,
+                                                                      "interval": [0.85, 1.0]}}},
+                  _rows(40))
+    far = _entry("far", {**CLAIM["instances"][0]["metrics"],
+                         "law": {"R0": 2e12, "log10_tau_geo": 25.4, "plateau_log10_loss": -2e23,
+                                 "reach_log10_tau": 2e23, "sup_L_tau": 3.8e-22,
+                                 "L_eta_tau_ln_tau_at_reach": 2.0, "law_at_reach": 2.0,
+                                 "final_constant": 2.0}}, inside=True)
+    claim = {**CLAIM, "instances": [far, rate],
+             "metrics": {**CLAIM["metrics"], "loss_law_constant": 2.0000001,
+                         "loss_law_constant_error": 1e-6, "loss_exponent": 1.0,
+                         "log_power": -1.0}}
+    text = sections.t35_section(ClaimContext(claim))
+    assert "**The law (derived)**" in text and "1.967944" in text
+    assert "Inside the hypotheses, past the geometric phase" in text and "3.8e-22" in text
+    assert "drifts" in text and "0.999" in text
+    assert "L eta tau ln tau -> 2.0000001" in sections.t35_key_figures(claim)
+    t37 = sections.t37_section(ClaimContext({**claim, "id": "T3.7"}))
+    assert "| 0.01 | 43.01 | reduced |" in t37
+
+
+def test_findings_say_what_the_bounds_miss() -> None:
+    t35 = {"metrics": {"loss_law_constant": 2.0, "loss_law_constant_error": 3e-10,
+                       "L_eta_tau_ln_tau": {"6.02": 2.109, "10": 1.982},
+                       "reduced_dynamics": {"reach_log10_tau": 122138.2},
+                       "loss_law_vs_gd": {"reduced": {"max_rel_error_loss": 1.4e-8}},
+                       "loss_fit_diagnostic": {"exponent": 0.9331,
+                                               "correlation_last_window": 0.9997},
+                       "inside_law": [{"log10_tau_geo": 25.4}]}}
+    text = " ".join(sections.t35_findings(t35))
+    assert "1/(tau ln tau), not 1/tau" in text and "0.9997" in text and "10^25.4" in text
+    t37 = {"metrics": {"turns": {"eps=0.01": {"turn_log10_tau": 43.01,
+                                              "turn_source": "reduced"}}}}
+    assert "fails at eps = 0" in sections.t37_findings(t37)[0]
+    e1 = {"metrics": {"law_slope_last_decade": {"6": -1.14066},
+                      "loss_slope_last_decade": {"6": -1.14076}}}
+    assert "(-1.1407 at the same tau" in sections.e1_findings(e1)[0]
+    assert sections.t35_findings({"metrics": {}}) == [] and sections.e1_findings({}) == []
