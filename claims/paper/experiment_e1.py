@@ -320,11 +320,21 @@ def _e1_outcome(converging: tuple[int, ...], expected: int = 5, status: str = "o
     return InstanceOutcome(data={"verdict": verdict, "status": status, "expected": expected})
 
 
+def _slope_outcome(slope: float, law_slope: float) -> InstanceOutcome:
+    law = {"reduced_slope": law_slope, "window": [2000.0, 20000.0], "k": 4,
+           "law_order_1_slope": law_slope, "law_order_2_slope": law_slope,
+           "reduced_local_exponent_at_end": -law_slope}
+    return InstanceOutcome(data={"law_slope": law, "slope": slope})
+
+
 WITNESSES = (
     constructed("E1", "engine_accurate", "a cubature missed its tolerance (status inaccurate: "
                 "undecided)", lambda: _e1_outcome(tuple(range(N)), status="inaccurate")),
     constructed("E1", "paper_outcome", "at M = 4 only one mean converges (the paper: all five)",
                 lambda: _e1_outcome((4,))),
+    constructed("E1", "loss_slope_matches_law", "a last-decade slope of -1.0 where the law "
+                "predicts -1.14 (the paper's 'about -1' read as exact)",
+                lambda: _slope_outcome(-1.0, -1.14)),
     constructed("E1~M6-all-converge", "all_converge", "one mean converges, four diverge",
                 lambda: _e1_outcome((4,), expected=1)),
     by_variant("E1~M6-all-converge", "all_converge", "E1~M6-all-converge",

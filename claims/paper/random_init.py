@@ -988,6 +988,26 @@ def _rate_witness(loss: Any) -> InstanceOutcome:
     return InstanceOutcome(data={"kind": "rate", "loss_fit": fit, "eps": rows})
 
 
+def _law_witness(min_local_exponent: float, stays_below: bool = True) -> InstanceOutcome:
+    """A long run with a validated law whose local exponents are `min_local_exponent` at least
+    (below 1: L tau rises) and whose L tau^(1+eps) turns, then falls again unless
+    `stays_below` (the keys `_random_init_law` writes)."""
+    law = {
+        "reduced": {"vs_gd": {"tau_start": 1024.0, "tau_end": 1048576.0,
+                              "max_rel_error_loss": 1e-9, "max_rel_error_radius": 1e-10}},
+        "L_tau_falls": {"gd_last_decade_min_local_exponent": min_local_exponent,
+                        "reduced_min_local_exponent": min_local_exponent},
+        "constant": {"derived": 2.0, "raw_at_horizon": 2.1, "raw_at_reach": 1.99,
+                     "at_log10_tau": 100.0, "value": 2.0, "error": 1e-9},
+        "turns": [{"eps": e, "turn_log10_tau": 4.0, "turn_source": "GD",
+                   "max_local_exponent_after_turn": 1.0 + e / 2 if stays_below else 1.0 + 2 * e,
+                   "reach_local_exponent": 1.001, "stays_below_after_turn": stays_below}
+                  for e in (0.0, *EPS)],
+        "table": [{"L_tau": 0.5, "log10_tau": 6.0}, {"L_tau": 0.004, "log10_tau": 100.0}],
+    }
+    return InstanceOutcome(data={"kind": "rate", "law": law})
+
+
 def _check_witness(kind: str, differ: list[int]) -> InstanceOutcome:
     base = {"kind": kind, "both": 40, "differ": differ, "both_late": 40, "differ_late": [],
             "gap": 1e-6}
@@ -1008,8 +1028,9 @@ WITNESSES = (
                                                              [1.0, 0.01]])),
     constructed("T3.5", "closest_wins", "sweep: the closest wins 100 of 190 exactly-one runs",
                 lambda: _sweep_witness(190, 100, 0)),
-    constructed("T3.5", "loss_O_1_over_tau", "a long run with loss ~ tau^-0.8",
-                lambda: _rate_witness(lambda t: t**-0.8)),
+    constructed("T3.5", "loss_O_1_over_tau", "a long run whose validated law has local "
+                "exponents down to 0.8 (loss ~ tau^-0.8: L tau rises)",
+                lambda: _law_witness(0.8)),
     constructed("T3.5", "loss_O_1_over_tau", "far: a loss ~ tau^-0.8 over the horizon (L tau "
                 "grows through the last decade)", lambda: _far_decay(0.8)),
     constructed("T3.5", "step_independent", "seed 3 classified differently at eta = 0.01",
@@ -1024,8 +1045,11 @@ WITNESSES = (
                 "200 runs", lambda: _sweep_witness(200, 200, 0)),
     by_variant("T3.5~all-converge-M10", "all_converge_at_least_half", "T3.5~all-converge-M10",
                "at M0 = 10 no run has all means converging"),
-    *[constructed("T3.7", f"lower_bound_eps_{e:g}", "a long run with loss ~ tau^-1.5: L "
-                  "tau^(1+eps) -> 0", lambda: _rate_witness(lambda t: t**-1.5)) for e in EPS],
+    *[constructed("T3.7", f"lower_bound_eps_{e:g}", "a law whose L tau^(1+eps) falls again "
+                  "after its turn (local exponent 1 + 2 eps)",
+                  lambda: _law_witness(1.2, stays_below=False)) for e in EPS],
+    constructed("T3.7~eps-0", "lower_bound_eps_0", "the validated law: L tau -> 0, so no "
+                "c > 0 bounds L tau from below", lambda: _law_witness(1.001)),
     constructed("T3.7~tau-2", "loss_at_least_tau^-2", "the measured law 1/(tau log tau)",
                 lambda: _rate_witness(_POWER_LOG_ONE)),
     by_variant("T3.7~tau-2", "loss_at_least_tau^-2", "T3.7~tau-2",
