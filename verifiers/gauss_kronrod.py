@@ -90,6 +90,8 @@ _CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / re
 def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
     """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
     |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
-    |K - G| when resasc is smaller (or zero)."""
-    return np.minimum(np.maximum(resasc, raw),
-                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, 1e-300)))
+    |K - G| when resasc is smaller (or zero). (Not floored at some tiny resasc: far-tail panels
+    of 1e-310 are still to be estimated relative to themselves.)"""
+    positive = resasc > 0
+    scaled = _CALIBRATION * raw * np.sqrt(raw / np.where(positive, resasc, 1.0))
+    return np.minimum(np.maximum(resasc, raw), np.where(positive, scaled, raw))

@@ -122,6 +122,7 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
     if rank_tol is None:
         rank_tol = 64 * unit
     scale = np.max(np.abs(m)) if exact else max(float(np.max(np.abs(m))), 1e-300)
+    spread = 1.0  # float64: 1 + sigma_1 / sigma_k of the kept span
     if not np.any(diffs):
         basis = np.zeros((d, 0))
     elif d == 1:
@@ -132,9 +133,21 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
         _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
         k = int(np.sum(sing > rank_tol * scale))
         basis = vt[:k].T.copy()
+        spread = 1.0 + (float(sing[0] / sing[k - 1]) if k else 0.0)
     coords = m @ basis
     if basis.shape[1] == d:  # the span is all of R^d: no offset (not rounding noise posing as one)
         return Reduction(basis=basis, coords=coords, perp=np.zeros(d))
-    perp = np.mean(m - coords @ basis.T, axis=0)
-    return Reduction(basis=basis, coords=coords, perp=perp,
-                     perp_rounding=float(16 * d * unit * scale))
+    # c_perp is every mean's residual off the span: take the one nearest the origin, which
+    # carries the least rounding (none for a mean at the origin, where a far-tail gradient of
+    # 1e-100 would otherwise drown in eps * max|m_i|).
+    if exact:
+        j = min(range(n), key=lambda i: mpmath.fsum(x * x for x in m[i]))
+        return Reduction(basis=basis, coords=coords, perp=m[j] - coords[j] @ basis.T,
+                         perp_rounding=float(16 * d * unit * scale))
+    size = np.max(np.abs(m), axis=1)
+    j = int(np.argmin(size))
+    # rounding of the residual and of the span's direction (angle <~ eps sigma_1 / sigma_k);
+    # spreads off the span below the rank cut are the inputs' own rounding, as for k
+    rounding = 16 * d * unit * np.sqrt(d) * float(size[j]) * spread
+    return Reduction(basis=basis, coords=coords, perp=m[j] - coords[j] @ basis.T,
+                     perp_rounding=float(rounding))
