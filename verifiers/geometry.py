@@ -16,9 +16,24 @@ import mpmath
 import numpy as np
 from scoreclaims.verifiers.errors import UsageError
 
+# The float64 engine's range: the gradient integrands grow like |m|^3 (s_j <= 2 |m|^2 times
+# |y - m_j|), about 4e300 at |m| = 1e100, and |c_perp|^2 enters the loss. Inputs beyond are
+# refused (the arbitrary-precision engine, highprec, has no such limit); canonical means
+# e^{-t} (mu - truth) then stay within 2 * FLOAT64_RANGE.
+FLOAT64_RANGE = 1e100
+
+
+def _check_range(arr: np.ndarray, name: str) -> None:
+    big = float(np.max(np.abs(arr))) if arr.size else 0.0
+    if big > FLOAT64_RANGE:
+        raise UsageError(f"{name}: |{big:g}| is outside the float64 engine's range (at most "
+                         f"{FLOAT64_RANGE:g}: its integrands grow like |m|^3); use the "
+                         f"arbitrary-precision engine (--dps)")
+
 
 def as_means(means: object, *, name: str = "means") -> np.ndarray:
-    """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1."""
+    """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1,
+    within FLOAT64_RANGE."""
     try:
         arr = np.asarray(means, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -29,6 +44,7 @@ def as_means(means: object, *, name: str = "means") -> np.ndarray:
         raise UsageError(f"{name}: the student needs n >= 2 means, got n = {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
         raise UsageError(f"{name} contain NaN or infinite values")
+    _check_range(arr, name)
     return arr
 
 
@@ -44,6 +60,7 @@ def as_truth(truth: object | None, d: int) -> np.ndarray:
         raise UsageError(f"truth must be a list of d = {d} numbers, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise UsageError("truth contains NaN or infinite values")
+    _check_range(arr, "truth")
     return arr
 
 

@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 from scoreclaims.verifiers import collinear
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
-from scoreclaims.verifiers.geometry import Reduction, reduce_means
+from scoreclaims.verifiers.geometry import FLOAT64_RANGE, Reduction, reduce_means
 from scoreclaims.verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
     SUBNORMAL,
@@ -210,8 +210,25 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     d = 1 short cut, the adaptive cubature's set-up before a reuse): the same computation, which
     the tests hold equal. `max_evaluations`: a budget of integrand evaluations for a cubature
     built here; beyond it the result is unconverged with NaN loss and gradient (a cost cap for
-    runs that must stay bounded, e.g. sweeps)."""
+    runs that must stay bounded, e.g. sweeps). Means that are not finite or beyond MAX_MEAN
+    (outside float64's range for the integrands) give NaN values, not converged, no warnings:
+    a GD run that blew up stops as non-finite."""
     m = np.asarray(m, dtype=float)
+    big = float(np.abs(m).max())
+    if not big <= MAX_MEAN:  # NaN too
+        return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False)
+    if big > _QUIET_ABOVE:  # squares of integrand values overflow inside the (scaled) norms
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _evaluate(m, tol, rule, shortcuts, max_evaluations)
+    return _evaluate(m, tol, rule, shortcuts, max_evaluations)
+
+
+MAX_MEAN = 2 * FLOAT64_RANGE  # canonical means from inputs within FLOAT64_RANGE
+_QUIET_ABOVE = 1e50  # below, no square of an integrand value (<~ 4 |m|^3) overflows
+
+
+def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
+              max_evaluations: int | None) -> Evaluation:
     n = m.shape[0]
     if shortcuts and m.shape[1] == 1 and isinstance(rule, collinear.LineRule):
         ev = _line_shortcut(m, default_tol(1) if tol is None else tol, rule)

@@ -98,6 +98,27 @@ def _hp_canonical(means: object, truth: object | None, t: float) -> object:
         return (mu - star) * mpmath.exp(-mpmath.mpf(t)), mpmath.exp(-mpmath.mpf(t))
 
 
+def _json_ready(x: object) -> object:
+    """x with every non-finite float as None (NaN and Infinity are not JSON)."""
+    if isinstance(x, dict):
+        return {k: _json_ready(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_ready(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    return x
+
+
+def _print_json(result: dict) -> None:
+    print(json.dumps(_json_ready(result), allow_nan=False))
+
+
+def _problem_line(message: str) -> int:
+    """One line on standard error; exit status 1 (a result that is not one)."""
+    print(f"scoreclaims: {message}", file=sys.stderr)
+    return 1
+
+
 def _check_dps(dps: int | None) -> None:
     if dps is not None and dps < 15:
         raise UsageError(f"--dps must be >= 15, got {dps}")
@@ -125,7 +146,7 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
             "verified_digits": ev.digits, "precise": ev.precise,
         }
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {result['loss']}")
         print(f"gradient  (d loss / d means; {ev.dps} digits, {ev.method}, verified digits "
@@ -133,9 +154,8 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
         for i, row in enumerate(result["gradient"]):
             print(f"  mean {i}: " + "  ".join(row))
     if not ev.precise:
-        print("warning: the evaluation is not precise to the target digits; see the error "
-              "estimates", file=sys.stderr)
-        return 1
+        return _problem_line("warning: the evaluation is not precise to the target digits; see "
+                             "the error estimates")
     return 0
 
 
@@ -158,7 +178,7 @@ def cmd_certify(args: argparse.Namespace) -> int:
     result = {"loss": loss, "gradient": rows, "gradient_sign": signs,
               "certified": enc.certified, "digits": enc.digits}
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {loss}")
         print("gradient  (d loss / d means; certified balls, sign)")
@@ -181,18 +201,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "loss": ev.loss,
         "gradient": grad.tolist(),
         "error_estimate": {"loss": ev.loss_error, "gradient": scale * ev.grad_error},
-        "converged": ev.converged,
+        "converged": bool(ev.converged),
     }
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {ev.loss:.17g}  (error estimate {ev.loss_error:.2g})")
         print(f"gradient  (d loss / d means; error estimate {scale * ev.grad_error:.2g} in norm)")
         for i, row in enumerate(grad):
             print(f"  mean {i}: " + "  ".join(f"{x: .17g}" for x in row))
-        if not ev.converged:
-            print("warning: the cubature did not reach its tolerance; see the error estimates",
-                  file=sys.stderr)
+    finite = (math.isfinite(ev.loss) and bool(np.all(np.isfinite(grad)))
+              and math.isfinite(ev.loss_error) and math.isfinite(ev.grad_error))
+    if not finite:
+        return _problem_line("error: the result is non-finite (not a number to use)")
+    if not ev.converged:
+        return _problem_line("warning: the cubature did not reach its tolerance (far tails near "
+                             "float64's underflow, or a reduction it cannot resolve); see the "
+                             "error estimates")
     return 0
 
 
@@ -212,7 +237,7 @@ def cmd_run_hp(args: argparse.Namespace) -> int:
     hand = "" if traj.handover_tau is None else f", float64 from tau {traj.handover_tau}"
     print(f"{len(frame)} rows to {args.out}; tau {int(last['tau'])}: "
           f"loss {float(last['loss']):.6g}, status {traj.status} ({traj.dps} digits{hand})")
-    return 0 if traj.status == "ok" else 1
+    return _run_status(traj.status, int(last["tau"]), args.out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -220,14 +245,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_hp(args)
     means, truth, t = _problem(args)
     check_writable(args.out)
-    traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
-                  stride=args.stride, tol=args.tol)
+    # A run that blows up overflows in the step and the recorded norms; its status says so.
+    with np.errstate(over="ignore", invalid="ignore"):
+        traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
+                      stride=args.stride, tol=args.tol)
     with atomic_path(args.out) as tmp:
         traj.frame.to_csv(tmp, index=False, float_format="%.17g")
     last = traj.frame.iloc[-1]
     print(f"{len(traj.frame)} rows to {args.out}; tau {int(last['tau'])}: loss {last['loss']:.6g}, "
           f"status {traj.status}")
-    return 0 if traj.status == "ok" else 1
+    return _run_status(traj.status, int(last["tau"]), args.out)
+
+
+def _run_status(status: str, tau: int, out: str) -> int:
+    """0 for a run whose status is "ok", else one line on standard error and 1."""
+    if status == "ok":
+        return 0
+    if status == "non-finite":
+        return _problem_line(f"error: the run became non-finite and stopped (last recorded "
+                             f"tau {tau} in {out})")
+    return _problem_line(f"warning: run status {status}: some evaluation missed its tolerance "
+                         f"or precision; see the error columns of {out}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
