@@ -87,15 +87,38 @@ def _hp_problem(args: argparse.Namespace) -> tuple[object, object | None]:
     return means, truth
 
 
-def _hp_canonical(means: object, truth: object | None, t: float) -> object:
+def _hp_canonical(means: object, truth: object | None, t: float, dps: int | None
+                  ) -> tuple[object, object]:
+    """(canonical means e^{-t} (mu - truth), a bound on their rounding) from the inputs as
+    given: exact rationals at t = 0 (each reader rounds them at its own precision and counts
+    it), and for t > 0, where e^{-t} is irrational, mpf at `dps` digits (relative rounding
+    below 8 units: the Fraction read, exp, the product)."""
     import mpmath
-    from scoreclaims.highprec.policy import as_mp_means, as_mp_vector, input_dps
+    from scoreclaims.highprec.policy import as_exact_means, to_mpf
 
-    with mpmath.workdps(input_dps([means, truth])):
-        mu = as_mp_means(means, "--means")
-        star = (np.zeros(mu.shape[1], dtype=object) if truth is None
-                else as_mp_vector(truth, mu.shape[1], "--truth"))
-        return (mu - star) * mpmath.exp(-mpmath.mpf(t)), mpmath.exp(-mpmath.mpf(t))
+    mu = as_exact_means(means, "--means")
+    star = (np.zeros(mu.shape[1], dtype=object) if truth is None
+            else as_exact_means([truth, truth], "--truth")[0])
+    if len(star) != mu.shape[1]:
+        raise UsageError(f"--truth must be a list of d = {mu.shape[1]} numbers")
+    diff = mu - star
+    if t == 0:
+        return diff, 0
+    with mpmath.workdps(dps):
+        m = np.vectorize(to_mpf, otypes=[object])(diff) * mpmath.exp(-mpmath.mpf(t))
+        big = max(abs(x) for x in m.reshape(-1))
+        return m, big * mpmath.ldexp(1, 3 - mpmath.mp.prec)
+
+
+def _hp_digits(means: object, truth: object | None, t: float, digits: int) -> int:
+    """Digits for the canonical means at t > 0: `digits` of the evaluation beyond what the
+    means' spread and size take (`policy.required_dps`), plus twice the guard."""
+    import mpmath
+    from scoreclaims.highprec.policy import GUARD_DIGITS, required_dps
+
+    with mpmath.workdps(60):
+        rough, _ = _hp_canonical(means, truth, t, 60)
+    return required_dps(rough, digits) + 2 * GUARD_DIGITS
 
 
 def _json_ready(x: object) -> object:
@@ -126,14 +149,18 @@ def _check_dps(dps: int | None) -> None:
 
 def cmd_evaluate_hp(args: argparse.Namespace) -> int:
     import mpmath
-    from scoreclaims.highprec.policy import to_decimal
+    from scoreclaims.highprec.policy import GUARD_DIGITS, TARGET_DIGITS, to_decimal, verify_dps
     from scoreclaims.highprec.population import evaluate as evaluate_hp
 
     _check_dps(args.dps)
     means, truth = _hp_problem(args)
-    m, scale = _hp_canonical(means, truth, args.t)
+    work = None if args.t == 0 else verify_dps(
+        args.dps if args.dps is not None else _hp_digits(means, truth, args.t, TARGET_DIGITS))
+    m, _ = _hp_canonical(means, truth, args.t, work)  # rounding far below both passes'
     ev = evaluate_hp(m, dps=args.dps)
     digits = ev.dps
+    with mpmath.workdps(ev.dps + GUARD_DIGITS):
+        scale = mpmath.exp(-mpmath.mpf(args.t))  # d/dmu = e^{-t} d/dm
     with mpmath.workdps(ev.dps):
         grad = ev.grad * scale
         result = {
@@ -161,15 +188,18 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
 
 def cmd_certify(args: argparse.Namespace) -> int:
     import flint
-    from scoreclaims.highprec.certified import enclose
+    from scoreclaims.highprec.certified import DEFAULT_DIGITS, enclose
 
     means, truth = _hp_problem(args)
-    m, scale = _hp_canonical(means, truth, args.t)
-    enc = enclose(m)
+    # The balls hold for the means as given: exact rationals at t = 0; at t > 0 the canonical
+    # means carry their rounding (40 digits beyond the certificate's) as the balls' radius.
+    work = None if args.t == 0 else _hp_digits(means, truth, args.t, DEFAULT_DIGITS + 40)
+    m, rounding = _hp_canonical(means, truth, args.t, work)
+    enc = enclose(m, radius=rounding)
     old = flint.ctx.prec
     flint.ctx.prec = enc.prec
     try:
-        grad = enc.grad * flint.arb(scale)
+        grad = enc.grad * (-flint.arb(args.t)).exp()  # d/dmu = e^{-t} d/dm, as a ball
         loss, rows = enc.loss.str(30, radius=True), [[x.str(30, radius=True) for x in r]
                                                       for r in grad]
         signs = [[1 if x > 0 else -1 if x < 0 else 0 for x in r] for r in grad]
@@ -185,7 +215,10 @@ def cmd_certify(args: argparse.Namespace) -> int:
         for i, row in enumerate(rows):
             print(f"  mean {i}: " + "  ".join(f"{x} ({s:+d})" for x, s in
                                               zip(row, signs[i], strict=True)))
-    return 0 if enc.certified else 1
+    if not enc.certified:
+        return _problem_line(f"warning: not every ball reached relative radius "
+                             f"1e-{enc.digits}; see the radii")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
