@@ -84,14 +84,15 @@ def rule(n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array([float(x) for x in xs]) for xs in (nodes, kw, gw))  # type: ignore[return-value]
 
 
+_SMALLEST = 2.0**-1074
 _CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / resasc)^1.5)
 
 
 def calibrated(raw: np.ndarray, resasc: np.ndarray) -> np.ndarray:
     """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
     |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
-    |K - G| when resasc is smaller (or zero). (Not floored at some tiny resasc: far-tail panels
-    of 1e-310 are still to be estimated relative to themselves.)"""
-    positive = resasc > 0
-    scaled = _CALIBRATION * raw * np.sqrt(raw / np.where(positive, resasc, 1.0))
-    return np.minimum(np.maximum(resasc, raw), np.where(positive, scaled, raw))
+    |K - G| when resasc is smaller (or zero). resasc is floored at float64's smallest number
+    only (a floor of 1e-300 shrank the estimates of far-tail panels below it by orders of
+    magnitude; a zero resasc comes with a zero |K - G|)."""
+    return np.minimum(np.maximum(resasc, raw),
+                      _CALIBRATION * raw * np.sqrt(raw / np.maximum(resasc, _SMALLEST)))

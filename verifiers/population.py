@@ -268,13 +268,14 @@ def _line_shortcut(m: np.ndarray, tol: float, rule: collinear.LineRule) -> Evalu
         return None
     n = len(m)
     res = collinear.apply(rule, score_integrands(rule.points, m), _group_parts(n, 1)[0], tol)
-    return None if res is None else _assemble(res, n, 1, None, m, tol)
+    return None if res is None else _assemble(res, n, 1, None, m, tol, max(-lo, hi))
 
 
 def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
-              coords: np.ndarray, tol: float) -> Evaluation:
-    """The Evaluation from the integrals of `score_integrands` for the reduced means `coords`,
-    asked for to `tol`; `red` None: d = k = 1 (basis 1, no offset). Converged only when every
+              coords: np.ndarray, tol: float, big: float | None = None) -> Evaluation:
+    """The Evaluation from the integrals of `score_integrands` for the reduced means `coords`
+    (`big`: max |coords|, when the caller has it), asked for to `tol`; `red` None: d = k = 1
+    (basis 1, no offset). Converged only when every
     number is finite and neither float64's underflow nor the rounding of the offset c_perp
     (k < d) exceeds the tolerance (far-tail values can be smaller than either)."""
     loss_u, g, gamma = split_components(res.value, n, k)
@@ -282,11 +283,16 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
     perp_sq = 0.0 if full else float(red.perp @ red.perp)
     # Floating-point rounding of the node sums (not in the Gauss-Kronrod estimates), with a
     # margin: 64 eps times the integral of |f|; and what float64 cannot see at its underflow.
-    allowance, unseen_loss, unseen_grad = _allowance(coords, res.evaluations, perp_sq)
+    allowance, unseen_loss, unseen_grad = _allowance(coords, res.evaluations, perp_sq, big)
     error = res.error + ROUNDING * res.abs_value + allowance
     _, g_err, gamma_err = split_components(error, n, k)
-    base, extra = _group_parts(n, k)
-    scale_loss, scale_grad = _group_norms(res.abs_value, base if full else base + perp_sq * extra)
+    # the tolerance's scale per group (loss, gradient): at least the largest weighted entry,
+    # which decides whenever the allowance is far below it (the GD hot path)
+    abs_value = res.abs_value
+    scale_loss, scale_grad = float(abs_value[0]), float(abs_value[1 : 1 + n * k].max())
+    if not (unseen_loss <= tol * scale_loss and unseen_grad <= tol * scale_grad):
+        base, extra = _group_parts(n, k)
+        scale_loss, scale_grad = _group_norms(abs_value, base if full else base + perp_sq * extra)
     loss_error = float(error[0])
     if full:
         loss, grad, grad_error = float(loss_u), g if red is None else g @ red.basis.T, \
@@ -314,20 +320,24 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
 _UNDERFLOW_UNIT = 4 * SUBNORMAL  # as in `quadrature.underflow_allowance`
 
 
-def _allowance(coords: np.ndarray, evaluations: int, perp_sq: float
+def _allowance(coords: np.ndarray, evaluations: int, perp_sq: float, big: float | None = None
                ) -> tuple[np.ndarray, float, float]:
     """(C,) `quadrature.underflow_allowance` of `coords_bound(coords)` (with max |p| sqrt(k)
     for the largest |p_j|), and upper bounds of its norms in the loss and gradient error
     groups; in scalars, as it runs at every GD step."""
     n, k = coords.shape
-    big = float(np.abs(coords).max()) * math.sqrt(k)
+    big = (float(np.abs(coords).max()) if big is None else float(big)) * math.sqrt(k)
     s_max = 2 * big * big
     unit = _UNDERFLOW_UNIT * (2 * Y_MAX + 1) ** k  # first: big^3 times the volume overflows
     extra = _UNDERFLOW_UNIT * 4 * evaluations
     a_loss = unit * big * big + extra
     a_g = unit * 2 * (big + s_max * (math.sqrt(k) * Y_MAX + big)) + extra
     a_gamma = unit * 2 * (1 + s_max) + extra
-    out = np.full(1 + n * k + n, a_g)
-    out[0] = a_loss
-    out[1 + n * k :] = a_gamma
+    out = np.array((a_loss, a_g, a_gamma))[_component_kinds(n, k)]
     return out, a_loss, a_g * math.sqrt(n * k) + a_gamma * math.sqrt(perp_sq * n)
+
+
+@cache
+def _component_kinds(n: int, k: int) -> np.ndarray:
+    """0 for the loss density, 1 for g, 2 for gamma, per integrand component."""
+    return np.repeat([0, 1, 2], [1, n * k, n])
