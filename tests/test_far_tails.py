@@ -80,3 +80,12 @@ def test_reference_is_certified() -> None:
     assert REFERENCE and all(row["certified"] for row in REFERENCE)
     gaps = sorted({_gap(row["means"]) for row in REFERENCE})
     assert gaps[0] <= 10 and gaps[-1] >= 78  # from the bulk to below float64's range
+
+
+def test_offset_dominated_gradient_stays_converged() -> None:
+    """k < d, the gradient carried by gamma c_perp while the span's part is 1e-13: the scale of
+    the tolerance is the gradient's whole norm, not its span part (a hypothesis case)."""
+    x = np.array([-3, -2, -1, 0, 1, 2, 3]) * 2.86240701e-5
+    m = np.stack([x, np.zeros(7), np.full(7, -1.12764987)], axis=1)
+    m[3, 0] = 3.66734072e-273
+    assert evaluate(m).converged

@@ -286,13 +286,6 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
     allowance, unseen_loss, unseen_grad = _allowance(coords, res.evaluations, perp_sq, big)
     error = res.error + ROUNDING * res.abs_value + allowance
     _, g_err, gamma_err = split_components(error, n, k)
-    # the tolerance's scale per group (loss, gradient): at least the largest weighted entry,
-    # which decides whenever the allowance is far below it (the GD hot path)
-    abs_value = res.abs_value
-    scale_loss, scale_grad = float(abs_value[0]), float(abs_value[1 : 1 + n * k].max())
-    if not (unseen_loss <= tol * scale_loss and unseen_grad <= tol * scale_grad):
-        base, extra = _group_parts(n, k)
-        scale_loss, scale_grad = _group_norms(abs_value, base if full else base + perp_sq * extra)
     loss_error = float(error[0])
     if full:
         loss, grad, grad_error = float(loss_u), g if red is None else g @ red.basis.T, \
@@ -308,10 +301,18 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
         grad_error = (safe_norm(np.concatenate([g_err.reshape(-1), gamma_err * perp_norm]))
                       + grad_noise)
         unseen_loss, unseen_grad = unseen_loss + loss_noise, unseen_grad + grad_noise
-        scale_loss += perp_sq
+    # The tolerance's scale per group (loss, gradient) is the norm of the integrals of |f|;
+    # its largest weighted entry, a lower bound, decides first (the GD hot path).
+    abs_value = res.abs_value
+    scale_loss, scale_grad = float(abs_value[0]) + perp_sq, float(abs_value[1 : 1 + n * k].max())
+    unresolved = not (unseen_loss <= tol * scale_loss and unseen_grad <= tol * scale_grad)
+    if unresolved:
+        base, extra = _group_parts(n, k)
+        scale_loss, scale_grad = _group_norms(abs_value, base if full else base + perp_sq * extra)
+        unresolved = not (unseen_loss <= tol * (scale_loss + perp_sq)
+                          and unseen_grad <= tol * scale_grad)
     # A non-finite value or estimate is never converged (NaN fails every comparison).
-    converged = bool(res.converged and unseen_loss <= tol * scale_loss
-                     and unseen_grad <= tol * scale_grad and math.isfinite(loss)
+    converged = bool(res.converged and not unresolved and math.isfinite(loss)
                      and loss_error < math.inf and grad_error < math.inf
                      and np.isfinite(res.value).all())
     return Evaluation(loss, grad, loss_error, grad_error, res.evaluations, converged, res.rule)
