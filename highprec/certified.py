@@ -15,7 +15,10 @@ per component from its magnitude (a first pass finds it), so components far belo
 (exp(-1e6)) get enclosures narrow relative to themselves, and their sign is certified.
 
 Rigour covers the integral for the reduced means; the reduction must be exact in arb: d = 1, or
-means along a coordinate axis (otherwise a UsageError: rotate the problem to d = 1 first).
+means along a coordinate axis (otherwise a UsageError: rotate the problem to d = 1 first). Means
+given as decimal strings (or Fractions) are in general not binary numbers: they are read at the
+arb precision and every coordinate becomes a ball of radius its reading error (`radius` adds a
+caller's own bound), so the enclosures hold for the numbers as given.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import mpmath
 import numpy as np
 from flint import acb, arb
 
-from scoreclaims.highprec.policy import as_mp_means, input_dps
+from scoreclaims.highprec.policy import as_mp_means, exact_value, input_dps, reading_error
 from scoreclaims.verifiers.errors import UsageError
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
 from scoreclaims.verifiers.geometry import Reduction, reduce_means
@@ -98,6 +101,40 @@ def _exact_reduction(m: np.ndarray) -> Reduction:
         raise UsageError("certified enclosures need d = 1 or means along a coordinate axis "
                          "(the reduction must be exact); rotate the problem to d = 1 first")
     return Reduction(basis=basis, coords=coords, perp=perp)
+
+
+def _unknown(n: int, d: int, only: int | None, red: Reduction
+             ) -> tuple[arb | None, np.ndarray, int, bool, np.ndarray]:
+    """`_enclose`'s answer when the means are known too roughly for any integral: balls of
+    infinite radius, not certified."""
+    whole = arb(0, math.inf)
+    grad = np.array([[whole if only is None or r == only else None for _ in range(d)]
+                     for r in range(n)], dtype=object)
+    means = (red.coords @ red.basis.T + red.perp if red.k else np.tile(red.perp, (n, 1)))
+    return (None if only is not None else whole), grad, flint.ctx.prec, False, means
+
+
+def _check_columns(means: object, m: np.ndarray) -> None:
+    """A coordinate that reads the same for every mean must be the same number for every mean
+    (else the rounding made distinct means look collinear along an axis)."""
+    given = np.asarray(means, dtype=object).reshape(m.shape)
+    for col in range(m.shape[1]):
+        if all(x == m[0, col] for x in m[:, col]):
+            exact = {exact_value(x) for x in given[:, col]}
+            if len(exact) > 1 and None not in exact:
+                raise UsageError("certified enclosures need collinear means: coordinate "
+                                 f"{col} differs between means below the working precision")
+
+
+def _widened(red: Reduction, rad: arb) -> Reduction:
+    """The exact reduction with every coordinate and offset a ball of radius `rad` more: with
+    an axis for basis (d = 1 or axis-aligned means), a coordinate of a mean off by rad moves
+    its p_i or c_perp by rad at most."""
+    def widen(x: arb) -> arb:
+        return x + arb(0, rad)
+
+    grow = np.frompyfunc(widen, 1, 1)
+    return Reduction(basis=red.basis, coords=grow(red.coords), perp=grow(red.perp))
 
 
 def _tail_coefficients(red: Reduction) -> list[tuple[arb, arb]]:
@@ -175,10 +212,12 @@ class _Cached:
         return hit
 
 
-def enclose(means: object, digits: int = DEFAULT_DIGITS) -> Enclosure:
-    """Balls for the loss and gradient of canonical collinear means (numbers, decimal strings or
-    mpf), aiming at relative radius 10^-digits (an absolute radius below 1e-20 for O(1) values)."""
-    loss, grad, prec, ok = _enclose(means, digits, None)
+def enclose(means: object, digits: int = DEFAULT_DIGITS, radius: object = 0) -> Enclosure:
+    """Balls for the loss and gradient of canonical collinear means (numbers, decimal strings,
+    Fractions or mpf), aiming at relative radius 10^-digits (an absolute radius below 1e-20 for
+    O(1) values). `radius`: the balls hold for every configuration whose coordinates lie
+    within it of the means given (their rounding, for means computed elsewhere)."""
+    loss, grad, prec, ok, _ = _enclose(means, digits, None, radius)
     return Enclosure(loss, grad, prec, digits, ok)
 
 
@@ -189,22 +228,21 @@ def enclose_mean_gradient(means: object, i: int, digits: int = SIGN_DIGITS
     relative radius 10^-digits (a sign needs little), which is much cheaper than `enclose` when
     the other means' components are large and mean i's is exponentially small. `certified`: every
     ball of the row has relative radius <= 10^-digits (or is exactly zero)."""
-    _, grad, _, ok = _enclose(means, digits, i)
-    with mpmath.workdps(max(mpmath.mp.dps, input_dps(means))):
-        row = as_mp_means(means)[i]
+    _, grad, prec, ok, balls = _enclose(means, digits, i)
     old = flint.ctx.prec
-    flint.ctx.prec = max(old, mpmath.mp.prec + 20, *(int(x._mpf_[3]) + 8 for x in row))
+    flint.ctx.prec = prec
     try:
-        radial = sum((arb(x) * g for x, g in zip(row, grad[i], strict=True)), arb(0))
+        radial = sum((x * g for x, g in zip(balls[i], grad[i], strict=True)), arb(0))
     finally:
         flint.ctx.prec = old
     return grad[i], radial, ok
 
 
-def _enclose(means: object, digits: int, only: int | None
-             ) -> tuple[arb | None, np.ndarray, int, bool]:
-    """(loss or None, gradient (n, d) of balls, arb precision, certified). `only`: integrate just
-    the components of mean `only` (the other rows are left as None, the loss too)."""
+def _enclose(means: object, digits: int, only: int | None, radius: object = 0
+             ) -> tuple[arb | None, np.ndarray, int, bool, np.ndarray]:
+    """(loss or None, gradient (n, d) of balls, arb precision, certified, the means as balls).
+    `only`: integrate just the components of mean `only` (the other rows are left as None, the
+    loss too). `radius`: see `enclose`."""
     with mpmath.workdps(max(mpmath.mp.dps, input_dps(means))):
         m = as_mp_means(means)
         n, d = m.shape
@@ -216,11 +254,22 @@ def _enclose(means: object, digits: int, only: int | None
         old = flint.ctx.prec
         flint.ctx.prec = max(prec, mpmath.mp.prec + 20)
         try:
+            mpmath.mp.prec = flint.ctx.prec  # read again, and reduce, at the arb precision
+            m = as_mp_means(means)             # (the enclosing workdps restores it)
+            rad = arb(reading_error(means, m)) + arb(mpmath.mpf(radius))
+            _check_columns(means, m)
             red = _exact_reduction(m)
+            if rad > 0:  # every coordinate within rad of the means given
+                red = _widened(red, rad.upper())
+                big = arb(max(abs(x) for x in m.reshape(-1)))
+                if rad * (2 * big + 64) * (big + 64) > 1:  # logits unknown to O(1): no integral
+                    return _unknown(n, d, only, red)
+            balls = (red.coords @ red.basis.T + red.perp if red.k
+                     else np.tile(red.perp, (n, 1)))
             k = red.k
             if k == 0:
                 grad = np.tile(red.perp * arb(2) / n, (n, 1))
-                return red.perp @ red.perp, grad, flint.ctx.prec, True
+                return red.perp @ red.perp, grad, flint.ctx.prec, True, balls
             coords = red.coords
             inv = 1 / (2 * arb.pi()).sqrt()
 
@@ -242,14 +291,15 @@ def _enclose(means: object, digits: int, only: int | None
             grad = red.lift(g, gamma)
             if only is None:
                 loss = loss_u + red.perp @ red.perp
-                balls = [loss, *grad.reshape(-1)]
+                results = [loss, *grad.reshape(-1)]
             else:
                 loss = None
                 grad = np.array([[x if r == only else None for x in row]
                                  for r, row in enumerate(grad)], dtype=object)
-                balls = list(grad[only])
-            ok = all(x.rad() <= abs(x.mid()) * arb(10) ** (-digits) or x.is_zero() for x in balls)
-            return loss, grad, flint.ctx.prec, bool(ok)
+                results = list(grad[only])
+            ok = all(x.rad() <= abs(x.mid()) * arb(10) ** (-digits) or x.is_zero()
+                     for x in results)
+            return loss, grad, flint.ctx.prec, bool(ok), balls
         finally:
             flint.ctx.prec = old
 

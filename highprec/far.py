@@ -56,7 +56,7 @@ import numpy as np
 from flint import acb, arb
 
 from scoreclaims.highprec.certified import Enclosure
-from scoreclaims.highprec.policy import as_mp_means, input_dps
+from scoreclaims.highprec.policy import as_mp_means, input_dps, reading_error
 from scoreclaims.verifiers.errors import UsageError
 
 DEFAULT_DIGITS = 25
@@ -262,10 +262,15 @@ def _term(line: _Line, component: str, j: int, bits: int) -> Term:
 @dataclass(frozen=True)
 class FarEnclosure:
     """`enclosure` as in `highprec.certified`, plus every term (modes, widths, log10 of the
-    weight G(y0), which is where the tiny magnitudes live)."""
+    weight G(y0), which is where the tiny magnitudes live). The balls are built on exact means:
+    a decimal string that is no binary number is read at the working precision (60 + 3 log2
+    of the scale bits beyond the target, which covers the cubic sensitivity of the terms), and
+    `rounding` records that distance, which the balls do not include (0 for floats, mpf,
+    binary decimals: give those to certify the numbers themselves)."""
 
     enclosure: Enclosure
     terms: tuple[Term, ...]
+    rounding: mpmath.mpf = mpmath.mpf(0)  # how far the means enclosed are from those given
 
     def radial_sign(self, i: int, means: np.ndarray) -> int:
         """+1 when the gradient of mean i certainly points away from the truth (GD then moves
@@ -290,6 +295,10 @@ def enclose_far(means: object, digits: int = DEFAULT_DIGITS) -> FarEnclosure:
     bits = int(digits * 3.33) + 8
     prec = bits + 60 + int(3 * math.log2(scale))
     prec = max(prec, max(int(x._mpf_[3]) for x in p) + 64)  # bit counts: the means fit exactly
+    with mpmath.workprec(prec):  # decimal strings read at the working precision, not at 30 digits
+        read = as_mp_means(means)
+        p = [mpmath.mpf(x) for x in read[:, 0]]
+        rounding = reading_error(means, read)
     old = flint.ctx.prec
     flint.ctx.prec = prec
     try:
@@ -303,6 +312,6 @@ def enclose_far(means: object, digits: int = DEFAULT_DIGITS) -> FarEnclosure:
             target = arb(10) ** (-digits)
             ok = all(x.rad() <= abs(x.mid()) * target for x in [loss, *grad.reshape(-1)])
             return FarEnclosure(Enclosure(loss, grad, prec, digits, bool(ok)),
-                                tuple(grad_terms + loss_terms))
+                                tuple(grad_terms + loss_terms), rounding)
     finally:
         flint.ctx.prec = old

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_rational
 
 from scoreclaims.verifiers.errors import UsageError
 
@@ -31,8 +34,12 @@ HANDOVER_SPREAD = 1e-6  # relative spread at which float64 resolves the means to
 MIN_DPS = 30
 
 
+MAX_EXACT_EXPONENT = 100_000  # decimal exponents beyond are not expanded into rationals
+
+
 def to_mpf(x: object, name: str = "value") -> mpmath.mpf:
-    """A finite mpf at the current precision from a decimal string, int, float or mpf."""
+    """A finite mpf at the current precision (rounded to nearest) from a decimal string, int,
+    float, Fraction or mpf; `reading_error` says how far it is from the number given."""
     try:
         v = mpmath.mpf(x.strip() if isinstance(x, str) else x)
     except (TypeError, ValueError):
@@ -42,9 +49,70 @@ def to_mpf(x: object, name: str = "value") -> mpmath.mpf:
     return v
 
 
+def exact_value(x: object, name: str = "value") -> Fraction | None:
+    """The exact rational value of a decimal string, int, float, Fraction or mpf (floats and
+    mpf are binary fractions, decimals p / 10^e); None for a string whose decimal exponent
+    exceeds MAX_EXACT_EXPONENT or that only mpmath reads (hexadecimal): `reading_error` then
+    bounds its rounding instead. UsageError for what is not a finite number."""
+    if isinstance(x, Fraction):
+        return x
+    if isinstance(x, int | np.integer) and not isinstance(x, bool):
+        return Fraction(int(x))
+    if isinstance(x, float | np.floating | mpmath.mpf):
+        v = x if isinstance(x, mpmath.mpf) else to_mpf(x, name)  # floats: exact (dps >= 16)
+        if not mpmath.isfinite(v):
+            raise UsageError(f"{name} contains NaN or infinite values")
+        return _binary_fraction(v)
+    if isinstance(x, str):
+        text = x.strip()
+        try:
+            dec = Decimal(text)
+        except InvalidOperation:
+            dec = None
+        if dec is not None:
+            if not dec.is_finite():
+                raise UsageError(f"{name} contains NaN or infinite values")
+            exponent = dec.as_tuple().exponent
+            return None if abs(exponent) > MAX_EXACT_EXPONENT else Fraction(dec)
+        try:
+            return Fraction(text)  # "p/q"
+        except (ValueError, ZeroDivisionError):
+            to_mpf(text, name)  # a number mpmath reads (or the UsageError)
+            return None
+    to_mpf(x, name)
+    return None
+
+
+def _binary_fraction(v: mpmath.mpf) -> Fraction:
+    """The exact value of a finite mpf."""
+    sign, man, exp, _ = v._mpf_
+    value = Fraction(int(man)) * Fraction(2) ** int(exp)
+    return -value if sign else value
+
+
+def reading_error(values: object, m: np.ndarray) -> mpmath.mpf:
+    """An upper bound (in fact the exact value, rounded up, where the inputs are rationals) of
+    max |v - m| over the entries: how far the mpf array `m` read from `values` (numbers,
+    decimal strings, Fractions) lies from the numbers given. Zero when every input is a binary
+    number that fits the precision it was read at."""
+    given = np.asarray(values, dtype=object).reshape(-1)
+    worst = Fraction(0)
+    loose = mpmath.mpf(0)
+    for v, got in zip(given, m.reshape(-1), strict=True):
+        exact = exact_value(v)
+        if exact is None:  # rounded to nearest by mpmath: half an ulp, doubled for safety
+            loose = max(loose, abs(got) * mpmath.ldexp(1, 1 - mpmath.mp.prec))
+        else:
+            worst = max(worst, abs(exact - _binary_fraction(got)))
+    if worst == 0:
+        return loose
+    up = mpmath.mpf(from_rational(worst.numerator, worst.denominator, mpmath.mp.prec, "u"))
+    return max(up, loose)
+
+
 def as_mp_means(means: object, name: str = "means") -> np.ndarray:
     """Validate means (n >= 2 rows of d >= 1 numbers or decimal strings) as an object array of
-    mpf at the current precision."""
+    mpf at the current precision (decimal strings rounded: see `reading_error`)."""
     if isinstance(means, np.ndarray):
         rows = means.tolist()
     else:
@@ -67,6 +135,20 @@ def as_mp_means(means: object, name: str = "means") -> np.ndarray:
     return out
 
 
+def as_exact_means(means: object, name: str = "means") -> np.ndarray:
+    """Validated means (as `as_mp_means`) as exact rationals (Fraction), which every finite
+    decimal string, float, int and mpf is; mpf read at `input_dps` for the rare string that
+    `exact_value` does not expand (the reader's `reading_error` then bounds it)."""
+    with mpmath.workdps(input_dps(means)):
+        approx = as_mp_means(means, name)
+    given = np.asarray(means, dtype=object).reshape(approx.shape)
+    out = np.empty(approx.shape, dtype=object)
+    for idx, x in np.ndenumerate(given):
+        exact = exact_value(x, name)
+        out[idx] = approx[idx] if exact is None else exact
+    return out
+
+
 def as_mp_vector(values: object, d: int, name: str) -> np.ndarray:
     rows = as_mp_means([values, values], name)
     if rows.shape[1] != d:
@@ -75,18 +157,39 @@ def as_mp_vector(values: object, d: int, name: str) -> np.ndarray:
 
 
 def input_dps(values: object) -> int:
-    """Digits needed to read the decimal strings in `values` without rounding (at least 30)."""
+    """Digits at which to read `values` (at least MIN_DPS). A decimal string is in general not
+    a binary number, so it is rounded wherever it is read: here GUARD_DIGITS below what
+    `required_dps` resolves for the inputs at TARGET_DIGITS, i.e. their decimal span (from the
+    largest magnitude to the finest digit of any string or rational) plus the target, twice the
+    guard and the cubic size. An evaluation re-reads its inputs at its own precision and counts
+    the rounding (`reading_error`). mpf values keep all their mantissa bits."""
+    top = 0  # decimal exponents: 10^top above every magnitude, 10^low the finest digit
+    low = 0
     longest = 0
     stack = [values]
     while stack:
         v = stack.pop()
         if isinstance(v, str):
-            longest = max(longest, len(v))
+            try:
+                dec = Decimal(v.strip())
+            except InvalidOperation:
+                longest = max(longest, len(v) + 10)  # a form only mpmath reads
+                continue
+            if dec.is_finite() and dec != 0:
+                exponent = max(dec.as_tuple().exponent, -MAX_EXACT_EXPONENT)
+                top, low = max(top, dec.adjusted() + 1), min(low, exponent)
+        elif isinstance(v, Fraction):
+            if v != 0:
+                top = max(top, math.ceil(math.log10(abs(v))) + 1)
+                low = min(low, -math.ceil(math.log10(v.denominator)))
         elif isinstance(v, list | tuple | np.ndarray):
             stack.extend(list(v))
         elif isinstance(v, mpmath.mpf):
             longest = max(longest, int(v._mpf_[3] / 3.32) + 1)  # mantissa bits
-    return max(MIN_DPS, longest + 10)
+            if v != 0 and mpmath.isfinite(v):
+                top = max(top, int(mpmath.floor(mpmath.log10(abs(v)))) + 2)
+    span = (top - low + TARGET_DIGITS + 2 * GUARD_DIGITS + 3 * top) if low < 0 else 0
+    return max(MIN_DPS, longest + 10, span)
 
 
 def scale_of(m: np.ndarray) -> mpmath.mpf:

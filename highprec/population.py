@@ -21,9 +21,11 @@ import numpy as np
 
 from scoreclaims.highprec.hermite import ORDERS, tensor_rule
 from scoreclaims.highprec.policy import (
+    GUARD_DIGITS,
     TARGET_DIGITS,
     as_mp_means,
     input_dps,
+    reading_error,
     required_dps,
     verify_dps,
 )
@@ -134,7 +136,21 @@ def _hermite(red, digits: int, start: int) -> _Core:
     return last
 
 
-def _core(m: np.ndarray, digits: int, start: int) -> _Core:
+def _read_core(means: object, digits: int, start: int) -> _Core:
+    """`_core` at the current precision on `means` read GUARD_DIGITS finer (decimal strings
+    are rounded there; the arb path widens its balls by that rounding, and the repeat at
+    higher precision reads them again, so its disagreement contains it)."""
+    dps = mpmath.mp.dps
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        m = as_mp_means(means)
+        rounding = reading_error(means, m)
+    return _core(m, digits, start, rounding, means)
+
+
+def _core(m: np.ndarray, digits: int, start: int, rounding: object = 0,
+          given: object = None) -> _Core:
+    """`rounding`: how far each coordinate of m may be from the means meant, `given` (d = 1,
+    optional): those means as given, which the arb path reads itself, at its own precision."""
     n = m.shape[0]
     red = reduce_means(m)
     if red.k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
@@ -143,27 +159,38 @@ def _core(m: np.ndarray, digits: int, start: int) -> _Core:
         return _Core(red.perp @ red.perp, grad, (zero, zero, zero), "exact", True, None)
     diameter = _diameter(red.coords)
     if red.k == 1 and diameter > HERMITE_MAX_DIAMETER:
-        return _core_arb(m, digits)
+        return _core_arb(m, digits, rounding, given)
     if red.k > 1 and diameter > HERMITE_MAX_DIAMETER:  # Gauss-Hermite cannot converge: flag
         inf = mpmath.inf
         loss, grad = _assemble(red, _rule_values(red, 8))
         return _Core(loss, grad, (inf, inf, inf), "unsupported", False, None)
     core = _hermite(red, digits, start)
     if not core.converged and red.k == 1:
-        return _core_arb(m, digits)
+        return _core_arb(m, digits, rounding, given)
     return core
 
 
-def _core_arb(m: np.ndarray, digits: int) -> _Core:
-    """k = 1 through the arb integral, on the means rotated to (p_i, |c_perp|) (exact in arb)
-    and lifted back with the mpmath reduction."""
+def _core_arb(m: np.ndarray, digits: int, rounding: object = 0, given: object = None
+              ) -> _Core:
+    """k = 1 through the arb integral, on the means rotated to (p_i, |c_perp|) and lifted back
+    with the mpmath reduction. The balls hold every configuration within `rounding` of m
+    (per coordinate, so sqrt(d) rounding per rotated coordinate) and within the rotation's
+    own rounding (d > 1: perp_rounding of the reduction). d = 1 with the means `given`: the
+    enclosure reads them itself, at the arb precision (which resolves |m|^3)."""
     from scoreclaims.highprec.certified import enclose
+
+    if given is not None and m.shape[1] == 1:
+        enc = enclose(given, digits=digits + 2)
+        loss, grad = enc.midpoints()
+        return _Core(loss, grad, enc.radii(), "arb", enc.certified, None)
 
     red = reduce_means(m)
     r = _norm(red.perp)
     rotated = red.coords if r == 0 else np.concatenate(
         [red.coords, np.full((m.shape[0], 1), r, dtype=object)], axis=1)
-    enc = enclose(rotated, digits=digits + 2)
+    d = m.shape[1]
+    radius = mpmath.sqrt(d) * rounding + (2 * red.perp_rounding if d > 1 else 0)
+    enc = enclose(rotated, digits=digits + 2, radius=radius)
     loss, grad2 = enc.midpoints()
     grad = red.lift(grad2[:, :1], grad2[:, 1] / r if r != 0 else np.zeros(m.shape[0]))
     return _Core(loss, grad, enc.radii(), "arb", enc.certified, None)
@@ -171,7 +198,8 @@ def _core_arb(m: np.ndarray, digits: int) -> _Core:
 
 def evaluate(means: object, dps: int | None = None, digits: int = TARGET_DIGITS,
              verify: bool = True, order_index: int = 0) -> HPEvaluation:
-    """L(m) and grad_m L for canonical means (object array of mpf, or numbers / decimal strings)
+    """L(m) and grad_m L for canonical means (object array of mpf, or numbers, Fractions or
+    decimal strings, read GUARD_DIGITS beyond each pass's precision, their rounding counted)
     at `dps` digits (default: `policy.required_dps`). `verify`: repeat at `verify_dps(dps)` and
     count the agreeing digits; the returned values are the higher-precision ones.
     `order_index`: where on the Gauss-Hermite ladder to start (the previous step's, in GD)."""
@@ -180,14 +208,14 @@ def evaluate(means: object, dps: int | None = None, digits: int = TARGET_DIGITS,
         if dps is None:
             dps = required_dps(m, digits)
     with mpmath.workdps(dps):
-        core = _core(m, digits, order_index)
+        core = _read_core(means, digits, order_index)
     used = dps
     errors = core.errors
     sizes = None
     if verify and core.converged and core.method != "arb":  # arb radii are rigorous already
         used = verify_dps(dps)
         with mpmath.workdps(used):
-            hi = _core(m, digits, core.order_index or 0)
+            hi = _read_core(means, digits, core.order_index or 0)
             gap = (abs(hi.loss - core.loss), _norm(hi.grad - core.grad),
                    _norm(differences(hi.grad) - differences(core.grad)))
             errors = tuple(max(a, b) for a, b in zip(hi.errors, gap, strict=True))

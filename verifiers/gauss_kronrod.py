@@ -86,21 +86,32 @@ def rule(n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.array([float(x) for x in xs]) for xs in (nodes, kw, gw))  # type: ignore[return-value]
 
 
+_SMALLEST = 2.0**-1074
+_TINY = float(np.finfo(float).tiny)
 _CALIBRATION = 200.0**1.5  # QUADPACK: error ~ resasc * min(1, (200 |K - G| / resasc)^1.5)
 
 
 def calibrated(raw: Any, resasc: Any, xp: ModuleType = np) -> Any:
     """QUADPACK's estimate of a Kronrod panel's error from |K - G| and resasc (the integral of
     |f - mean| over the panel): resasc min(1, (200 |K - G| / resasc)^1.5), and never below
-    |K - G| when resasc is smaller (or zero). `xp`: the array namespace (numpy or jax.numpy)."""
+    |K - G| when resasc is smaller (or zero). resasc is floored at float64's smallest number
+    only (a floor of 1e-300 shrank the estimates of far-tail panels below it by orders of
+    magnitude; a zero resasc comes with a zero |K - G|). `xp`: the array namespace (numpy or
+    jax.numpy; compiled code may flush subnormal numbers to zero, so there the floor is the
+    smallest normal number, which changes nothing above 2e-308)."""
+    floor = _SMALLEST if xp is np else _TINY
     return xp.minimum(xp.maximum(resasc, raw),
-                      _CALIBRATION * raw * xp.sqrt(raw / xp.maximum(resasc, 1e-300)))
+                      _CALIBRATION * raw * xp.sqrt(raw / xp.maximum(resasc, floor)))
 
 
 def calibrated_above(raw: Any, resasc: Any, slack: Any, xp: ModuleType = np) -> Any:
     """An upper bound of `calibrated(r, a)` over every r within `slack` of `raw` and a within
     `slack` of `resasc` (the estimate as another summation order could have rounded it): the
-    first term grows with both arguments, the second with r and falls with a."""
+    first term grows with both arguments, the second with r and falls with a. Where resasc -
+    slack is below the smallest normal number the first term alone bounds it (the minimum of
+    the two never exceeds it), so no subnormal division decides a compiled check."""
     high = raw + slack
-    return xp.minimum(xp.maximum(resasc + slack, high),
-                      _CALIBRATION * high * xp.sqrt(high / xp.maximum(resasc - slack, 1e-300)))
+    first = xp.maximum(resasc + slack, high)
+    low = resasc - slack
+    second = _CALIBRATION * high * xp.sqrt(high / xp.maximum(low, _TINY))
+    return xp.where(low > _TINY, xp.minimum(first, second), first)

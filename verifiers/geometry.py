@@ -17,9 +17,24 @@ import numpy as np
 
 from scoreclaims.verifiers.errors import UsageError
 
+# The float64 engine's range: the gradient integrands grow like |m|^3 (s_j <= 2 |m|^2 times
+# |y - m_j|), about 4e300 at |m| = 1e100, and |c_perp|^2 enters the loss. Inputs beyond are
+# refused (the arbitrary-precision engine, highprec, has no such limit); canonical means
+# e^{-t} (mu - truth) then stay within 2 * FLOAT64_RANGE.
+FLOAT64_RANGE = 1e100
+
+
+def _check_range(arr: np.ndarray, name: str) -> None:
+    big = float(np.max(np.abs(arr))) if arr.size else 0.0
+    if big > FLOAT64_RANGE:
+        raise UsageError(f"{name}: |{big:g}| is outside the float64 engine's range (at most "
+                         f"{FLOAT64_RANGE:g}: its integrands grow like |m|^3); use the "
+                         f"arbitrary-precision engine (--dps)")
+
 
 def as_means(means: object, *, name: str = "means") -> np.ndarray:
-    """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1."""
+    """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1,
+    within FLOAT64_RANGE."""
     try:
         arr = np.asarray(means, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -30,6 +45,7 @@ def as_means(means: object, *, name: str = "means") -> np.ndarray:
         raise UsageError(f"{name}: the student needs n >= 2 means, got n = {arr.shape[0]}")
     if not np.all(np.isfinite(arr)):
         raise UsageError(f"{name} contain NaN or infinite values")
+    _check_range(arr, name)
     return arr
 
 
@@ -45,6 +61,7 @@ def as_truth(truth: object | None, d: int) -> np.ndarray:
         raise UsageError(f"truth must be a list of d = {d} numbers, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise UsageError("truth contains NaN or infinite values")
+    _check_range(arr, "truth")
     return arr
 
 
@@ -123,6 +140,7 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
     if rank_tol is None:
         rank_tol = 64 * unit
     scale = np.max(np.abs(m)) if exact else max(float(np.max(np.abs(m))), 1e-300)
+    spread = 1.0  # float64: 1 + sigma_1 / sigma_k of the kept span
     if not np.any(diffs):
         basis = np.zeros((d, 0))
     elif d == 1:
@@ -133,9 +151,21 @@ def reduce_means(m: np.ndarray, rank_tol: float | None = None) -> Reduction:
         _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
         k = int(np.sum(sing > rank_tol * scale))
         basis = vt[:k].T.copy()
+        spread = 1.0 + (float(sing[0] / sing[k - 1]) if k else 0.0)
     coords = m @ basis
     if basis.shape[1] == d:  # the span is all of R^d: no offset (not rounding noise posing as one)
         return Reduction(basis=basis, coords=coords, perp=np.zeros(d))
-    perp = np.mean(m - coords @ basis.T, axis=0)
-    return Reduction(basis=basis, coords=coords, perp=perp,
-                     perp_rounding=float(16 * d * unit * scale))
+    # c_perp is every mean's residual off the span: take the one nearest the origin, which
+    # carries the least rounding (none for a mean at the origin, where a far-tail gradient of
+    # 1e-100 would otherwise drown in eps * max|m_i|).
+    if exact:
+        j = min(range(n), key=lambda i: mpmath.fsum(x * x for x in m[i]))
+        return Reduction(basis=basis, coords=coords, perp=m[j] - coords[j] @ basis.T,
+                         perp_rounding=float(16 * d * unit * scale))
+    size = np.max(np.abs(m), axis=1)
+    j = int(np.argmin(size))
+    # rounding of the residual and of the span's direction (angle <~ eps sigma_1 / sigma_k);
+    # spreads off the span below the rank cut are the inputs' own rounding, as for k
+    rounding = 16 * d * unit * np.sqrt(d) * float(size[j]) * spread
+    return Reduction(basis=basis, coords=coords, perp=m[j] - coords[j] @ basis.T,
+                     perp_rounding=float(rounding))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -9,14 +10,16 @@ import numpy as np
 
 from scoreclaims.verifiers import collinear
 from scoreclaims.verifiers.formulation import n_components, score_integrands, split_components
-from scoreclaims.verifiers.geometry import Reduction, reduce_means
+from scoreclaims.verifiers.geometry import FLOAT64_RANGE, Reduction, reduce_means
 from scoreclaims.verifiers.quadrature import (
     HERMITE_MAX_SPREAD,
+    SUBNORMAL,
     Y_MAX,
     CubatureResult,
     ErrorGroup,
     FrozenRule,
     GaussianCubature,
+    _group_norms,
     group_matrix,
     reuse_rule,
 )
@@ -62,8 +65,23 @@ class Evaluation:
 
     @property
     def relative_grad_error(self) -> float:
-        norm = float(np.linalg.norm(self.grad))
+        norm = safe_norm(self.grad)
         return self.grad_error / norm if norm > 0 else float(self.grad_error > 0) * np.inf
+
+
+def safe_norm(x: np.ndarray) -> float:
+    """Euclidean norm of x without underflow or overflow of the squares (far-tail gradients
+    of 1e-160 and less have squares below float64's range)."""
+    flat = np.ravel(x)
+    sq = float(flat @ flat)
+    if 1e-280 < sq < 1e280:
+        return float(np.sqrt(sq))
+    flat = np.abs(flat)
+    big = float(flat.max()) if flat.size else 0.0
+    if not 0 < big < np.inf:
+        return big
+    y = flat / big
+    return big * float(np.sqrt(y @ y))
 
 
 def error_groups(n: int, k: int, perp_norm: float) -> list[ErrorGroup]:
@@ -77,8 +95,13 @@ def error_groups(n: int, k: int, perp_norm: float) -> list[ErrorGroup]:
 def integrand_bound(red: Reduction) -> np.ndarray:
     """Componentwise bounds of |score_integrands| on [-Y_MAX, Y_MAX]^k: |u|, |p_j| <= P,
     |s_j| <= 2 P^2, |y| <= sqrt(k) Y_MAX."""
-    n, k = red.coords.shape
-    big = float(np.max(np.linalg.norm(red.coords, axis=1)))
+    return coords_bound(red.coords)
+
+
+def coords_bound(coords: np.ndarray) -> np.ndarray:
+    """`integrand_bound` for the reduced means `coords` (n, k)."""
+    n, k = coords.shape
+    big = float(np.max(np.linalg.norm(coords, axis=1)))
     s_max = 2 * big**2
     g_max = 2 * (big + s_max * (np.sqrt(k) * Y_MAX + big))
     return np.concatenate([[big**2], np.full(n * k, g_max), np.full(n, 2 * (1 + s_max))])
@@ -199,8 +222,25 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     d = 1 short cut, the adaptive cubature's set-up before a reuse): the same computation, which
     the tests hold equal. `max_evaluations`: a budget of integrand evaluations for a cubature
     built here; beyond it the result is unconverged with NaN loss and gradient (a cost cap for
-    runs that must stay bounded, e.g. sweeps)."""
+    runs that must stay bounded, e.g. sweeps). Means that are not finite or beyond MAX_MEAN
+    (outside float64's range for the integrands) give NaN values, not converged, no warnings:
+    a GD run that blew up stops as non-finite."""
     m = np.asarray(m, dtype=float)
+    big = float(np.abs(m).max())
+    if not big <= MAX_MEAN:  # NaN too
+        return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False)
+    if big > _QUIET_ABOVE:  # squares of integrand values overflow inside the (scaled) norms
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _evaluate(m, tol, rule, shortcuts, max_evaluations)
+    return _evaluate(m, tol, rule, shortcuts, max_evaluations)
+
+
+MAX_MEAN = 2 * FLOAT64_RANGE  # canonical means from inputs within FLOAT64_RANGE
+_QUIET_ABOVE = 1e50  # below, no square of an integrand value (<~ 4 |m|^3) overflows
+
+
+def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
+              max_evaluations: int | None) -> Evaluation:
     n = m.shape[0]
     if shortcuts and m.shape[1] == 1 and isinstance(rule, collinear.LineRule):
         ev = _line_shortcut(m, default_tol(1) if tol is None else tol, rule)
@@ -227,7 +267,7 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
             res = cubature(red, tol, frozen, shortcuts=shortcuts, max_evaluations=max_evaluations)
             if isinstance(rule, GridRule):
                 res = replace(res, evaluations=res.evaluations + rule.n_nodes)
-    return _assemble(res, n, k, red)
+    return _assemble(res, n, k, red, red.coords, tol)
 
 
 def _line_shortcut(m: np.ndarray, tol: float, rule: collinear.LineRule) -> Evaluation | None:
@@ -240,26 +280,77 @@ def _line_shortcut(m: np.ndarray, tol: float, rule: collinear.LineRule) -> Evalu
         return None
     n = len(m)
     res = collinear.apply(rule, score_integrands(rule.points, m), _group_parts(n, 1)[0], tol)
-    return None if res is None else _assemble(res, n, 1, None)
+    return None if res is None else _assemble(res, n, 1, None, m, tol, max(-lo, hi))
 
 
-def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None) -> Evaluation:
-    """The Evaluation from the integrals of `score_integrands`; `red` None: d = k = 1 (basis
-    1, no offset)."""
+def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
+              coords: np.ndarray, tol: float, big: float | None = None) -> Evaluation:
+    """The Evaluation from the integrals of `score_integrands` for the reduced means `coords`
+    (`big`: max |coords|, when the caller has it), asked for to `tol`; `red` None: d = k = 1
+    (basis 1, no offset). Converged only when every
+    number is finite and neither float64's underflow nor the rounding of the offset c_perp
+    (k < d) exceeds the tolerance (far-tail values can be smaller than either)."""
     loss_u, g, gamma = split_components(res.value, n, k)
+    full = red is None or k == red.basis.shape[0]  # the means span R^d: no offset, gamma unused
+    perp_sq = 0.0 if full else float(red.perp @ red.perp)
     # Floating-point rounding of the node sums (not in the Gauss-Kronrod estimates), with a
-    # margin: 64 eps times the integral of |f|.
-    error = res.error + ROUNDING * res.abs_value
+    # margin: 64 eps times the integral of |f|; and what float64 cannot see at its underflow.
+    allowance, unseen_loss, unseen_grad = _allowance(coords, res.evaluations, perp_sq, big)
+    error = res.error + ROUNDING * res.abs_value + allowance
     _, g_err, gamma_err = split_components(error, n, k)
-    if red is None or k == red.basis.shape[0]:  # the means span R^d: no offset, gamma unused
-        return Evaluation(float(loss_u), g if red is None else g @ red.basis.T, float(error[0]),
-                          float(np.sqrt(g_err.reshape(-1) @ g_err.reshape(-1))),
-                          res.evaluations, res.converged, res.rule)
-    perp_sq = float(red.perp @ red.perp)
-    grad = red.lift(g, gamma)
-    # gamma_j multiplies c_perp, itself known only to its rounding error when k < d.
-    gamma_abs = np.abs(gamma) + gamma_err
-    grad_error = float(np.sqrt(np.sum(g_err**2) + np.sum(gamma_err**2) * perp_sq)
-                       + np.linalg.norm(gamma_abs) * red.perp_rounding)
-    return Evaluation(float(loss_u) + perp_sq, grad, float(error[0]), grad_error,
-                      res.evaluations, res.converged, res.rule)
+    loss_error = float(error[0])
+    if full:
+        loss, grad, grad_error = float(loss_u), g if red is None else g @ red.basis.T, \
+            safe_norm(g_err)
+    else:
+        grad = red.lift(g, gamma)
+        # c_perp is known only to its rounding error when k < d: |c_perp|^2 in the loss and
+        # gamma_j c_perp in the gradient carry it.
+        perp_norm, rounding = safe_norm(red.perp), red.perp_rounding
+        loss_noise = (2 * perp_norm + rounding) * rounding
+        grad_noise = safe_norm(np.abs(gamma) + gamma_err) * rounding
+        loss, loss_error = float(loss_u) + perp_sq, loss_error + loss_noise
+        grad_error = (safe_norm(np.concatenate([g_err.reshape(-1), gamma_err * perp_norm]))
+                      + grad_noise)
+        unseen_loss, unseen_grad = unseen_loss + loss_noise, unseen_grad + grad_noise
+    # The tolerance's scale per group (loss, gradient) is the norm of the integrals of |f|;
+    # its largest weighted entry, a lower bound, decides first (the GD hot path).
+    abs_value = res.abs_value
+    scale_loss, scale_grad = float(abs_value[0]) + perp_sq, float(abs_value[1 : 1 + n * k].max())
+    unresolved = not (unseen_loss <= tol * scale_loss and unseen_grad <= tol * scale_grad)
+    if unresolved:
+        base, extra = _group_parts(n, k)
+        scale_loss, scale_grad = _group_norms(abs_value, base if full else base + perp_sq * extra)
+        unresolved = not (unseen_loss <= tol * (scale_loss + perp_sq)
+                          and unseen_grad <= tol * scale_grad)
+    # A non-finite value or estimate is never converged (NaN fails every comparison).
+    converged = bool(res.converged and not unresolved and math.isfinite(loss)
+                     and loss_error < math.inf and grad_error < math.inf
+                     and np.isfinite(res.value).all())
+    return Evaluation(loss, grad, loss_error, grad_error, res.evaluations, converged, res.rule)
+
+
+_UNDERFLOW_UNIT = 4 * SUBNORMAL  # as in `quadrature.underflow_allowance`
+
+
+def _allowance(coords: np.ndarray, evaluations: int, perp_sq: float, big: float | None = None
+               ) -> tuple[np.ndarray, float, float]:
+    """(C,) `quadrature.underflow_allowance` of `coords_bound(coords)` (with max |p| sqrt(k)
+    for the largest |p_j|), and upper bounds of its norms in the loss and gradient error
+    groups; in scalars, as it runs at every GD step."""
+    n, k = coords.shape
+    big = (float(np.abs(coords).max()) if big is None else float(big)) * math.sqrt(k)
+    s_max = 2 * big * big
+    unit = _UNDERFLOW_UNIT * (2 * Y_MAX + 1) ** k  # first: big^3 times the volume overflows
+    extra = _UNDERFLOW_UNIT * 4 * evaluations
+    a_loss = unit * big * big + extra
+    a_g = unit * 2 * (big + s_max * (math.sqrt(k) * Y_MAX + big)) + extra
+    a_gamma = unit * 2 * (1 + s_max) + extra
+    out = np.array((a_loss, a_g, a_gamma))[_component_kinds(n, k)]
+    return out, a_loss, a_g * math.sqrt(n * k) + a_gamma * math.sqrt(perp_sq * n)
+
+
+@cache
+def _component_kinds(n: int, k: int) -> np.ndarray:
+    """0 for the loss density, 1 for g, 2 for gamma, per integrand component."""
+    return np.repeat([0, 1, 2], [1, n * k, n])

@@ -12,6 +12,9 @@ tolerance relative to the integral of |f| (per group of components, in a weighte
 The domain is [-Y_MAX, Y_MAX] per coordinate: beyond it the Gaussian density is below float64's
 smallest subnormal, so nothing representable is dropped. Reported errors are sums of |K21 - G10|
 (plus propagated inner errors): conservative estimates of the error of the returned K21 values.
+Error norms are taken on scaled values (`_group_norms`): far-tail integrals of 1e-160 and less
+have squares below float64's range, and an unscaled norm would call their errors zero. What no
+float64 rule can see (the tail beyond Y_MAX, subnormal roundings) is `underflow_allowance`.
 """
 
 from __future__ import annotations
@@ -155,8 +158,49 @@ def group_matrix(groups: Sequence[ErrorGroup], ncomp: int) -> np.ndarray:
 
 
 def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
-    """(..., G): the weighted Euclidean norm of each group of the last axis."""
-    return np.sqrt((x * x) @ sq_weights)
+    """(..., G): the weighted Euclidean norm of each group of the last axis. Squares of values
+    below 1e-154 underflow (a far-tail error of 1e-160 would pass as exact) and above 1e154
+    overflow: unless every group's sum of squares is safely inside float64's range, the norms
+    are recomputed on the weighted entries scaled by each group's largest (a large entry of
+    weight zero must not set another group's scale). NaN stays NaN."""
+    sq = (x * x) @ sq_weights
+    if sq.min() > _SAFE_SQ_LOW and sq.max() < _SAFE_SQ_HIGH:  # (NaN: the scaled path)
+        return np.sqrt(sq)
+    z = np.abs(x)[..., :, None] * np.sqrt(sq_weights)  # (..., C, G)
+    big = np.max(z, axis=-2)
+    scale = np.where((big > 0) & (big < np.inf), big, 1.0)
+    y = z / scale[..., None, :]
+    return scale * np.sqrt(np.sum(y * y, axis=-2))
+
+
+_SAFE_SQ_LOW = 1e-280  # a norm above 1e-140: entries whose squares underflowed are negligible
+_SAFE_SQ_HIGH = 1e280
+
+
+def within_tol(err: np.ndarray, absval: np.ndarray, sq_weights: np.ndarray, tol: float) -> bool:
+    """Does `err` (..., C) meet `tol` relative to `absval` in every error group (columns of
+    `sq_weights`)? Compared as sums of squares while they are safely inside float64's range,
+    else as scaled norms (`_group_norms`); NaN never does."""
+    x = np.array((err, tol * absval))
+    sq = (x * x) @ sq_weights
+    if sq.min() > _SAFE_SQ_LOW and sq.max() < _SAFE_SQ_HIGH:
+        return bool((sq[0] <= sq[1]).all())
+    norms = _group_norms(x, sq_weights)
+    return bool((norms[0] <= norms[1]).all())
+
+
+SUBNORMAL = 2.0**-1074  # float64's smallest positive number
+
+
+def underflow_allowance(bound: np.ndarray, k: int, evaluations: int) -> np.ndarray:
+    """(C,) absolute error that a float64 rule on [-Y_MAX, Y_MAX]^k cannot see, for integrands
+    bounded componentwise by `bound` on that box (and by bound |y| / Y_MAX beyond it): the
+    Gaussian mass beyond Y_MAX (at most 2 phi(Y_MAX) / Y_MAX < SUBNORMAL per unit of bound and
+    axis), the roundings of subnormal densities (SUBNORMAL / 2 each over a volume
+    (2 Y_MAX)^k) and those of subnormal node products and sums (a few per node); four times
+    their sum. Negligible unless the integrals themselves are near float64's underflow (below
+    ~1e-300)."""
+    return 4 * SUBNORMAL * ((2 * Y_MAX + 1) ** k * np.asarray(bound) + 4 * evaluations)
 
 
 def _tree_select(tree: PanelTree, keep: np.ndarray) -> PanelTree:
@@ -277,6 +321,8 @@ class GaussianCubature:
         self.max_rounds = max_rounds
         self.bound = np.asarray(bound, dtype=float)
         self.bound_norms = _group_norms(self.bound, self.gmat)
+        # below this no panel is refined: errors there are float64's underflow, not the rule's
+        self.underflow_norms = _group_norms(underflow_allowance(self.bound, self.k, 0), self.gmat)
         self.half_sq = 0.5 * np.sum(self.coords**2, axis=1)
         j, other = _pairs(self.n)
         self.pair_j, self.pair_l = j, other
@@ -372,7 +418,8 @@ class GaussianCubature:
                 self._charge(len(pts))
                 f = self.integrand(pts)
                 out[:, start : start + step] = _block_reduce(f, blk, len(rows))
-            budget = np.maximum(self.tol * _group_norms(out[1], self.gmat), floor)
+            budget = np.maximum(self.tol * _group_norms(out[1], self.gmat),
+                                np.maximum(floor, self.underflow_norms))
             if np.all(_group_norms(out[2], self.gmat) <= budget):
                 return out[0], out[1], out[2]
             if min(self.rungs) == len(THIN_LADDER) - 1:
@@ -511,7 +558,7 @@ class GaussianCubature:
             for i in range(3):
                 np.add.at(tot[i], owner, est[i])
             budget = np.maximum(self.tol * _group_norms(tot[1], self.gmat), floor)  # (O, G)
-            budget = np.maximum(budget, 1e-300)
+            budget = np.maximum(budget, self.underflow_norms)
             owner_ok = np.all(_group_norms(tot[2], self.gmat) <= budget, axis=1)
             count = np.bincount(owner, minlength=n_owner)
             threshold = budget / (2.0 * np.maximum(count, 1))[:, None]
@@ -634,7 +681,7 @@ def reuse_rule(rule: FrozenRule, coords: np.ndarray, integrand: Integrand, gmat:
             if tail is not None:
                 ferr += tail[:, None] * bound()
     val, absval, err = f[0], fabs[0], ferr[0]
-    if np.any(_group_norms(err, gmat) > tol * _group_norms(absval, gmat)):
+    if not within_tol(err, absval, gmat, tol):
         return None, spent
     return CubatureResult(val, absval, err, spent, True, rule), spent
 

@@ -46,6 +46,7 @@ from scoreclaims.verifiers.quadrature import (
     CubatureResult,
     _group_norms,
     pilot_scale,
+    within_tol,
 )
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
@@ -237,7 +238,7 @@ def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np
 
 
 def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) -> bool:
-    return bool(np.all(_group_norms(err, gmat) <= tol * _group_norms(absval, gmat)))
+    return within_tol(err, absval, gmat, tol)
 
 
 def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,

@@ -97,16 +97,61 @@ def _hp_problem(args: argparse.Namespace) -> tuple[object, object | None]:
     return means, truth
 
 
-def _hp_canonical(means: object, truth: object | None, t: float) -> object:
+def _hp_canonical(means: object, truth: object | None, t: float, dps: int | None
+                  ) -> tuple[object, object]:
+    """(canonical means e^{-t} (mu - truth), a bound on their rounding) from the inputs as
+    given: exact rationals at t = 0 (each reader rounds them at its own precision and counts
+    it), and for t > 0, where e^{-t} is irrational, mpf at `dps` digits (relative rounding
+    below 8 units: the Fraction read, exp, the product)."""
     import mpmath
 
-    from scoreclaims.highprec.policy import as_mp_means, as_mp_vector, input_dps
+    from scoreclaims.highprec.policy import as_exact_means, to_mpf
 
-    with mpmath.workdps(input_dps([means, truth])):
-        mu = as_mp_means(means, "--means")
-        star = (np.zeros(mu.shape[1], dtype=object) if truth is None
-                else as_mp_vector(truth, mu.shape[1], "--truth"))
-        return (mu - star) * mpmath.exp(-mpmath.mpf(t)), mpmath.exp(-mpmath.mpf(t))
+    mu = as_exact_means(means, "--means")
+    star = (np.zeros(mu.shape[1], dtype=object) if truth is None
+            else as_exact_means([truth, truth], "--truth")[0])
+    if len(star) != mu.shape[1]:
+        raise UsageError(f"--truth must be a list of d = {mu.shape[1]} numbers")
+    diff = mu - star
+    if t == 0:
+        return diff, 0
+    with mpmath.workdps(dps):
+        m = np.vectorize(to_mpf, otypes=[object])(diff) * mpmath.exp(-mpmath.mpf(t))
+        big = max(abs(x) for x in m.reshape(-1))
+        return m, big * mpmath.ldexp(1, 3 - mpmath.mp.prec)
+
+
+def _hp_digits(means: object, truth: object | None, t: float, digits: int) -> int:
+    """Digits for the canonical means at t > 0: `digits` of the evaluation beyond what the
+    means' spread and size take (`policy.required_dps`), plus twice the guard."""
+    import mpmath
+
+    from scoreclaims.highprec.policy import GUARD_DIGITS, required_dps
+
+    with mpmath.workdps(60):
+        rough, _ = _hp_canonical(means, truth, t, 60)
+    return required_dps(rough, digits) + 2 * GUARD_DIGITS
+
+
+def _json_ready(x: object) -> object:
+    """x with every non-finite float as None (NaN and Infinity are not JSON)."""
+    if isinstance(x, dict):
+        return {k: _json_ready(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_json_ready(v) for v in x]
+    if isinstance(x, float | np.floating):
+        return float(x) if math.isfinite(x) else None
+    return x
+
+
+def _print_json(result: dict) -> None:
+    print(json.dumps(_json_ready(result), allow_nan=False))
+
+
+def _problem_line(message: str) -> int:
+    """One line on standard error; exit status 1 (a result that is not one)."""
+    print(f"scoreclaims: {message}", file=sys.stderr)
+    return 1
 
 
 def _check_dps(dps: int | None) -> None:
@@ -117,14 +162,18 @@ def _check_dps(dps: int | None) -> None:
 def cmd_evaluate_hp(args: argparse.Namespace) -> int:
     import mpmath
 
-    from scoreclaims.highprec.policy import to_decimal
+    from scoreclaims.highprec.policy import GUARD_DIGITS, TARGET_DIGITS, to_decimal, verify_dps
     from scoreclaims.highprec.population import evaluate as evaluate_hp
 
     _check_dps(args.dps)
     means, truth = _hp_problem(args)
-    m, scale = _hp_canonical(means, truth, args.t)
+    work = None if args.t == 0 else verify_dps(
+        args.dps if args.dps is not None else _hp_digits(means, truth, args.t, TARGET_DIGITS))
+    m, _ = _hp_canonical(means, truth, args.t, work)  # rounding far below both passes'
     ev = evaluate_hp(m, dps=args.dps)
     digits = ev.dps
+    with mpmath.workdps(ev.dps + GUARD_DIGITS):
+        scale = mpmath.exp(-mpmath.mpf(args.t))  # d/dmu = e^{-t} d/dm
     with mpmath.workdps(ev.dps):
         grad = ev.grad * scale
         result = {
@@ -137,7 +186,7 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
             "verified_digits": ev.digits, "precise": ev.precise,
         }
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {result['loss']}")
         print(f"gradient  (d loss / d means; {ev.dps} digits, {ev.method}, verified digits "
@@ -145,24 +194,26 @@ def cmd_evaluate_hp(args: argparse.Namespace) -> int:
         for i, row in enumerate(result["gradient"]):
             print(f"  mean {i}: " + "  ".join(row))
     if not ev.precise:
-        print("warning: the evaluation is not precise to the target digits; see the error "
-              "estimates", file=sys.stderr)
-        return 1
+        return _problem_line("warning: the evaluation is not precise to the target digits; see "
+                             "the error estimates")
     return 0
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
     import flint
 
-    from scoreclaims.highprec.certified import enclose
+    from scoreclaims.highprec.certified import DEFAULT_DIGITS, enclose
 
     means, truth = _hp_problem(args)
-    m, scale = _hp_canonical(means, truth, args.t)
-    enc = enclose(m)
+    # The balls hold for the means as given: exact rationals at t = 0; at t > 0 the canonical
+    # means carry their rounding (40 digits beyond the certificate's) as the balls' radius.
+    work = None if args.t == 0 else _hp_digits(means, truth, args.t, DEFAULT_DIGITS + 40)
+    m, rounding = _hp_canonical(means, truth, args.t, work)
+    enc = enclose(m, radius=rounding)
     old = flint.ctx.prec
     flint.ctx.prec = enc.prec
     try:
-        grad = enc.grad * flint.arb(scale)
+        grad = enc.grad * (-flint.arb(args.t)).exp()  # d/dmu = e^{-t} d/dm, as a ball
         loss, rows = enc.loss.str(30, radius=True), [[x.str(30, radius=True) for x in r]
                                                       for r in grad]
         signs = [[1 if x > 0 else -1 if x < 0 else 0 for x in r] for r in grad]
@@ -171,14 +222,17 @@ def cmd_certify(args: argparse.Namespace) -> int:
     result = {"loss": loss, "gradient": rows, "gradient_sign": signs,
               "certified": enc.certified, "digits": enc.digits}
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {loss}")
         print("gradient  (d loss / d means; certified balls, sign)")
         for i, row in enumerate(rows):
             print(f"  mean {i}: " + "  ".join(f"{x} ({s:+d})" for x, s in
                                               zip(row, signs[i], strict=True)))
-    return 0 if enc.certified else 1
+    if not enc.certified:
+        return _problem_line(f"warning: not every ball reached relative radius "
+                             f"1e-{enc.digits}; see the radii")
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -194,18 +248,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         "loss": ev.loss,
         "gradient": grad.tolist(),
         "error_estimate": {"loss": ev.loss_error, "gradient": scale * ev.grad_error},
-        "converged": ev.converged,
+        "converged": bool(ev.converged),
     }
     if args.json:
-        print(json.dumps(result))
+        _print_json(result)
     else:
         print(f"loss      {ev.loss:.17g}  (error estimate {ev.loss_error:.2g})")
         print(f"gradient  (d loss / d means; error estimate {scale * ev.grad_error:.2g} in norm)")
         for i, row in enumerate(grad):
             print(f"  mean {i}: " + "  ".join(f"{x: .17g}" for x in row))
-        if not ev.converged:
-            print("warning: the cubature did not reach its tolerance; see the error estimates",
-                  file=sys.stderr)
+    finite = (math.isfinite(ev.loss) and bool(np.all(np.isfinite(grad)))
+              and math.isfinite(ev.loss_error) and math.isfinite(ev.grad_error))
+    if not finite:
+        return _problem_line("error: the result is non-finite (not a number to use)")
+    if not ev.converged:
+        return _problem_line("warning: the cubature did not reach its tolerance (far tails near "
+                             "float64's underflow, or a reduction it cannot resolve); see the "
+                             "error estimates")
     return 0
 
 
@@ -226,7 +285,7 @@ def cmd_run_hp(args: argparse.Namespace) -> int:
     hand = "" if traj.handover_tau is None else f", float64 from tau {traj.handover_tau}"
     print(f"{len(frame)} rows to {args.out}; tau {int(last['tau'])}: "
           f"loss {float(last['loss']):.6g}, status {traj.status} ({traj.dps} digits{hand})")
-    return 0 if traj.status == "ok" else 1
+    return _run_status(traj.status, int(last["tau"]), args.out)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -234,14 +293,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return cmd_run_hp(args)
     means, truth, t = _problem(args)
     check_writable(args.out)
-    traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
-                  stride=args.stride, tol=args.tol)
+    # A run that blows up overflows in the step and the recorded norms; its status says so.
+    with np.errstate(over="ignore", invalid="ignore"):
+        traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
+                      stride=args.stride, tol=args.tol)
     with atomic_path(args.out) as tmp:
         traj.frame.to_csv(tmp, index=False, float_format="%.17g")
     last = traj.frame.iloc[-1]
     print(f"{len(traj.frame)} rows to {args.out}; tau {int(last['tau'])}: loss {last['loss']:.6g}, "
           f"status {traj.status}")
-    return 0 if traj.status == "ok" else 1
+    return _run_status(traj.status, int(last["tau"]), args.out)
+
+
+def _run_status(status: str, tau: int, out: str) -> int:
+    """0 for a run whose status is "ok", else one line on standard error and 1."""
+    if status == "ok":
+        return 0
+    if status == "non-finite":
+        return _problem_line(f"error: the run became non-finite and stopped (last recorded "
+                             f"tau {tau} in {out})")
+    return _problem_line(f"warning: run status {status}: some evaluation missed its tolerance "
+                         f"or precision; see the error columns of {out}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import mpmath
 import numpy as np
 from flint import arb
 
@@ -56,7 +57,9 @@ def _checkpoint_taus(taus: np.ndarray, count: int) -> list[int]:
 
 def certify_row(means: list[float], closest: int, digits: int) -> dict[str, Any]:
     """Enclosures at one configuration (d = 1): radial signs, magnitudes, float64 agreement."""
-    exact = [[repr(float(x))] for x in means]  # the float64 numbers, exactly
+    # The float64 numbers themselves (mpf of a float is exact); their shortest repr, a decimal
+    # that only rounds to them, names them in the record.
+    exact = [[mpmath.mpf(float(x))] for x in means]
     far: FarEnclosure = enclose_far(exact, digits)
     enc = far.enclosure
     ev = evaluate(np.array(means, dtype=float)[:, None])
@@ -70,7 +73,7 @@ def certify_row(means: list[float], closest: int, digits: int) -> dict[str, Any]
     far_loss = [t.value for t in far.terms[n:] if t.mean != closest]
     log10_far_loss = max((_log10(v) for v in far_loss if not v.contains(0)), default=None)
     return {
-        "means": exact,
+        "means": [[repr(float(x))] for x in means],
         "certified": bool(enc.certified),
         "radial_sign": signs,  # sign of m_i . grad_i: +1 the GD step moves mean i inward
         "log10_abs_grad": log10_grad,
