@@ -90,3 +90,21 @@ def test_offset_dominated_gradient_stays_converged() -> None:
     m = np.stack([x, np.zeros(7), np.full(7, -1.12764987)], axis=1)
     m[3, 0] = 3.66734072e-273
     assert evaluate(m).converged
+
+
+def test_batched_line_runs_see_far_tails_as_run_gd_does() -> None:
+    """The stacked d = 1 batch compares squared error norms only while they are safely inside
+    float64's range; a far-tail run (errors ~1e-175) goes through the engine alone, so its
+    rows are run_gd's (they used to show a gradient error of exactly 0)."""
+    from scoreclaims.verifiers import run_gd, run_gd_batch
+    from scoreclaims.verifiers.backend import using
+
+    starts = [[[0.0], [55.0]], [[0.0], [1.0]], [[-1.0], [56.0]]]
+    with using("numpy"):
+        batch = run_gd_batch(starts, 0.1, 8)
+        alone = [run_gd(s, 0.1, 8) for s in starts]
+    for b, a in zip(batch, alone, strict=True):
+        assert b.status == a.status
+        assert (b.frame["grad_error"] > 0).all()
+        for col in ("loss", "grad_norm", "mu_0_0", "mu_1_0"):
+            assert np.allclose(b.frame[col], a.frame[col], rtol=1e-12, atol=0), col

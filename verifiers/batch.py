@@ -51,7 +51,7 @@ from scoreclaims.verifiers.population import (
     default_tol,
     evaluate,
 )
-from scoreclaims.verifiers.quadrature import FrozenRule
+from scoreclaims.verifiers.quadrature import SAFE_SQ_HIGH, SAFE_SQ_LOW, FrozenRule
 
 
 def run_gd_batch(list_of_means: Sequence[object], eta: float, steps: int, *,
@@ -170,14 +170,26 @@ class LineBatchSource(StepSource):
                 self.stack = _Stack([self.rules[r] for r in fit], fit)  # type: ignore[misc]
             val, absval, err = _apply_stack(self.stack, m, self.tol)
             norms = (np.stack([err, self.tol * absval]) ** 2) @ self.gmat  # (2, runs, groups)
-            ok = np.all(norms[0] <= norms[1], axis=1)
+            # squares safely inside float64's range: compared as such (the engine's fast
+            # path); a run near underflow or overflow, or with a non-finite value, is evaluated
+            # alone on its rule by the engine, whose checks see what squares cannot
+            safe = ((norms.min(axis=(0, 2)) > SAFE_SQ_LOW) & (norms.max(axis=(0, 2)) < SAFE_SQ_HIGH)
+                    & np.isfinite(val).all(axis=1))
+            ok = safe & np.all(norms[0] <= norms[1], axis=1)
             good = fit[ok]
             e = err[ok] + ROUNDING * absval[ok]
             loss[good] = val[ok, 0]
             grad[good] = val[ok, 1 : 1 + n]
             loss_err[good] = e[:, 0]
             grad_err[good] = np.sqrt(np.sum(e[:, 1 : 1 + n] ** 2, axis=1))
-            redo += list(fit[~ok])
+            for r in fit[~safe]:
+                ev = evaluate(m[r][:, None], self.tol, rule=self.rules[r])
+                loss[r], grad[r], loss_err[r], grad_err[r] = ev.loss, ev.grad[:, 0], \
+                    ev.loss_error, ev.grad_error
+                if not ev.converged and self.statuses[r] == OK:
+                    self.statuses[r] = INACCURATE
+                self._adopt(r, ev.rule if isinstance(ev.rule, collinear.LineRule) else None)
+            redo += list(fit[safe & ~ok])
         for r in redo:  # alone, with the adaptive cubature, which gives a new rule
             ev, rule = _fresh(m[r], self.tol)
             loss[r], grad[r], loss_err[r], grad_err[r] = ev.loss, ev.grad[:, 0], \

@@ -36,7 +36,7 @@ from scoreclaims.verifiers.geometry import (
     from_canonical,
     to_canonical,
 )
-from scoreclaims.verifiers.population import Evaluation, evaluate
+from scoreclaims.verifiers.population import Evaluation, evaluate, safe_norm
 
 CONVENTIONS = ("canonical", "data")
 # A run's status: "ok"; "inaccurate" (some evaluation missed its tolerance; the rows' error
@@ -312,7 +312,7 @@ def float_row(tau: int, m: np.ndarray, point: Point, star: np.ndarray, t: float)
     data = from_canonical(m, star, t)
     dist = np.linalg.norm(data - star, axis=1)
     scale = np.exp(-t)
-    return [tau, point.loss, point.loss_error, scale * np.linalg.norm(point.grad),
+    return [tau, point.loss, point.loss_error, scale * safe_norm(point.grad),
             scale * point.grad_error, *data.reshape(-1), *dist]
 
 

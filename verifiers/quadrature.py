@@ -164,7 +164,7 @@ def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
     are recomputed on the weighted entries scaled by each group's largest (a large entry of
     weight zero must not set another group's scale). NaN stays NaN."""
     sq = (x * x) @ sq_weights
-    if sq.min() > _SAFE_SQ_LOW and sq.max() < _SAFE_SQ_HIGH:  # (NaN: the scaled path)
+    if sq.min() > SAFE_SQ_LOW and sq.max() < SAFE_SQ_HIGH:  # (NaN: the scaled path)
         return np.sqrt(sq)
     z = np.abs(x)[..., :, None] * np.sqrt(sq_weights)  # (..., C, G)
     big = np.max(z, axis=-2)
@@ -173,8 +173,8 @@ def _group_norms(x: np.ndarray, sq_weights: np.ndarray) -> np.ndarray:
     return scale * np.sqrt(np.sum(y * y, axis=-2))
 
 
-_SAFE_SQ_LOW = 1e-280  # a norm above 1e-140: entries whose squares underflowed are negligible
-_SAFE_SQ_HIGH = 1e280
+SAFE_SQ_LOW = 1e-280  # a norm above 1e-140: entries whose squares underflowed are negligible
+SAFE_SQ_HIGH = 1e280
 
 
 def within_tol(err: np.ndarray, absval: np.ndarray, sq_weights: np.ndarray, tol: float) -> bool:
@@ -183,7 +183,7 @@ def within_tol(err: np.ndarray, absval: np.ndarray, sq_weights: np.ndarray, tol:
     else as scaled norms (`_group_norms`); NaN never does."""
     x = np.array((err, tol * absval))
     sq = (x * x) @ sq_weights
-    if sq.min() > _SAFE_SQ_LOW and sq.max() < _SAFE_SQ_HIGH:
+    if sq.min() > SAFE_SQ_LOW and sq.max() < SAFE_SQ_HIGH:
         return bool((sq[0] <= sq[1]).all())
     norms = _group_norms(x, sq_weights)
     return bool((norms[0] <= norms[1]).all())
