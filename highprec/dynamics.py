@@ -146,12 +146,18 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
     digits (default: the policy's) and hand over to float64 when the spread allows (`handover`).
     `tol`: the float64 engine's tolerance after the hand-over."""
     validate_convention(convention)
-    with mpmath.workdps(input_dps([means, truth, str(eta), str(t)])):
-        mu = as_mp_means(means)
-        n, d = mu.shape
-        star = (np.array([mpmath.mpf(0)] * d, dtype=object) if truth is None
-                else as_mp_vector(truth, d, "truth"))
-        t_mp, eta_mp = to_mpf(t, "noise level t"), to_mpf(eta, "step eta")
+
+    def read(prec: int) -> tuple[np.ndarray, np.ndarray, mpmath.mpf, mpmath.mpf]:
+        """The inputs read at `prec` digits (decimal strings round wherever they are read)."""
+        with mpmath.workdps(prec):
+            mu = as_mp_means(means)
+            star = (np.array([mpmath.mpf(0)] * mu.shape[1], dtype=object) if truth is None
+                    else as_mp_vector(truth, mu.shape[1], "truth"))
+            return mu, star, to_mpf(t, "noise level t"), to_mpf(eta, "step eta")
+
+    first = input_dps([means, truth, str(eta), str(t)])
+    mu, star, t_mp, eta_mp = read(first)
+    with mpmath.workdps(first):
         if t_mp < 0:
             raise UsageError(f"noise level t must be >= 0, got {t}")
         validate_step(float(eta_mp) if eta_mp > 0 else -1.0, steps, stride)
@@ -166,6 +172,8 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
     if start_dps < need:
         raise UsageError(f"dps = {start_dps} cannot resolve these means to {digits} digits: "
                          f"they need at least {need}")
+    if start_dps + GUARD_DIGITS > first:  # read again, finer than the run computes
+        mu, star, t_mp, eta_mp = read(start_dps + GUARD_DIGITS)
     with mpmath.workdps(start_dps):
         return _run(mu, star, t_mp, eta_mp, int(steps), convention, stride, start_dps, digits,
                     handover, handover_spread, verify, tol)

@@ -150,7 +150,7 @@ def test_reading_error_is_the_actual_rounding() -> None:
                                    [["2.00000000000000000001"], ["1.99999999999999999999"]],
                                    [["123456.7"], ["-0.000001"]]])
 def test_input_dps_reads_below_the_working_precision(means: list) -> None:
-    with mpmath.workdps(200):
+    with mpmath.workdps(400):
         exact = as_mp_means(means)
     assert input_dps(means) >= required_dps(exact) + GUARD_DIGITS
 
@@ -177,3 +177,19 @@ def test_far_enclosures_say_when_a_decimal_was_rounded() -> None:
     rounded = enclose_far([["0.1"], ["5"]], digits=10)
     assert 0 < rounded.rounding <= mpmath.ldexp(1, -rounded.enclosure.prec)
     assert enclose_far([["0.5"], [0.1]], digits=10).rounding == 0
+
+
+def test_hp_run_reads_its_start_at_the_precision_it_runs() -> None:
+    """`run_gd(dps=...)` above the inputs' own precision reads the decimal means at that
+    precision (they were read at the inputs' digits and the finer run computed on the
+    rounding)."""
+    import mpmath
+
+    from scoreclaims.highprec.dynamics import run_gd
+
+    third = "0." + "3" * 60  # not a binary number: its reading depends on the precision
+    traj = run_gd([["0"], [third]], "0.01", 2, dps=300, handover=False)
+    with mpmath.workdps(400):
+        exact = mpmath.mpf(1) / 3 - mpmath.mpf(10) ** -60 / 3
+        got = traj.frame["mu_1_0"].iloc[0]
+        assert abs(got - exact) / exact < mpmath.mpf(10) ** -280
