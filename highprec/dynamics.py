@@ -35,14 +35,17 @@ from scoreclaims.highprec.population import HPEvaluation, evaluate
 from scoreclaims.verifiers.dynamics import (
     IMPRECISE,
     INACCURATE,
+    INTERRUPTED,
     NON_FINITE,
     OK,
     Descent,
     EngineSource,
+    Progress,
     Record,
     StepSource,
     Trajectory,
     columns,
+    drive,
     frame_of,
     record_taus,
     validate_convention,
@@ -141,7 +144,8 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
            t: object = 0, convention: str = "canonical", stride: int | None = None,
            dps: int | None = None, digits: int = TARGET_DIGITS, handover: bool = True,
            handover_spread: float = HANDOVER_SPREAD, verify: bool = True,
-           tol: float | None = None) -> Trajectory:
+           tol: float | None = None, progress: Progress | None = None,
+           interruptible: bool = False) -> Trajectory:
     """Run `steps` GD steps from data-space `means` (numbers or decimal strings, n x d) at `dps`
     digits (default: the policy's) and hand over to float64 when the spread allows (`handover`).
     `tol`: the float64 engine's tolerance after the hand-over."""
@@ -176,12 +180,13 @@ def run_gd(means: object, eta: object, steps: int, *, truth: object | None = Non
         mu, star, t_mp, eta_mp = read(start_dps + GUARD_DIGITS)
     with mpmath.workdps(start_dps):
         return _run(mu, star, t_mp, eta_mp, int(steps), convention, stride, start_dps, digits,
-                    handover, handover_spread, verify, tol)
+                    handover, handover_spread, verify, tol, progress, interruptible)
 
 
 def _run(mu: np.ndarray, star: np.ndarray, t: mpmath.mpf, eta: mpmath.mpf, steps: int,
          convention: str, stride: int | None, dps: int, digits: int, handover: bool,
-         handover_spread: float, verify: bool, tol: float | None) -> Trajectory:
+         handover_spread: float, verify: bool, tol: float | None,
+         progress: Progress | None = None, interruptible: bool = False) -> Trajectory:
     n, d = mu.shape
     star, t, eta = star * 1, +t, +eta  # round to the working precision
     m = (mu * 1 - star) * mpmath.exp(-t)
@@ -189,10 +194,12 @@ def _run(mu: np.ndarray, star: np.ndarray, t: mpmath.mpf, eta: mpmath.mpf, steps
     record = record_taus(steps, stride)
     source = PrecisionSource(dps, digits, handover, handover_spread, verify, tol, record)
     descent = Descent(source, source.prepare(m), step)
-    rows = [_row(rec, star, t) for rec in descent.run(steps, record)]
+    records, interrupted = drive(descent, steps, record, progress, interruptible)
+    rows = [_row(rec, star, t) for rec in records]
     m = descent.m
     final = (star + m * mpmath.exp(t) if source.handover_tau is None
              else to_float_array(star[None])[0] + m * np.exp(float(t)))
     return Trajectory(frame_of(rows, columns(n, d, engine=True)), star, t, eta, convention,
-                      steps, source.status, np.asarray(final), dps=dps, digits=digits,
+                      steps, INTERRUPTED if interrupted else source.status, np.asarray(final),
+                      dps=dps, digits=digits,
                       handover_tau=source.handover_tau)

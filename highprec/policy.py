@@ -26,6 +26,7 @@ import numpy as np
 from mpmath.libmp import from_rational
 
 from scoreclaims.verifiers.errors import UsageError
+from scoreclaims.verifiers.geometry import reject_booleans
 
 TARGET_DIGITS = 20  # correct digits required of loss, gradient and gradient differences
 GUARD_DIGITS = 10
@@ -117,6 +118,7 @@ def as_mp_means(means: object, name: str = "means") -> np.ndarray:
         rows = means.tolist()
     else:
         rows = means
+    reject_booleans(rows, name)
     if not isinstance(rows, Iterable) or isinstance(rows, str | bytes):
         raise UsageError(f"{name} must be a list of n lists of d numbers")
     rows = [list(r) if isinstance(r, Iterable) and not isinstance(r, str) else None

@@ -163,3 +163,70 @@ def test_a_closed_pipe_is_not_a_crash(tmp_path: Path) -> None:
     verified = _closed_pipe("verify", "T3.4~opposite-side", "--workers", "0", cwd=tmp_path)
     assert b"Traceback" not in verified.stderr, verified.stderr.decode()
     assert verified.stderr.split()[-1] == b"0"  # its verdict, not the pipe, sets the status
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "--means", "[[0.0],[1.0]]", "--eta", "0.1", "--steps", "1" + "0" * 26, "--out",
+      "t.csv"], "--steps: must be <= 1e+15"),
+    (["evaluate", "--means", "[[0.0],[1.0]]", "--dps", "1000000"], "--dps: must be <= 1e+04"),
+    (["evaluate", "--means", "[[true],[false]]"], "must hold numbers, not booleans"),
+    (["evaluate", "--means", "[[0.0],[1.0]]", "--truth", "[true]"], "not booleans"),
+    (["evaluate", "--means", '[["1"],[true]]', "--dps", "30"], "not booleans"),
+    (["run", "--means", "[[0.0],[1.0]]", "--eta", "0.1", "--steps", "10", "--no-handover",
+      "--out", "t.csv"], "--no-handover applies to --dps runs"),
+])
+def test_engine_commands_refuse_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                          message: str) -> None:
+    code, out, err = cli(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not Path("t.csv").exists()
+
+
+def test_an_interrupted_run_keeps_its_rows(tmp_path: Path) -> None:
+    """SIGTERM (as Ctrl-C) ends a long run with the rows computed so far in OUT's .partial file,
+    written atomically, and exit status 130; a complete trajectory at OUT is left alone."""
+    import signal
+
+    out = tmp_path / "t.csv"
+    out.write_text("an earlier complete run\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scoreclaims", "run", "--means", "[[0.0],[3.0],[-2.0]]", "--eta",
+         "0.01", "--steps", "100000000", "--out", str(out), "--backend", "numpy"],
+        stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    partial = tmp_path / "t.partial.csv"
+    assert proc.returncode == 130, err
+    assert "(partial)" in err and "Traceback" not in err
+    rows = partial.read_text().splitlines()
+    assert rows[0].startswith("tau,loss,loss_error") and len(rows) > 3
+    assert out.read_text() == "an earlier complete run\n"
+
+
+def test_run_backends_agree_on_t21s_n5_d3_start(tmp_path: Path) -> None:
+    """`run --backend jax` (compiled reuses of the engine's rules) and `--backend numpy` give
+    the same trajectory to 1e-12 on T2.1's n = 5, d = 3 start (inside its hypotheses)."""
+    import numpy as np
+    import pandas as pd
+
+    from scoreclaims.claims.paper.large_noise import _inside
+
+    inst = _inside(5, 3, 1)
+    frames = {}
+    for backend in ("numpy", "jax"):
+        out = tmp_path / f"{backend}.csv"
+        proc = subprocess.run(
+            [sys.executable, "-m", "scoreclaims", "run", "--means", json.dumps(inst["means"]),
+             "--truth", json.dumps(inst["truth"]), "--t", repr(inst["t"]), "--eta",
+             repr(inst["eta"]), "--steps", "600", "--stride", "50", "--out", str(out),
+             "--backend", backend], capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        frames[backend] = pd.read_csv(out)
+    a, b = frames["numpy"], frames["jax"]
+    assert list(a["tau"]) == list(b["tau"])
+    cols = [c for c in a.columns if c.startswith("mu_")]
+    canonical = (a[cols].to_numpy() - np.tile(inst["truth"], 5)) * np.exp(-inst["t"])
+    moved = (b[cols].to_numpy() - a[cols].to_numpy()) * np.exp(-inst["t"])
+    assert np.max(np.abs(moved)) <= 1e-12 * np.max(np.abs(canonical))
+    assert np.allclose(a["loss"], b["loss"], rtol=1e-12, atol=0)

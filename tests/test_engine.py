@@ -296,3 +296,15 @@ def test_batched_gd_bad_input() -> None:
         run_gd_batch([[[0.0], [1.0]], [[0.0]]], 0.1, 10)
     with pytest.raises(UsageError):
         run_gd_batch([[[0.0], [1.0]]], -0.1, 10)
+
+
+def test_progress_chunks_change_nothing() -> None:
+    """Driving a run in progress chunks records every step once and gives the same rows as one
+    call (the duplicated chunk-end rows a first version wrote are caught here)."""
+    seen: list[int] = []
+    plain = run_gd([[0.0], [3.0], [-2.0]], 0.01, 3000, stride=250)
+    chunked = run_gd([[0.0], [3.0], [-2.0]], 0.01, 3000, stride=250,
+                     progress=lambda tau, point: seen.append(tau))
+    assert len(seen) > 2 and seen[-1] == 3000
+    assert chunked.frame["tau"].is_unique
+    assert chunked.frame.equals(plain.frame) and chunked.status == plain.status

@@ -20,6 +20,7 @@ from scoreclaims.verifiers.dynamics import (
     CONVENTIONS,
     IMPRECISE,
     INACCURATE,
+    INTERRUPTED,
     NON_FINITE,
     OK,
     OUT_OF_BUDGET,
@@ -61,8 +62,9 @@ from scoreclaims.verifiers.stein import em_terms, stein_gradient
 
 __all__ = [
     "AWAY", "BATCH", "CONVENTIONS", "DEFAULT_TOL", "DEFAULT_TOL_K3", "GEOMETRIC", "IMPRECISE",
-    "INACCURATE", "NON_FINITE", "OK", "OUT_OF_BUDGET", "POWER", "POWER_LOG", "TOWARD",
-    "UNDECIDED", "UNRESOLVED", "Descent", "EngineSource", "Evaluation", "LineBatchSource",
+    "INACCURATE", "INTERRUPTED", "NON_FINITE", "OK", "OUT_OF_BUDGET", "POWER", "POWER_LOG",
+    "TOWARD", "UNDECIDED", "UNRESOLVED", "Descent", "EngineSource", "Evaluation",
+    "LineBatchSource",
     "MonteCarloSource", "RadialSign", "RateFit", "Record", "Source", "StepSource", "Trajectory",
     "UsageError", "as_means", "as_noise_level", "as_truth", "atomic_path", "check_writable",
     "default_tol", "em_terms", "evaluate", "fit_rates", "from_canonical", "mc_estimate",

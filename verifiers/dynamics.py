@@ -21,7 +21,8 @@ two coincide.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,8 +43,9 @@ CONVENTIONS = ("canonical", "data")
 # A run's status: "ok"; "inaccurate" (some evaluation missed its tolerance; the rows' error
 # columns say where) and the reasons a run stops early: "non-finite" means, "imprecise" (the
 # arbitrary-precision engine no longer resolves the means) or "out-of-budget".
-OK, INACCURATE, NON_FINITE, IMPRECISE, OUT_OF_BUDGET = (
-    "ok", "inaccurate", "non-finite", "imprecise", "out-of-budget")
+# "interrupted": stopped by the user (Ctrl-C) with the rows computed so far.
+OK, INACCURATE, NON_FINITE, IMPRECISE, OUT_OF_BUDGET, INTERRUPTED = (
+    "ok", "inaccurate", "non-finite", "imprecise", "out-of-budget", "interrupted")
 
 
 class Point(Protocol):
@@ -202,17 +204,21 @@ class Descent:
         self.tau = tau
         self.point: Point | None = None
         self.stopped = False
+        self.last_recorded = tau - 1  # a step is recorded once, however the runs are chunked
 
     def restart(self) -> None:
         """Evaluate the current means afresh on the next `run` (a window that counts its own
         evaluations)."""
         self.point = None
 
-    def run(self, stop: int, record: Iterable[int] = ()) -> list[Record]:
+    def run(self, stop: int, record: Iterable[int] = (), into: list[Record] | None = None
+            ) -> list[Record]:
         """Advance to step `stop` (or until the source stops the run), recording the steps in
-        `record` that are reached (steps before the current one are ignored)."""
-        marks = sorted({int(t) for t in record if self.tau <= t <= stop})
-        out: list[Record] = []
+        `record` that are reached (steps before the current one are ignored) into `into` (a
+        new list by default), which is returned; a record is in it as soon as it is made."""
+        first = max(self.tau, self.last_recorded + 1)
+        marks = sorted({int(t) for t in record if first <= t <= stop})
+        out: list[Record] = [] if into is None else into
         if self.stopped:
             return out
         if self.point is None:
@@ -221,6 +227,7 @@ class Descent:
         while self.point is not None:
             if i < len(marks) and marks[i] == self.tau:
                 out.append(Record(self.tau, self.m, self.point))
+                self.last_recorded = self.tau
                 i += 1
             if self.tau >= stop:
                 return out
@@ -230,6 +237,35 @@ class Descent:
             self.tau += taken
         self.stopped = True
         return out
+
+
+Progress = Callable[[int, Any], None]
+
+
+def drive(descent: Descent, steps: int, record: Iterable[int], progress: Progress | None = None,
+          interruptible: bool = False) -> tuple[list[Record], bool]:
+    """`descent.run(steps, record)`; with `progress`, in chunks of about half a second, calling
+    `progress(tau, evaluation)` after each (the steps are the same whatever the chunks). With
+    `interruptible`, Ctrl-C ends the run there and returns the records made so far and True."""
+    records: list[Record] = []
+    marks = list(record)
+    chunk = 16
+    try:
+        while descent.tau < steps and not descent.stopped:
+            if progress is None:
+                descent.run(steps, marks, into=records)
+                break
+            start, clock = descent.tau, time.perf_counter()
+            descent.run(min(steps, start + chunk), marks, into=records)
+            progress(descent.tau, descent.point)
+            spent = time.perf_counter() - clock
+            rate = (descent.tau - start) / max(spent, 1e-6)
+            chunk = int(min(max(16, 0.5 * rate), 1 << 20))
+    except KeyboardInterrupt:
+        if not interruptible:
+            raise
+        return records, True
+    return records, False
 
 
 def record_taus(steps: int, stride: int | None) -> np.ndarray:
@@ -327,10 +363,12 @@ def frame_of(rows: Sequence[Sequence[Any]], cols: list[str]) -> pd.DataFrame:
 
 def run_gd(means: object, eta: float, steps: int, *, truth: object | None = None, t: float = 0.0,
            convention: str = "canonical", stride: int | None = None,
-           tol: float | None = None) -> Trajectory:
+           tol: float | None = None, progress: Progress | None = None,
+           interruptible: bool = False) -> Trajectory:
     """Run `steps` GD steps from data-space `means` (n, d) on the float64 engine; record at
     `record_taus`. `tol`: the cubature's relative tolerance (default: the engine's, 1e-11 for
-    k <= 2, 1e-9 for k = 3)."""
+    k <= 2, 1e-9 for k = 3). `progress`, `interruptible`: see `drive` (an interrupted run has
+    status INTERRUPTED and the rows made until then)."""
     mu = as_means(means)
     n, d = mu.shape
     star = as_truth(truth, d)
@@ -340,7 +378,9 @@ def run_gd(means: object, eta: float, steps: int, *, truth: object | None = None
     step = eta if convention == "canonical" else eta * np.exp(-2.0 * t)
     source = EngineSource(tol)
     descent = Descent(source, to_canonical(mu, star, t), step)
-    records = descent.run(int(steps), record_taus(int(steps), stride))
+    records, interrupted = drive(descent, int(steps), record_taus(int(steps), stride), progress,
+                                 interruptible)
     rows = [float_row(r.tau, r.m, r.point, star, t) for r in records]
     return Trajectory(frame_of(rows, columns(n, d)), star, t, float(eta), convention,
-                      int(steps), source.status, from_canonical(descent.m, star, t))
+                      int(steps), INTERRUPTED if interrupted else source.status,
+                      from_canonical(descent.m, star, t))

@@ -32,9 +32,22 @@ def _check_range(arr: np.ndarray, name: str) -> None:
                          f"arbitrary-precision engine (--dps)")
 
 
+def reject_booleans(values: object, name: str) -> None:
+    """A usage error if `values` (nested lists) holds a boolean: JSON's true and false are
+    numbers to numpy, never to a user who typed them."""
+    stack = [values]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool | np.bool_):
+            raise UsageError(f"{name} must hold numbers, not booleans (got {v!r})")
+        if isinstance(v, list | tuple):
+            stack.extend(v)
+
+
 def as_means(means: object, *, name: str = "means") -> np.ndarray:
     """Validate user means: a rectangular (n, d) array of finite floats with n >= 2, d >= 1,
     within FLOAT64_RANGE."""
+    reject_booleans(means, name)
     try:
         arr = np.asarray(means, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -53,6 +66,7 @@ def as_truth(truth: object | None, d: int) -> np.ndarray:
     """Validate the truth mean (defaults to the origin) against the dimension d of the means."""
     if truth is None:
         return np.zeros(d)
+    reject_booleans(truth, "truth")
     try:
         arr = np.asarray(truth, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -9,13 +9,18 @@ import argparse
 import json
 import math
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
+from scoreclaims.claims.cli.progress import Progress
+from scoreclaims.claims.cli.terminal import sigterm_interrupts
 from scoreclaims.verifiers import (
     CONVENTIONS,
     DEFAULT_TOL,
     DEFAULT_TOL_K3,
+    INTERRUPTED,
     UsageError,
     as_means,
     as_noise_level,
@@ -26,6 +31,7 @@ from scoreclaims.verifiers import (
     run_gd,
     to_canonical,
 )
+from scoreclaims.verifiers.backend import BACKENDS, set_backend
 
 
 def _json_arg(text: str, name: str) -> object:
@@ -52,14 +58,36 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+MAX_STEPS = 10**15  # far beyond any run's means; the step counter stays a 64-bit integer
+MAX_DPS = 10_000  # an evaluation at 10,000 digits already takes minutes
+
+
+def _positive_int(text: str, upper: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if upper is not None and value > upper:
+        raise argparse.ArgumentTypeError(f"must be <= {upper:.0e}, got {text}")
     return value
+
+
+def _steps(text: str) -> int:
+    return _positive_int(text, MAX_STEPS)
+
+
+def _dps(text: str) -> int:
+    return _positive_int(text, MAX_DPS)
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="the float64 engine's gradient descent: numpy, or jax (compiled "
+                        "loops on the engine's frozen rules, the same checks at every step); "
+                        "auto: jax where installed (default). A single evaluation and "
+                        "arbitrary precision always run on numpy")
 
 
 
@@ -159,6 +187,71 @@ def _check_dps(dps: int | None) -> None:
         raise UsageError(f"--dps must be >= 15, got {dps}")
 
 
+class _RunProgress:
+    """The progress line of `run` on a terminal (steps, rate, loss, time left); off a terminal,
+    one line with the estimated time when a run is long."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.start = time.perf_counter()
+        self.display = Progress(steps, delay=1.0)
+        self.noted = False
+        self.last = (0, self.start)
+
+    def __enter__(self) -> _RunProgress:
+        self.display.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.display.__exit__(*exc)
+
+    def __call__(self, tau: int, point: object) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.start
+        rate = (tau - self.last[0]) / max(now - self.last[1], 1e-9)  # the latest chunk's
+        self.last = (tau, now)
+        left = (self.steps - tau) / rate if rate > 0 else math.inf
+        loss = getattr(point, "loss", None)
+        shown = "" if loss is None else f" · loss {float(loss):.4g}"
+        self.display.update(f"{rate:,.0f} steps/s{shown} · about {_duration(left)} left",
+                            done=tau)
+        if not self.display.enabled and not self.noted and elapsed > 5 and left > 60:
+            self.noted = True
+            print(f"scoreclaims: {self.steps:,} steps at about {rate:,.0f} per second: about "
+                  f"{_duration(left)} more (Ctrl-C keeps the rows computed so far)",
+                  file=sys.stderr, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _partial_path(out: str) -> Path:
+    """Where an interrupted run's rows go: beside --out, named as partial (an earlier complete
+    trajectory at --out is not overwritten by a partial one)."""
+    p = Path(out)
+    return p.with_name(f"{p.stem}.partial{p.suffix or '.csv'}")
+
+
+def _write_trajectory(traj: object, frame: object, out: str, float_format: str | None) -> int:
+    """Write the CSV (atomically); an interrupted run's to the partial path, exit 130."""
+    interrupted = getattr(traj, "status", "") == INTERRUPTED
+    path = _partial_path(out) if interrupted else Path(out)
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format=float_format)  # type: ignore[attr-defined]
+    if interrupted:
+        last = int(frame["tau"].iloc[-1]) if len(frame) else 0  # type: ignore[index]
+        print(f"scoreclaims: interrupted at tau {last} of {traj.steps}: the "  # type: ignore
+              f"{len(frame)} rows computed so far are in {path} (partial)", file=sys.stderr)
+        return 130
+    return -1
+
+
 def cmd_evaluate_hp(args: argparse.Namespace) -> int:
     import mpmath
 
@@ -241,6 +334,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.dps is not None:
         return cmd_evaluate_hp(args)
     means, truth, t = _problem(args)
+    set_backend(args.backend)  # a single evaluation is the numpy engine's on either backend
     ev = evaluate(to_canonical(means, truth, t), tol=args.tol)
     scale = math.exp(-t)  # gradient with respect to the means as given
     grad = scale * ev.grad
@@ -275,12 +369,16 @@ def cmd_run_hp(args: argparse.Namespace) -> int:
     _check_dps(args.dps)
     means, truth = _hp_problem(args)
     check_writable(args.out)
-    traj = run_gd_hp(means, str(args.eta), args.steps, truth=truth, t=str(args.t),
-                     convention=args.convention, stride=args.stride, dps=args.dps,
-                     handover=not args.no_handover, tol=args.tol)
+    check_writable(_partial_path(args.out))
+    with sigterm_interrupts(), _RunProgress(args.steps) as progress:
+        traj = run_gd_hp(means, str(args.eta), args.steps, truth=truth, t=str(args.t),
+                         convention=args.convention, stride=args.stride, dps=args.dps,
+                         handover=not args.no_handover, tol=args.tol, progress=progress,
+                         interruptible=True)
     frame = decimal_frame(traj)
-    with atomic_path(args.out) as tmp:
-        frame.to_csv(tmp, index=False)
+    code = _write_trajectory(traj, frame, args.out, None)
+    if code >= 0:
+        return code
     last = traj.frame.iloc[-1]
     hand = "" if traj.handover_tau is None else f", float64 from tau {traj.handover_tau}"
     print(f"{len(frame)} rows to {args.out}; tau {int(last['tau'])}: "
@@ -289,16 +387,23 @@ def cmd_run_hp(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.no_handover and args.dps is None:
+        raise UsageError("--no-handover applies to --dps runs (float64 runs have nothing to "
+                         "hand over)")
     if args.dps is not None:
         return cmd_run_hp(args)
     means, truth, t = _problem(args)
+    set_backend(args.backend)
     check_writable(args.out)
+    check_writable(_partial_path(args.out))
     # A run that blows up overflows in the step and the recorded norms; its status says so.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with (np.errstate(over="ignore", invalid="ignore"), sigterm_interrupts(),
+          _RunProgress(args.steps) as progress):
         traj = run_gd(means, args.eta, args.steps, truth=truth, t=t, convention=args.convention,
-                      stride=args.stride, tol=args.tol)
-    with atomic_path(args.out) as tmp:
-        traj.frame.to_csv(tmp, index=False, float_format="%.17g")
+                      stride=args.stride, tol=args.tol, progress=progress, interruptible=True)
+    code = _write_trajectory(traj, traj.frame, args.out, "%.17g")
+    if code >= 0:
+        return code
     last = traj.frame.iloc[-1]
     print(f"{len(traj.frame)} rows to {args.out}; tau {int(last['tau'])}: loss {last['loss']:.6g}, "
           f"status {traj.status}")
@@ -323,12 +428,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_problem_args(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: loss, gradient, error_estimate, converged")
-    p.add_argument("--dps", type=_positive_int, default=None,
-                   help="evaluate in arbitrary precision with N decimal digits (highprec); "
+    p.add_argument("--dps", type=_dps, default=None,
+                   help="evaluate in arbitrary precision with N decimal digits (15 to 10,000; "
+                   "highprec); "
                    "numbers are printed as decimal strings; exit 1 if not precise")
     p.add_argument("--certify", action="store_true",
                    help="print certified enclosures (arb balls) of the loss and gradient; "
                    "needs collinear means (d = 1 or along an axis)")
+    add_backend_option(p)
     p.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("run", help="gradient descent, trajectory to CSV",
@@ -338,17 +445,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "run went non-finite or a cubature missed its tolerance.")
     _add_problem_args(r)
     r.add_argument("--eta", type=_positive_float, required=True, help="step size > 0")
-    r.add_argument("--steps", type=_positive_int, required=True, help="number of GD steps >= 1")
+    r.add_argument("--steps", type=_steps, required=True,
+                   help="number of GD steps, 1 to 1e15; on a terminal a progress line shows "
+                   "the rate and the time left, and Ctrl-C writes the rows computed so far to "
+                   "OUT's .partial file (exit 130)")
     r.add_argument("--stride", type=_positive_int, default=None,
                    help="also record every K-th step (powers of two are always recorded)")
     r.add_argument("--convention", choices=CONVENTIONS, default="canonical",
                    help="canonical: step eta on m = e^{-t}(mu - truth) (default); "
                    "data: step eta on the data-space means (eta e^{-2t} in m)")
     r.add_argument("--out", required=True, help="trajectory CSV (written atomically)")
-    r.add_argument("--dps", type=_positive_int, default=None,
-                   help="run in arbitrary precision from N decimal digits (highprec; the CSV "
+    r.add_argument("--dps", type=_dps, default=None,
+                   help="run in arbitrary precision from N decimal digits (15 to 10,000; "
+                   "highprec; the CSV "
                    "then holds decimal strings and an engine column)")
     r.add_argument("--no-handover", action="store_true",
                    help="with --dps: stay in arbitrary precision even when float64 resolves "
                    "the means")
+    add_backend_option(r)
     r.set_defaults(func=cmd_run)

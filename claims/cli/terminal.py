@@ -1,5 +1,6 @@
-"""Text for a terminal: markdown markers removed, long lines folded to its width, and a standard
-output that a closed pipe (``scoreclaims list | head -1``) cannot crash."""
+"""Text for a terminal: markdown markers removed, long lines folded to its width, a standard
+output that a closed pipe (``scoreclaims list | head -1``) cannot crash, and SIGTERM read as
+Ctrl-C (what was finished is kept)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import io
 import os
 import re
 import shutil
+import signal
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 _MARKERS = re.compile(r"\*\*|__|`|(?<![\w*])\*(?=\S)|(?<=\S)\*(?![\w*])")
@@ -83,3 +87,21 @@ class PipeSafe(io.TextIOBase):
     @property
     def encoding(self) -> Any:  # type: ignore[override]
         return self._stream.encoding
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the run like Ctrl-C (workers stopped, finished instances kept)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding application): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

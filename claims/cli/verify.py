@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +24,9 @@ from scoreclaims.claims._run.cache import ResultsCache
 from scoreclaims.claims._run.executors import default_workers, make_executor, parse_workers
 from scoreclaims.claims._run.scheduler import COMPUTED, RECOMPUTED_CORRUPT, REUSED
 from scoreclaims.claims.cli.ci_outputs import write_github, write_junit
+from scoreclaims.claims.cli.engine import add_backend_option
 from scoreclaims.claims.cli.progress import Progress
-from scoreclaims.claims.cli.terminal import fold, plain, shorten, width
+from scoreclaims.claims.cli.terminal import fold, plain, shorten, sigterm_interrupts, width
 from scoreclaims.claims.evidence import ClaimResult, jsonable
 from scoreclaims.claims.model import PROFILE_BUDGET_S, PROFILES, Claim
 from scoreclaims.claims.options import RunOptions, ci_requested
@@ -37,7 +35,7 @@ from scoreclaims.claims.runner import verify
 from scoreclaims.claims.verdict import Verdict, exit_status
 from scoreclaims.reports.schema import validate
 from scoreclaims.verifiers.atomic import check_creatable_dir, check_writable
-from scoreclaims.verifiers.backend import BACKENDS, set_backend
+from scoreclaims.verifiers.backend import set_backend
 from scoreclaims.verifiers.errors import UsageError
 
 NO_CLAIMS = (
@@ -114,14 +112,6 @@ def register(subparsers: Any) -> None:
         "pip install 'scoreclaims[dask]')",
     )
     verifier.set_defaults(func=cmd_verify)
-
-
-def add_backend_option(parser: Any) -> None:
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="the float64 engine's gradient descent: numpy, or jax (compiled "
-                        "loops on the engine's frozen rules, the same checks at every step); "
-                        "auto: jax where installed (default). Arbitrary precision always runs "
-                        "on numpy")
 
 
 def describe(claim: Claim) -> dict[str, Any]:
@@ -288,24 +278,6 @@ def _line(result: ClaimResult) -> str:
     return line
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the run like Ctrl-C (workers stopped, finished instances kept)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding application): leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _executor_choice(args: argparse.Namespace) -> tuple[int, str | None]:
     if args.scheduler is not None and args.workers is not None:
         raise UsageError("--workers and --scheduler exclude each other (Dask has its own workers)")
@@ -363,7 +335,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(NO_CLAIMS.format(what="verify"), file=human)
         results: list[ClaimResult] = []
     else:
-        with _sigterm_interrupts(), make_executor(workers, scheduler) as executor:
+        with sigterm_interrupts(), make_executor(workers, scheduler) as executor:
             options.executor = executor
             with Progress(len(claims)) as progress:
                 options.progress = progress
