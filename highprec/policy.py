@@ -17,6 +17,7 @@ HANDOVER_SPREAD: float64 then resolves the differences to ten digits.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -36,6 +37,7 @@ MIN_DPS = 30
 
 
 MAX_EXACT_EXPONENT = 100_000  # decimal exponents beyond are not expanded into rationals
+_RATIO = re.compile(r"[+-]?\d+/\d+")  # the only strings that exact_value reads as Fraction
 
 
 def to_mpf(x: object, name: str = "value") -> mpmath.mpf:
@@ -75,11 +77,15 @@ def exact_value(x: object, name: str = "value") -> Fraction | None:
                 raise UsageError(f"{name} contains NaN or infinite values")
             exponent = dec.as_tuple().exponent
             return None if abs(exponent) > MAX_EXACT_EXPONENT else Fraction(dec)
-        try:
-            return Fraction(text)  # "p/q"
-        except (ValueError, ZeroDivisionError):
-            to_mpf(text, name)  # a number mpmath reads (or the UsageError)
-            return None
+        if _RATIO.fullmatch(text):
+            try:
+                return Fraction(text)
+            except ZeroDivisionError:
+                pass
+        # Decimal refuses exponents beyond about 1e18, and Fraction would expand them into a
+        # power of ten that does not fit in memory: such a number is bounded, not expanded
+        to_mpf(text, name)  # a number mpmath reads (or the UsageError)
+        return None
     to_mpf(x, name)
     return None
 

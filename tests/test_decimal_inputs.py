@@ -146,6 +146,22 @@ def test_reading_error_is_the_actual_rounding() -> None:
         assert reading_error(exact, as_mp_means(exact)) == 0
 
 
+def test_exponents_beyond_decimal_are_bounded_not_expanded() -> None:
+    """A slow-manifold point at R ~ 1e12 reads m_1 ~ 10^(-2.3e23): Decimal refuses that exponent
+    and Fraction would expand 10^(2.3e23) (the quick profile hung there). The reading is bounded
+    by the rounding of mpmath's read instead, and a ratio string is still exact."""
+    from scoreclaims.highprec.policy import exact_value, reading_error
+
+    tiny = "1.93560696890410219256630415513e-227695385328145349142124"
+    assert exact_value(tiny) is None
+    assert exact_value("-3/4") == Fraction(-3, 4)
+    values = [[tiny], ["2048000000000.0"]]
+    with mpmath.workprec(200):
+        m = as_mp_means(values)
+        err = reading_error(values, m)
+        assert 0 < err <= abs(m[0, 0]) * mpmath.ldexp(1, -198)
+
+
 @pytest.mark.parametrize("means", [[["2.00001"], ["1.99999"]],
                                    [["2.00000000000000000001"], ["1.99999999999999999999"]],
                                    [["123456.7"], ["-0.000001"]]])
