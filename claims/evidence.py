@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scoreclaims.claims.model import Check
-from scoreclaims.claims.verdict import Verdict, matches
+from scoreclaims.claims.verdict import Expectation, Verdict, matches
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -166,8 +166,13 @@ class ClaimResult:
     wall_time_s: float
 
     @property
+    def expectation(self) -> Expectation:
+        """The claim's expectation in the profile this result ran."""
+        return self.claim.expectation_in(self.profile)
+
+    @property
     def matches_expectation(self) -> bool:
-        return matches(self.claim.expectation, self.verdict)
+        return matches(self.expectation, self.verdict)
 
     @property
     def counterexample(self) -> InstanceResult | None:
@@ -185,7 +190,7 @@ class ClaimResult:
             "paper_ref": claim.paper_ref,
             "regime": claim.regime,
             "statement_md": claim.statement_md,
-            "expected": claim.expectation.value,
+            "expected": self.expectation.value,
             "variant_of": claim.variant_of,
             "verdict": self.verdict.value,
             "matches_expectation": self.matches_expectation,

@@ -177,7 +177,9 @@ class Claim:
     `profile_parameters` overrides some of them per profile; `profiles` are the profiles that run
     the claim at all (a claim whose smallest honest instance is too slow for the quick gate). A
     known-false variant names its claim in `variant_of`; build one with `Claim.variant`.
-    `summarize(results)` adds claim metrics.
+    `summarize(results)` adds claim metrics. `profile_expectations` overrides the expectation in
+    a profile where the suite cannot decide what it decides in another (an exploration claim whose
+    full grid reaches settings the runs leave undecided): say why in the statement.
     """
 
     id: str
@@ -193,6 +195,7 @@ class Claim:
     variant_of: str | None = None
     summarize: Callable[[Sequence[Any]], dict[str, Any]] | None = None
     profiles: tuple[str, ...] = PROFILES
+    profile_expectations: Mapping[str, Expectation] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -214,6 +217,12 @@ class Claim:
         if unknown or not self.profiles:
             raise ValueError(f"claim {self.id}: unknown or no profile(s) {sorted(unknown)}")
         object.__setattr__(self, "profiles", tuple(self.profiles))
+        overrides = {k: Expectation(v) for k, v in self.profile_expectations.items()}
+        if set(overrides) - set(PROFILES) or Expectation.KNOWN_FALSE in overrides.values() \
+                or (overrides and self.is_variant):
+            raise ValueError(f"claim {self.id}: profile_expectations name known profiles, never "
+                             "known-false, and a known-false variant has none")
+        object.__setattr__(self, "profile_expectations", MappingProxyType(overrides))
         object.__setattr__(self, "parameters", _frozen(self.parameters))
         object.__setattr__(
             self,
@@ -224,6 +233,15 @@ class Claim:
     def params(self, profile: str) -> dict[str, Any]:
         """The parameters used in `profile`: the defaults with that profile's overrides."""
         return {**self.parameters, **self.profile_parameters.get(profile, {})}
+
+    def expectation_in(self, profile: str) -> Expectation:
+        """The expectation in `profile` (`profile_expectations` over `expectation`)."""
+        return self.profile_expectations.get(profile, self.expectation)
+
+    def expectation_text(self) -> str:
+        """'holds', or 'holds (full: undecidable)' where a profile overrides it."""
+        overrides = ", ".join(f"{p}: {e.value}" for p, e in self.profile_expectations.items())
+        return self.expectation.value + (f" ({overrides})" if overrides else "")
 
     @property
     def is_variant(self) -> bool:
@@ -237,6 +255,7 @@ class Claim:
         conclusions, so a variant has none unless it passes its own.
         """
         changes.setdefault("summarize", None)
+        changes.setdefault("profile_expectations", {})
         return replace(
             self,
             id=f"{self.id}~{name}",

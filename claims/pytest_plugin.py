@@ -104,14 +104,15 @@ class ClaimItem(pytest.Item):
             executor=_executor(self.config),
         )
         result: ClaimResult = verify_claim(self.claim, options)
-        expected = self.claim.expectation.expected_verdict
-        self.user_properties += [("expected", self.claim.expectation.value),
+        expectation = self.claim.expectation_in(self.profile)
+        expected = expectation.expected_verdict
+        self.user_properties += [("expected", expectation.value),
                                  ("verdict", result.verdict.value), ("reason", result.reason)]
         if result.matches_expectation:
             return
         what = {Expectation.KNOWN_FALSE: "a known-false variant, but its verdict is",
                 Expectation.UNDECIDABLE: "registered as undecidable, but the verdict is"}.get(
-                    self.claim.expectation, "verdict")
+                    expectation, "verdict")
         message = f"{self.claim.id}: {what} {result.verdict.value} (expected " \
             f"{expected.value}): {result.reason}"
         crashed = [r.traceback for r in result.inside if r.traceback]

@@ -766,3 +766,29 @@ def test_pytest_plugin_idle_without_option(
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert CALLS == {}
+
+
+def test_an_expectation_per_profile() -> None:
+    """A claim the full grid cannot decide is registered undecidable there and holds elsewhere:
+    the full run's inconclusive verdict matches, the same verdict in quick does not; the results
+    file, the JUnit output and `list` say which expectation applied."""
+    from scoreclaims.claims.cli.ci_outputs import junit_xml
+    from scoreclaims.claims.cli.verify import describe
+
+    split = dataclasses.replace(UNDECIDED, id="S.split", expectation=Expectation.HOLDS,
+                                profile_expectations={"full": "undecidable"})
+    assert split.expectation_in("full") is Expectation.UNDECIDABLE
+    assert split.expectation_in("quick") is Expectation.HOLDS
+    assert split.expectation_text() == "holds (full: undecidable)"
+    full = verify_claim(split, options(profile="full"))
+    quick = verify_claim(split, options(profile="quick"))
+    assert full.verdict is quick.verdict is Verdict.INCONCLUSIVE
+    assert full.matches_expectation and not quick.matches_expectation
+    assert full.to_json()["expected"] == "undecidable" and quick.to_json()["expected"] == "holds"
+    assert "<failure" not in junit_xml([full], "full", 0.0)
+    assert "<failure" in junit_xml([quick], "quick", 0.0)
+    assert describe(split)["profile_expectations"] == {"full": "undecidable"}
+    assert split.variant("v", "v (derived)").profile_expectations == {}
+    for bad in ({"slow": "holds"}, {"full": "known-false"}):
+        with pytest.raises(ValueError, match="profile_expectations"):
+            dataclasses.replace(split, profile_expectations=bad)

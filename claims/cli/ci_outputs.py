@@ -33,13 +33,13 @@ def junit_xml(results: Sequence[ClaimResult], profile: str, wall_time_s: float) 
         case = ET.SubElement(suite, "testcase", classname=f"scoreclaims.{profile}",
                              name=r.claim.id, time=f"{r.wall_time_s:.3f}")
         props = ET.SubElement(case, "properties")
-        for name, value in (("expected", r.claim.expectation.value),
+        for name, value in (("expected", r.expectation.value),
                             ("verdict", r.verdict.value),
                             ("paper_ref", r.claim.paper_ref),
                             ("instances_inside", str(len(r.inside))),
                             ("instances_beyond", str(len(r.beyond)))):
             ET.SubElement(props, "property", name=name, value=value)
-        expected = r.claim.expectation.expected_verdict.value
+        expected = r.expectation.expected_verdict.value
         if r.verdict is Verdict.ERROR:
             node = ET.SubElement(case, "error", message=r.reason, type="error")
             node.text = next((i.traceback for i in r.inside + r.beyond if i.traceback), r.reason)
@@ -50,7 +50,7 @@ def junit_xml(results: Sequence[ClaimResult], profile: str, wall_time_s: float) 
             node.text = r.reason
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = f"{WHAT[r.claim.expectation]}: {r.verdict.value}. {r.reason}"
+            out.text = f"{WHAT[r.expectation]}: {r.verdict.value}. {r.reason}"
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -74,7 +74,7 @@ def annotations(results: Sequence[ClaimResult]) -> list[str]:
     for r in results:
         if r.matches_expectation:
             continue
-        expected = r.claim.expectation.expected_verdict.value
+        expected = r.expectation.expected_verdict.value
         title = _escape(f"{r.claim.id}: {r.verdict.value}, expected {expected}", True)
         lines.append(f"::error title={title}::{_escape(r.reason)}")
     return lines
@@ -89,7 +89,7 @@ def step_summary(results: Sequence[ClaimResult], profile: str) -> str:
     rows = ["| claim | expected | verdict | |", "|---|---|---|---|"]
     for r in results:
         mark = "✓" if r.matches_expectation else "✗ mismatch"
-        rows.append(f"| `{r.claim.id}` | {r.claim.expectation.value} | {r.verdict.value} | "
+        rows.append(f"| `{r.claim.id}` | {r.expectation.value} | {r.verdict.value} | "
                     f"{mark} |")
     return head + "\n\n" + "\n".join(rows) + "\n"
 

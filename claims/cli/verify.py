@@ -122,6 +122,7 @@ def describe(claim: Claim) -> dict[str, Any]:
         "paper_ref": claim.paper_ref,
         "regime": claim.regime,
         "expected": claim.expectation.value,
+        "profile_expectations": {k: v.value for k, v in claim.profile_expectations.items()},
         "variant_of": claim.variant_of,
         "statement_md": claim.statement_md,
         "hypotheses": domain.description,
@@ -146,6 +147,8 @@ def markdown(claims: list[Claim]) -> str:
         kind = (f"known-false variant of `{c.variant_of}`" if c.is_variant
                 else f"{c.paper_ref}, {c.regime}")
         out += [f"## `{c.id}`: {kind}", "", f"Expected: **{c.expectation.value}**"
+                + "".join(f" (in the {p} profile: **{e.value}**)"
+                          for p, e in c.profile_expectations.items())
                 + ("" if PROFILES == c.profiles else f"; runs in the {'/'.join(c.profiles)} "
                    "profile only") + ".", "", c.statement_md.strip(), "",
                 f"Hypotheses: {c.hypotheses.description}", "", "Conclusions:", ""]
@@ -229,7 +232,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not claims:
         print(NO_CLAIMS.format(what="list"))
         return 0
-    rows = [(c.id, c.expectation.value, shorten(c.paper_ref, 18), shorten(c.regime, 14),
+    rows = [(c.id, c.expectation_text(), shorten(c.paper_ref, 18), shorten(c.regime, 14),
              "/".join(f"{len(c.hypotheses.grid(p))}+{c.hypotheses.examples(p)}" for p in PROFILES),
              plain(c.statement_md)) for c in claims]
     head = ("ID", "EXPECTED", "PAPER", "REGIME", "QUICK/FULL", "STATEMENT")
@@ -270,7 +273,7 @@ def _line(result: ClaimResult) -> str:
         beyond = f", {len(result.beyond)} beyond (exploration: {result.exploration_verdict})"
     line = (
         f"{status:<8}  {claim.id:<18}  {result.verdict.value:<12}  "
-        f"expected {claim.expectation.expected_verdict.value:<4}  "
+        f"expected {result.expectation.expected_verdict.value:<4}  "
         f"{len(result.inside)} inside{beyond}  {result.wall_time_s:.1f} s"
     )
     if not result.matches_expectation or result.verdict is not Verdict.PASS:

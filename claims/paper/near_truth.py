@@ -47,6 +47,7 @@ from scoreclaims.claims import (
     NOT_APPLICABLE,
     Claim,
     Domain,
+    Expectation,
     Instance,
     InstanceOutcome,
     Params,
@@ -282,7 +283,13 @@ STATEMENT = (
     "whether the one-converges law L eta tau ln tau -> 2 per escaping mean (docs/laws.md, "
     "**(derived)** for one converging mean; with k near means the same leading order follows by "
     "the shift ln k_far -> ln(k_far/k) of section 2.1, which cancels between the clock and the "
-    "loss) shows in single long runs, against the same far means with one near mean.")
+    "loss) shows in single long runs, against the same far means with one near mean. "
+    "Registered **undecidable in the full profile** (measured, before registering): at M_0 = 10 "
+    "with k >= 2 the near group spreads to about 0.006 along the far axis and is still moving "
+    "away from the truth at 2^15 steps on 176 seeds, which T3.5's rule cannot call converging "
+    "(one 2^19-step run turns back after about 6.5e4 steps); every decided seed inside agreed "
+    "with the conjecture. A horizon that decides them turns the verdict into a mismatch to "
+    "look at, which is the point.")
 
 CONCLUSIONS = (
     Predicate("near_set_converges", "sweeps: P(all k near means converge and every far mean "
@@ -310,6 +317,7 @@ NT = Claim(
     parameters={"eta": 0.1, "first_horizon": 32, "max_steps": 1 << 15, "r_conv": R_CONV,
                 "r_div": R_DIV, "level": LEVEL, "budget": SEED_BUDGET},
     summarize=summarize,
+    profile_expectations={"full": Expectation.UNDECIDABLE},
 )
 
 NT_EXACTLY_ONE = NT.variant(
