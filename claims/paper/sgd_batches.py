@@ -278,9 +278,10 @@ STATEMENT = (
     "mode that scales with the state: for the pair (delta, -delta), E[m_bar^2] = eta delta^4 / "
     "(B (2 - eta)), i.e. a loss excess Delta L = C eta L / B with C = 1/(2 - eta) "
     "**(derived)**. Checked: the exact float64 dynamics and seeded SGD runs (B from 10^2 to "
-    "10^5) from the same starts; the floor is the mean loss over [T/2, T] with its block "
-    "standard error; exponents are least-squares fits of ln y on ln B with 95 % intervals from "
-    "the scatter over seeds and batches; E1's setting is **(reported)**.")
+    "10^5) from the same starts; the floor is the mean loss over [T/2, T], its standard error "
+    "that of the block means of the SGD loss minus the exact loss (the trend removed); "
+    "exponents are least-squares fits of ln y on ln B with 95 % intervals from the scatter "
+    "over seeds and batches; E1's setting is **(reported)**.")
 
 DOMAIN_TEXT = (
     "beyond the paper: E1's start (n = 5, d = 1 or 3, eta = 0.01, 20,000 steps, offset 1e-7, "
