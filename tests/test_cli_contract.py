@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -193,9 +194,16 @@ def test_an_interrupted_run_keeps_its_rows(tmp_path: Path) -> None:
         [sys.executable, "-m", "scoreclaims", "run", "--means", "[[0.0],[3.0],[-2.0]]", "--eta",
          "0.01", "--steps", "100000000", "--out", str(out), "--backend", "numpy"],
         stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    # signalled once the run says it is under way (its estimate line, after 5 s of steps), not
+    # after a fixed sleep: on a loaded machine the imports alone can take longer than that
+    watchdog = threading.Timer(300, proc.kill)
+    watchdog.start()
+    first = proc.stderr.readline() if proc.stderr else ""
+    watchdog.cancel()
+    assert "steps at about" in first, first
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
+    err = first + err
     partial = tmp_path / "t.partial.csv"
     assert proc.returncode == 130, err
     assert "(partial)" in err and "Traceback" not in err
