@@ -81,7 +81,7 @@ def test_unusable_outputs_are_refused_before_computing(
     start = time.monotonic()
     code, out, err = cli(capsys, "verify", "--workers", "0", *option)
     assert code == 2 and err.startswith("scoreclaims: error: ") and len(err.splitlines()) == 1
-    assert "Traceback" not in err and CALLS == [] and time.monotonic() - start < 10
+    assert "Traceback" not in err and CALLS == [] and time.monotonic() - start < 30
     assert not list(Path().glob("*.json")) and not Path("cache").exists()
 
 

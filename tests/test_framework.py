@@ -692,7 +692,7 @@ def test_progress_quiet_off_terminal_and_drawn_on_one() -> None:
     loud = StringIO()
     with Progress(3, stream=loud, delay=0, interval=0.01, enabled=True) as progress:
         progress.update("S.holds: instance 1/3", done=1)
-        for _ in range(500):  # wait for the first redraw (the thread ticks every 10 ms)
+        for _ in range(3000):  # wait for the first redraw (the thread ticks every 10 ms)
             if "[1/3] S.holds: instance 1/3" in loud.getvalue():
                 break
             time.sleep(0.01)
