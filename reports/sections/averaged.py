@@ -18,42 +18,44 @@ def _phase(claim: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 @styled
 def _phase_figure(rows: Sequence[Mapping[str, Any]]) -> Any:
-    ns = sorted({r["n"] for r in rows})
-    m0s = sorted({r["M0"] for r in rows})
-    fig, axes = new_figure(3.6 * len(ns), 3.4 * len(m0s), rows=len(m0s), cols=len(ns),
-                           squeeze=False)
-    marks = {"all": ("o", "tab:green", "all means converge"),
-             "some": ("x", "tab:red", "a mean diverges"),
-             "open": ("s", "0.6", "undecided"), "mixed": ("^", "tab:orange", "seeds differ")}
-    for i, m0 in enumerate(m0s):
-        for j, n in enumerate(ns):
-            ax = axes[i][j]
-            cell = [r for r in rows if r["n"] == n and r["M0"] == m0]
-            used = set()
-            for r in cell:
-                if r["all_converge"] == r["seeds"]:
-                    key = "all"
-                elif r["some_diverge"] == r["seeds"]:
-                    key = "some"
-                elif r["undecided"] == r["seeds"]:
-                    key = "open"
-                else:
-                    key = "mixed"
-                mk, col, lab = marks[key]
-                ax.scatter([r["t_min"]], [r["t_max"]], marker=mk, color=col, s=60,
-                           label=None if key in used else lab)
-                used.add(key)
-                if r["above_threshold"]:
-                    ax.annotate("above", (r["t_min"], r["t_max"]), fontsize=6,
-                                xytext=(4, 4), textcoords="offset points")
-            tmins = [r["t_min"] for r in cell] or [0.0]
-            tmaxs = [r["t_max"] for r in cell] or [1.0]
-            ax.set(xlim=(min(tmins) - 0.25, max(tmins) + 0.25),
-                   ylim=(min(tmaxs) - 0.5, max(tmaxs) + 0.5), xlabel="t_min",
-                   ylabel="t_max", title=f"n = {n}, M_0 = {fmt(m0)}")
-            legend_below(ax, fontsize=7)
+    cells = sorted({(r["M0"], r["n"]) for r in rows})
+    cols = min(3, len(cells))
+    nrows = -(-len(cells) // cols)
+    fig, axes = new_figure(3.6 * cols, 3.4 * nrows, rows=nrows, cols=cols, squeeze=False)
+    flat = [ax for line in axes for ax in line]
+    for ax in flat[len(cells):]:
+        fig.delaxes(ax)
+    marks = {"all": ("o", "tab:green", "every seed: all means converge"),
+             "some": ("x", "tab:red", "a mean diverges (some seed)"),
+             "open": ("s", "0.6", "every seed undecided"),
+             "mixed": ("^", "tab:orange", "converging or undecided seeds")}
+    for ax, (m0, n) in zip(flat, cells, strict=False):
+        cell = [r for r in rows if r["n"] == n and r["M0"] == m0]
+        used = set()
+        for r in cell:
+            if r["all_converge"] == r["seeds"]:
+                key = "all"
+            elif r["some_diverge"]:
+                key = "some"
+            elif r["undecided"] == r["seeds"]:
+                key = "open"
+            else:
+                key = "mixed"
+            mk, col, lab = marks[key]
+            ax.scatter([r["t_min"]], [r["t_max"]], marker=mk, color=col, s=60,
+                       label=None if key in used else lab)
+            used.add(key)
+            if r["above_threshold"] == r["seeds"]:
+                ax.annotate("above", (r["t_min"], r["t_max"]), fontsize=6,
+                            xytext=(4, 4), textcoords="offset points")
+        tmins = [r["t_min"] for r in cell]
+        tmaxs = [r["t_max"] for r in cell]
+        ax.set(xlim=(min(tmins) - 0.25, max(tmins) + 0.25),
+               ylim=(min(tmaxs) - 0.5, max(tmaxs) + 0.5), xlabel="t_min",
+               ylabel="t_max", title=f"n = {n}, M_0 = {fmt(m0)}")
+        legend_below(ax, fontsize=7)
     fig.suptitle("Averaged loss: outcome of GD from T3.5's far starts in (t_min, t_max)")
-    fig.subplots_adjust(top=0.88, hspace=0.7, wspace=0.35)
+    fig.subplots_adjust(top=0.9, hspace=1.0, wspace=0.35)
     return fig
 
 
@@ -92,9 +94,10 @@ def section(ctx: ClaimContext) -> str:
         "phase", ["avg-phase", [(r["n"], r["M0"], r["t_min"], r["t_max"], r["all_converge"],
                                  r["some_diverge"], r["undecided"]) for r in rows]],
         lambda: _phase_figure(rows), "averaged loss phase diagram",
-        "*Per window [t_min, t_max] (uniform weight): green, every seed has all means "
-        "converging; red, every seed has a diverging mean; orange, seeds differ; grey, "
-        "undecided at the horizon. 'above': every seed's t_max exceeds T2.1's threshold.*"))
+        "*Per window [t_min, t_max] (uniform weight, 2 seeds a cell, horizon 2^11 steps): "
+        "green, every seed has all means converging; red, a seed has a diverging mean; orange, "
+        "seeds converging or undecided; grey, every seed undecided. 'above': every seed's "
+        "t_max exceeds T2.1's threshold log n + log M + 2.*"))
     parts.append(table(
         ["n", "M_0", "t_min", "t_max", "all converge", "a mean diverges", "undecided",
          "above threshold", "R*_avg (n = 2 rule)"],
