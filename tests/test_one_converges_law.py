@@ -258,3 +258,33 @@ def test_far_judges_need_the_law_at_the_reach() -> None:
     assert judge_eps0("far", law, 1e-4)[0] is False
     assert judge_o_one_over_tau("far", {**law, "L_eta_tau_ln_tau_at_reach": 1.5}, 1e-4)[0] is None
     assert judge_eps0("far", {**law, "L_eta_tau_ln_tau_at_reach": 1.5}, 1e-4)[0] is None
+
+
+def test_arb_slow_points_work_at_the_precision_of_their_digits(monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """Far along the reduced dynamics (R = 600, m_1 ~ 10^-19500) the enclosure works at a few
+    hundred bits: the means go in as mpf, not as decimal strings read to their finest digit
+    (65,000 bits and minutes a point; the full profile's rate instance never finished). The
+    point agrees with one computed from the 30-digit decimal the code passed before."""
+    import scoreclaims.claims.paper._one_converges_reduced as reduced
+    from scoreclaims.highprec.far import enclose_far
+
+    precisions: list[int] = []
+
+    def recording(means: object, digits: int = 20) -> object:
+        out = enclose_far(means, digits)
+        precisions.append(out.enclosure.prec)
+        return out
+
+    monkeypatch.setattr(reduced, "enclose_far", recording)
+    with mpmath.workdps(reduced._dps(600)):
+        point = slow_point(mpmath.mpf(600), 1)
+    assert precisions and max(precisions) < 1000
+    assert point.source == "arb" and point.rel_error < 1e-15
+    with mpmath.workdps(reduced._dps(200)):
+        r = mpmath.mpf(200)
+        fast = slow_point(r, 1)
+        m1 = reduced.ClusterLaw(1, 2).converging_distance(r)
+        decimal = enclose_far([[mpmath.nstr(m1, 30)], [mpmath.nstr(r, 60)]], 20)
+        force = -mpmath.mpf(decimal.enclosure.grad[1, 0].mid().str(40, radius=False))
+    assert abs(fast.force - force) <= 1e-15 * abs(force)

@@ -115,7 +115,9 @@ def _engine_point(r: float, k: int, eta: float | None) -> SlowPoint:
 
 def _arb_point(r: mpmath.mpf, k: int, spectators: Sequence[str], digits: int) -> SlowPoint:
     m1 = ClusterLaw(k, 2).converging_distance(r)
-    means = [[mpmath.nstr(m1, 30)]] + [[mpmath.nstr(r, 60)]] * k + [[s] for s in spectators]
+    # mpf, not decimal strings: a decimal is read to its finest digit, and m_1 ~ exp(-R^2/8)
+    # written as "1.9e-19500" (R = 600) made the enclosure work at 65,000 bits (minutes a point)
+    means = [[+m1]] + [[+r]] * k + [[s] for s in spectators]
     far = enclose_far(means, digits)
     g = far.enclosure.grad[1, 0]
     loss_terms = [t.value for t in far.terms[len(means):] if 1 <= t.mean <= k]
