@@ -37,6 +37,7 @@ MIN_DPS = 30
 
 
 MAX_EXACT_EXPONENT = 100_000  # decimal exponents beyond are not expanded into rationals
+MAX_EXACT_BITS = 1_000_000  # binary exponents beyond are not expanded into rationals
 _RATIO = re.compile(r"[+-]?\d+/\d+")  # the only strings that exact_value reads as Fraction
 
 
@@ -55,8 +56,9 @@ def to_mpf(x: object, name: str = "value") -> mpmath.mpf:
 def exact_value(x: object, name: str = "value") -> Fraction | None:
     """The exact rational value of a decimal string, int, float, Fraction or mpf (floats and
     mpf are binary fractions, decimals p / 10^e); None for a string whose decimal exponent
-    exceeds MAX_EXACT_EXPONENT or that only mpmath reads (hexadecimal): `reading_error` then
-    bounds its rounding instead. UsageError for what is not a finite number."""
+    exceeds MAX_EXACT_EXPONENT or that only mpmath reads (hexadecimal), and for an mpf whose
+    binary exponent exceeds MAX_EXACT_BITS: `reading_error` then bounds its rounding instead.
+    UsageError for what is not a finite number."""
     if isinstance(x, Fraction):
         return x
     if isinstance(x, int | np.integer) and not isinstance(x, bool):
@@ -65,6 +67,8 @@ def exact_value(x: object, name: str = "value") -> Fraction | None:
         v = x if isinstance(x, mpmath.mpf) else to_mpf(x, name)  # floats: exact (dps >= 16)
         if not mpmath.isfinite(v):
             raise UsageError(f"{name} contains NaN or infinite values")
+        if v and abs(int(v._mpf_[2])) > MAX_EXACT_BITS:
+            return None  # 2^(7.6e23) for m_1 at R ~ 1e12 would not fit in memory
         return _binary_fraction(v)
     if isinstance(x, str):
         text = x.strip()

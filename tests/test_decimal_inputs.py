@@ -160,6 +160,10 @@ def test_exponents_beyond_decimal_are_bounded_not_expanded() -> None:
         m = as_mp_means(values)
         err = reading_error(values, m)
         assert 0 < err <= abs(m[0, 0]) * mpmath.ldexp(1, -198)
+        # the same number as an mpf (binary exponent -7.6e23): bounded, not 2^(7.6e23) in memory
+        assert exact_value(m[0, 0]) is None and exact_value(mpmath.ldexp(3, -900_000)) == \
+            Fraction(3, 2**900_000)
+        assert 0 <= reading_error([[m[0, 0]], [m[1, 0]]], m) <= abs(m[0, 0]) * mpmath.ldexp(1, -198)
 
 
 @pytest.mark.parametrize("means", [[["2.00001"], ["1.99999"]],
