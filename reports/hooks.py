@@ -53,7 +53,7 @@ class ClaimContext:
     claim: Mapping[str, Any]
     assets: dict[str, bytes] = field(default_factory=dict)
     drawn: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (path, claim id)
-    anchor: str = ""  # the claim's heading anchor in REPORT.md ("" outside a report)
+    anchor: str = ""  # the link to the claim's heading ("#x", or "BEYOND.md#x"; "" outside)
 
     @property
     def stem(self) -> str:

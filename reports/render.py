@@ -65,6 +65,8 @@ from scoreclaims.verifiers.atomic import atomic_path
 from scoreclaims.verifiers.errors import UsageError
 
 REPORT_NAME = "REPORT.md"
+BEYOND_NAME = "BEYOND.md"  # the sections of the claims beyond the paper, apart from its own
+BEYOND_TITLE = "Beyond the paper: the suite's own claims"
 MANIFEST_NAME = ".report-files.json"  # what the report wrote, so a rerun removes only its own
 RESULTS_NAME = "results.json"
 MAX_CURVES = 6  # instances per rate figure
@@ -202,8 +204,11 @@ def _report_files(out: Path) -> set[str]:
 
 
 def _report_path(rel: str) -> bool:
-    """A path the report itself writes: figures/*.png, trajectories/*.csv, data/*.json."""
+    """A path the report itself writes: BEYOND.md, figures/*.png, trajectories/*.csv and
+    data/*.json."""
     parts = Path(rel).parts
+    if rel == BEYOND_NAME:
+        return True
     return (len(parts) == 2 and ".." not in parts
             and (parts[0], Path(parts[1]).suffix) in {(FIGURES_DIR, ".png"),
                                                       (TRAJECTORIES_DIR, ".csv"),
@@ -219,10 +224,17 @@ def render(document: Mapping[str, Any]) -> Report:
     assets: dict[str, bytes] = {}
     drawn: dict[str, tuple[str, str]] = {}
     claims = list(document["claims"])
-    slugs = Slugs()
+    beyond = [c for c in claims if _beyond(c)]
+    if len(beyond) == len(claims):
+        beyond = []  # a report of such claims alone keeps them in REPORT.md
+    apart = {c["id"] for c in beyond}
+    slugs, beyond_slugs = Slugs(), Slugs()
     for heading in (TITLE, "Summary", "Findings"):
         slugs(heading)
-    anchors = {c["id"]: slugs(_heading(c)) for c in claims}
+    beyond_slugs(BEYOND_TITLE)
+    # each claim's link target: its heading in REPORT.md, or in BEYOND.md
+    anchors = {c["id"]: (f"{BEYOND_NAME}#{beyond_slugs(_heading(c))}" if c["id"] in apart
+                         else f"#{slugs(_heading(c))}") for c in claims}
     by_id = {c["id"]: c for c in claims}
     ctxs = {c["id"]: ClaimContext(c, assets, drawn, anchors[c["id"]]) for c in claims}
     # Variants whose instances are all their claim's: their per-instance outcomes are folded
@@ -233,19 +245,38 @@ def render(document: Mapping[str, Any]) -> Report:
         mapping = _in_parent(ctxs[c["id"]], parent)
         if parent is not None and mapping:
             riders.setdefault(parent["id"], []).append(Rider(ctxs[c["id"]], mapping))
-    sections = []
+    sections: dict[bool, list[str]] = {False: [], True: []}
     for c in claims:
         parent = by_id.get(str(c.get("variant_of")))
-        sections.append(_claim_section(c, ctxs[c["id"]], parent, anchors,
-                                       riders.get(c["id"], [])))
+        sections[c["id"] in apart].append(_claim_section(c, ctxs[c["id"]], parent, anchors,
+                                                         riders.get(c["id"], [])))
+    pointer = ""
+    if beyond:
+        names = ", ".join(code(str(c["id"])) for c in beyond if not c.get("variant_of"))
+        pointer = (f"The claims beyond the paper's statements ({names}, with their known-false "
+                   f"variants) have their sections in [{BEYOND_NAME}]({BEYOND_NAME}); the "
+                   "summary and the findings above cover them.")
+        page = [f"# {BEYOND_TITLE}",
+                f"Questions the paper leaves open or that the suite asks of it, each a claim "
+                f"with its own domain, conclusions that can fail and known-false variants; the "
+                f"paper's own claims are in [{REPORT_NAME}]({REPORT_NAME}).",
+                *sections[True]]
+        assets[BEYOND_NAME] = ("\n\n".join(p.strip("\n") for p in page if p)
+                               + "\n").encode("utf-8")
     parts = [
         _header(document),
         _summary(document, claims, anchors),
         _findings(document, claims),
-        *sections,
+        pointer,
+        *sections[False],
         _footer(document),
     ]
     return Report("\n\n".join(p.strip("\n") for p in parts if p) + "\n", assets)
+
+
+def _beyond(claim: Mapping[str, Any]) -> bool:
+    """A claim beyond the paper's statements (its paper reference says so)."""
+    return str(claim.get("paper_ref", "")).startswith("beyond the paper")
 
 
 @dataclass
@@ -324,7 +355,7 @@ def _summary(doc: Mapping[str, Any], claims: Sequence[Mapping[str, Any]],
     for c in claims:
         rows.append(
             [
-                f"[{code(c['id'])}](#{anchors[c['id']]})",
+                f"[{code(c['id'])}]({anchors[c['id']]})",
                 c.get("paper_ref", ""),
                 c.get("regime", ""),
                 _verdict_text(c),
@@ -541,7 +572,7 @@ def _claim_section(claim: Mapping[str, Any], ctx: ClaimContext,
     own_hooks = hooks.REGISTRY.get(str(claim["id"]))
     if in_parent and parent is not None:
         numbers = ranges(sorted(set(in_parent.values())))
-        link = f"[{code(str(parent['id']))}](#{(anchors or {}).get(str(parent['id']), '')})"
+        link = f"[{code(str(parent['id']))}]({(anchors or {}).get(str(parent['id']), '#')})"
         parts.append(f"Each instance's detail, with this variant's conclusions (and its "
                      f"trajectory file where it fails), is folded in the section of {link} "
                      f"({numbers} there), beside that claim's fits and figures of the same runs.")
@@ -995,7 +1026,7 @@ def _rate_table(ctx: ClaimContext) -> str:
     earlier = ctx.shown_before(["fits", blocks])
     if earlier:
         anchor, owner = earlier
-        return (f"### Rate fits\n\nThe same fits as for [{code(owner)}](#{anchor}) (the same "
+        return (f"### Rate fits\n\nThe same fits as for [{code(owner)}]({anchor}) (the same "
                 "instances).")
     headers = ["#", "Quantity", "Form", "Exponent p", "Log power q", "Ratio ρ", "Window (tau)",
                "Points"]

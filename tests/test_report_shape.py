@@ -110,9 +110,14 @@ def test_findings_name_each_claim_once(committed: Any) -> None:
         assert f"- {claim['id']}:" not in findings
 
 
+def _pages(report: Any) -> str:
+    """REPORT.md and the page of the claims beyond the paper (BEYOND.md), one after the other."""
+    return report.markdown + "\n" + report.assets.get("BEYOND.md", b"").decode("utf-8")
+
+
 def test_statements_apart_from_the_set_up(committed: Any) -> None:
     doc, report, _ = committed
-    quotes = [ln for ln in report.markdown.splitlines() if ln.startswith("> **Statement.**")]
+    quotes = [ln for ln in _pages(report).splitlines() if ln.startswith("> **Statement.**")]
     assert len(quotes) == len(doc["claims"])
     assert not any(re.search(r"\. (Checked|Encoded|Measured)\b", q) for q in quotes)
     checked = report.markdown.count("**How it was checked.** Checked")
@@ -128,9 +133,9 @@ def test_every_number_is_still_reachable(committed: Any) -> None:
     """Each instance (full), each conclusion's detail, each scalar metric, each note, each claim
     metric, each failing trajectory: on the page (folded or not) or in a file it links to."""
     doc, report, _ = committed
-    md, assets = report.markdown, report.assets
-    links = set(re.findall(r"\]\(([^)#][^)]*)\)", md))
-    assert {p for p in assets} <= links and all(p in assets or p == "results.json"
+    md, assets = _pages(report), report.assets
+    links = {link.split("#")[0] for link in re.findall(r"\]\(([^)#][^)]*)\)", md)}
+    assert {p for p in assets} <= links and all(p in assets or p in ("results.json", "REPORT.md")
                                                  for p in links)
     for claim in doc["claims"]:
         for entry in claim["instances"]:
@@ -156,7 +161,8 @@ def test_every_number_is_still_reachable(committed: Any) -> None:
 
 def test_variants_on_their_claims_instances_are_not_repeated(committed: Any) -> None:
     doc, report, _ = committed
-    sections = dict(re.findall(r"^## (\S+?):.*?\n(.*?)(?=^## )", report.markdown, re.M | re.S))
+    sections = dict(re.findall(r"^## (\S+?):.*?\n(.*?)(?=^## )", _pages(report) + "\n## ",
+                               re.M | re.S))
     riders = [c for c in doc["claims"] if c["variant_of"] and "folded in the section of"
               in sections[c["id"]]]
     assert len(riders) >= 10

@@ -684,3 +684,25 @@ def test_refused_search_draws_are_reported() -> None:
     text = render._checked(claim)
     assert "4 draws skipped, inside them but refused as not searchable" in text
     assert "outside the hypotheses" not in text  # a zero count is not listed
+
+
+def test_claims_beyond_the_paper_go_to_their_own_page(golden_json: Path, tmp_path: Path,
+                                                      with_hooks: None) -> None:
+    """Claims whose paper reference says "beyond the paper" get their sections in BEYOND.md,
+    apart from the paper's own (REPORT.md keeps the summary and findings of all, linking
+    there); a later report without such claims removes the page it wrote."""
+    doc = json.loads(golden_json.read_text())
+    moved = doc["claims"][0]["id"]
+    for c in doc["claims"]:
+        if c["id"] == moved or c.get("variant_of") == moved:
+            c["paper_ref"] = "beyond the paper (a test)"
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps(doc))
+    out = tmp_path / "rep"
+    write_report(split, out)
+    report, beyond = (out / "REPORT.md").read_text(), (out / "BEYOND.md").read_text()
+    assert f"## {moved}:" in beyond and f"## {moved}:" not in report
+    assert "](BEYOND.md)" in report and "](REPORT.md)" in beyond
+    assert re.search(rf"\[`{re.escape(moved)}`\]\(BEYOND\.md#", report)
+    write_report(golden_json, out)
+    assert not (out / "BEYOND.md").exists()
