@@ -212,6 +212,21 @@ def proportion(k: int, decided: int, undecided: int) -> dict[str, Any]:
     }
 
 
+def at_level(prop: dict[str, Any], level: float, text: str) -> tuple[bool | None, str]:
+    """An event 'with probability at least `level`' judged on a `proportion`: holds when the
+    95% Wilson lower bound over all runs (undecided counted against) clears `level`, violated
+    when the upper bound (undecided counted for) is below it, else undecided; `text` describes
+    the counts."""
+    ci_all = prop["ci_all_runs"]
+    if ci_all is None:
+        return None, text
+    if ci_all[0] > level:
+        return True, text + f"; lower bound > {level:g}"
+    if ci_all[1] < level:
+        return False, text + f"; upper bound < {level:g}"
+    return None, text + f"; straddles {level:g}"
+
+
 def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: int,
           max_steps: int, r_conv: float = R_CONV, r_div: float = R_DIV,
           budget: int | None = None, tol: float | None = None) -> dict[str, Any]:

@@ -56,7 +56,7 @@ from scoreclaims.claims import (
     constructed,
 )
 from scoreclaims.claims.paper._near_truth_runs import run_rate, sweep
-from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, proportion
+from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, at_level, proportion
 
 LEVEL = 0.9
 DELTA_MAX = 0.3  # the conjecture's hypotheses: delta <= DELTA_MAX and M_0 >= M0_MIN
@@ -156,13 +156,7 @@ def _at_level(prop: dict[str, Any], what: str, level: float) -> tuple[bool | Non
             f"undecided (95% Wilson {None if ci is None else [round(x, 4) for x in ci]}; over "
             f"all runs {None if ci_all is None else [round(x, 4) for x in ci_all]}); level "
             f"{level:g}")
-    if ci_all is None:
-        return None, text
-    if ci_all[0] > level:
-        return True, text + f"; lower bound > {level:g}"
-    if ci_all[1] < level:
-        return False, text + f"; upper bound < {level:g}"
-    return None, text + f"; straddles {level:g}"
+    return at_level(prop, level, text)
 
 
 def near_set_converges(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:

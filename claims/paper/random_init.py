@@ -55,7 +55,14 @@ from scoreclaims.claims.paper._random_init_rates import (
     run_rate,
     turnaround,
 )
-from scoreclaims.claims.paper._random_init_runs import R_CONV, R_DIV, proportion, sweep, wilson
+from scoreclaims.claims.paper._random_init_runs import (
+    R_CONV,
+    R_DIV,
+    at_level,
+    proportion,
+    sweep,
+    wilson,
+)
 from scoreclaims.verifiers import GEOMETRIC, POWER, POWER_LOG, RateFit, default_tol, fit_rates
 
 M0_GRID = (4.0, 6.0, 8.0, 10.0)
@@ -376,13 +383,7 @@ def _with_high_probability(prop: dict[str, Any], what: str, level: float, bound:
             f"{prop['undecided']} undecided; over all runs, undecided counted against then for: "
             f"{None if ci_all is None else [round(x, 4) for x in ci_all]}); level {level:g}; "
             f"{bound}")
-    if ci_all is None:
-        return None, text
-    if ci_all[0] > level:
-        return True, text + f"; lower bound > {level:g}"
-    if ci_all[1] < level:
-        return False, text + f"; upper bound < {level:g}"
-    return None, text + f"; straddles {level:g}"
+    return at_level(prop, level, text)
 
 
 def one_mean_converges(o: InstanceOutcome, p: Params) -> tuple[bool | None, str]:
