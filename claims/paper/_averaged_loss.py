@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from scoreclaims.verifiers import evaluate
+from scoreclaims.verifiers import NON_FINITE, OK, Descent, StepSource, evaluate
 
 WEIGHTS = ("uniform", "ddpm")
 
@@ -109,22 +109,32 @@ def threshold(m_tilde: np.ndarray) -> float:
     return math.log(m.shape[0]) + math.log(float(np.linalg.norm(m, axis=1).max())) + 2.0
 
 
+class AveragedSource(StepSource):
+    """Gradients of L_avg for the suite's one GD loop (`Descent`): the engine's rules per node
+    are kept across steps; an evaluation that misses its tolerance or is not finite stops the
+    run (`status` says which)."""
+
+    def __init__(self, rule: Rule, rules: list[Any] | None = None) -> None:
+        self.rule = rule
+        self.rules = [None] * len(rule.t) if rules is None else rules
+
+    def evaluate(self, m: Any) -> Averaged | None:
+        a = average(m, self.rule, self.rules)
+        if not np.all(np.isfinite(a.grad)):
+            self.status = NON_FINITE
+            return None
+        self.note(a.converged)
+        return a if a.converged else None
+
+
 def descend(m0: np.ndarray, rule: Rule, eta: float, steps: int, start: int = 0,
             rules: list[Any] | None = None, record_from: int = 0
             ) -> tuple[np.ndarray, list[tuple[int, np.ndarray, float]], bool]:
     """GD on the data-space means, m_tilde <- m_tilde - eta grad_{m_tilde} L_avg, from step
-    `start` to `steps`; records (tau, means, L_avg) at every tau >= record_from (the state
-    before the step, and the last one). Returns (final means, records, all accurate)."""
-    m = np.array(m0, dtype=float)
-    rules = [None] * len(rule.t) if rules is None else rules
-    records: list[tuple[int, np.ndarray, float]] = []
-    ok = True
-    for tau in range(start, steps + 1):
-        a = average(m, rule, rules)
-        ok = ok and a.converged and bool(np.all(np.isfinite(a.grad)))
-        if tau >= record_from:
-            records.append((tau, m.copy(), a.loss))
-        if tau == steps or not ok:
-            break
-        m = m - eta * a.grad
-    return m, records, ok
+    `start` to `steps` (the one GD loop, `Descent`, on an `AveragedSource`); records (tau,
+    means, L_avg) at every tau >= record_from. Returns (final means, records, all accurate)."""
+    source = AveragedSource(rule, rules)
+    descent = Descent(source, np.array(m0, dtype=float), float(eta), tau=start)
+    out = descent.run(steps, range(max(start, record_from), steps + 1))
+    records = [(r.tau, np.array(r.m, dtype=float), float(r.point.loss)) for r in out]
+    return descent.m, records, source.status == OK
