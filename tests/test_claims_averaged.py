@@ -183,3 +183,29 @@ def test_quick_verdicts_and_report_section() -> None:
         assert ax.get_title() and ax.get_xlabel() and covers(ax)
     plt.close(figures[0])
     assert "seeds all converge" in section.key_figures(claim)
+    decided = sum(r["decided"] for e in claim["instances"] if e["in_hypotheses"]
+                  for r in e["metrics"]["runs"])
+    assert f"agrees with GD on {decided} of {decided} decided seeds" in section.findings(claim)[0]
+    stationary = next(c for c in doc["claims"] if c["id"] == "AVG.stationary")
+    windows = len(stationary["instances"])
+    assert (f"changes sign (+ to -, resolved by the error estimate) in {windows} of {windows}"
+            in section.stationary_findings(stationary)[0])
+
+
+def test_findings_count_what_disagrees() -> None:
+    """A decided run against the capture rule, an undecided one and a window without a resolved
+    sign change are counted as such, not as agreement."""
+    runs = [{"decided": True, "all_converge": True, "rule_all_converge": True},
+            {"decided": True, "all_converge": False, "rule_all_converge": True},
+            {"decided": False, "all_converge": False, "rule_all_converge": False}]
+    avg = {"id": "AVG", "instances": [{"in_hypotheses": True, "metrics": {"runs": runs}},
+                                      {"in_hypotheses": False, "metrics": {"runs": runs}}]}
+    assert "agrees with GD on 1 of 2 decided seeds inside (1 undecided" in section.findings(avg)[0]
+    fam = {"kind": "family", "bracket": [3.9, 5.0]}
+    stationary = {"id": "AVG.stationary", "instances": [
+        {"in_hypotheses": True, "metrics": fam,
+         "predicates": {"sign_change": {"holds": True}, "identity_root": {"holds": True}}},
+        {"in_hypotheses": True, "metrics": {"kind": "family", "bracket": None},
+         "predicates": {"sign_change": {"holds": None}, "identity_root": {"holds": None}}}]}
+    line = section.stationary_findings(stationary)[0]
+    assert "in 1 of 2 windows" in line and "inside the bracket in 1 of 2" in line

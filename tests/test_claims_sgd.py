@@ -204,4 +204,7 @@ def test_report_section_from_small_runs(monkeypatch: pytest.MonkeyPatch) -> None
             assert covers(ax)
         plt.close(fig)
     assert "E1 starts: 2 of 2 SGD runs" in section.key_figures(claim)
-    assert len(section.findings(claim)) == 2
+    found = section.findings(claim)
+    assert len(found) == 3  # the headline, then one line per instance
+    assert "2 of 2 SGD runs end with the exact run's outcome" in found[0]
+    assert "no floor in B" in found[0] and "at eta = 0.1" in found[0]

@@ -11,8 +11,10 @@ def register(subparsers: Any) -> None:
         "report",
         help="render a results JSON (from verify --json) as DIR/REPORT.md with figures and CSVs",
         description="Render the results of `scoreclaims verify --json FILE` as a markdown report: "
-        "DIR/REPORT.md with figures (PNG), trajectories (CSV) and a copy of the results JSON. "
-        "The same results give a byte-identical REPORT.md. Exit status 0, or 2 for a usage error "
+        "DIR/REPORT.md with figures (PNG), trajectories (CSV) and a copy of the results JSON; "
+        "when the paper's claims and claims beyond the paper are both present, the latter get "
+        "their sections on DIR/BEYOND.md. The same results give byte-identical pages. Exit "
+        "status 0, or 2 for a usage error "
         "(missing or invalid results file, unusable output folder).",
     )
     parser.add_argument("results", metavar="RESULTS.json", help="results file of verify --json")

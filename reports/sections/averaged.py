@@ -69,9 +69,34 @@ def key_figures(claim: Mapping[str, Any]) -> str:
             f"{sum(r['undecided'] for r in rows)} undecided")
 
 
+def _rule_agreement(claim: Mapping[str, Any]) -> tuple[int, int, int]:
+    """(agree, disagree, undecided) of the n = 2 capture rule against GD, seeds inside."""
+    agree = disagree = undecided = 0
+    for e in claim.get("instances") or []:
+        if not e.get("in_hypotheses"):
+            continue
+        for r in (e.get("metrics") or {}).get("runs") or []:
+            if "rule_all_converge" not in r:
+                continue
+            if not r.get("decided"):
+                undecided += 1
+            elif bool(r.get("all_converge")) == bool(r["rule_all_converge"]):
+                agree += 1
+            else:
+                disagree += 1
+    return agree, disagree, undecided
+
+
 def findings(claim: Mapping[str, Any]) -> Sequence[str]:
     rows = _phase(claim)
     out = []
+    agree, disagree, undecided = _rule_agreement(claim)
+    if agree + disagree + undecided:
+        out.append(f"the capture rule (n = 2: every mean converges iff the farther one starts "
+                   f"within R*_avg(t_min, t_max), derived) agrees with GD on {agree} of "
+                   f"{agree + disagree} decided seeds inside ({undecided} undecided at the "
+                   f"horizon); as R*_avg grows only like sqrt(t_max - t_min) (derived), t_max "
+                   f"above T2.1's threshold does not make convergence global.")
     above = [r for r in rows if r["some_diverge"] and r["above_threshold"]]
     if above:
         out.append("above T2.1's threshold a mean still diverges at "
@@ -115,8 +140,27 @@ def section(ctx: ClaimContext) -> str:
     return "\n\n".join(parts)
 
 
+def stationary_findings(claim: Mapping[str, Any]) -> Sequence[str]:
+    """AVG.stationary: does T3.1's stationary point survive averaging, window by window."""
+    fams = [e for e in claim.get("instances") or []
+            if e.get("in_hypotheses") and (e.get("metrics") or {}).get("kind") == "family"]
+    if not fams:
+        return []
+    changed = [e for e in fams if (e.get("predicates") or {}).get("sign_change", {}).get("holds")]
+    roots = [e for e in fams if (e.get("predicates") or {}).get("identity_root", {}).get("holds")]
+    brackets = [e["metrics"]["bracket"] for e in changed if e["metrics"].get("bracket")]
+    where = (f", s* between {fmt(min(b[0] for b in brackets), 4)} and "
+             f"{fmt(max(b[1] for b in brackets), 4)}" if brackets else "")
+    return [f"T3.1's stationary point survives averaging over t: dL_avg/ds changes sign (+ to -, "
+            f"resolved by the error estimate) in {len(changed)} of {len(fams)} windows and "
+            f"weights{where}, the ray identity's root inside the bracket in {len(roots)} of "
+            f"{len(fams)}."]
+
+
 HOOKS = {
     "AVG": ClaimHooks(key_figures=key_figures, findings=findings, section=section),
+    "AVG.stationary": ClaimHooks(findings=stationary_findings),
     "AVG~global-above-threshold": ClaimHooks(),
     "AVG~below-threshold": ClaimHooks(),
+    "AVG.stationary~removed-by-averaging": ClaimHooks(),
 }
