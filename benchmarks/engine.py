@@ -285,7 +285,10 @@ def backend_cases(scale: float = 1.0) -> list[tuple[str, list[np.ndarray], float
             ("batch-n3-d1-200", batch, 0.01, steps(200))]
 
 
-def _numpy_descent(m: np.ndarray, step: float, steps: int, tol: float) -> np.ndarray:
+def numpy_descent(m: np.ndarray, step: float, steps: int, tol: float) -> np.ndarray:
+    """The reference loop: `steps` GD steps on the numpy engine, each evaluation reusing the
+    previous one's rule, nothing else (no Descent, no compiled path). Also the tests' reference
+    for the compiled loops."""
     rule = None
     for _ in range(steps):
         ev = evaluate(m, tol, rule)
@@ -340,7 +343,7 @@ def backends(args: argparse.Namespace) -> None:
             else:
                 m0 = starts[0]
                 tol = default_tol(reduce_means(m0).k)
-                out, numpy_s = _cpu(_numpy_descent, m0, step, steps, tol)
+                out, numpy_s = _cpu(numpy_descent, m0, step, steps, tol)
                 ref = [out]
                 _, first = _cpu(_descent, m0, step, steps, tol, "jax")
                 res, jax_s = _cpu(_descent, m0, step, steps, tol, "jax")

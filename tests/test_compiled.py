@@ -25,6 +25,7 @@ from reference import _integrand as reference_integrand
 from reference import population_reference
 from reference_k3_mp import integrate as mp_integrate
 
+from benchmarks.engine import numpy_descent
 from scoreclaims.verifiers import collinear, population
 from scoreclaims.verifiers.compiled import advance, advance_batch, compiles, plans
 from scoreclaims.verifiers.compiled.kernels import EPS, SLACK, evaluate_plan
@@ -52,15 +53,6 @@ def _jnp(x: np.ndarray):
 def _rel(a: np.ndarray | float, b: np.ndarray | float) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
-
-
-def _numpy_descent(m: np.ndarray, step: float, steps: int, tol: float) -> np.ndarray:
-    rule = None
-    for _ in range(steps):
-        ev = evaluate(m, tol, rule)
-        rule = ev.rule
-        m = m - step * ev.grad
-    return m
 
 
 def _on_rule(m: np.ndarray, rule: object, tol: float):
@@ -248,7 +240,7 @@ def _same_trajectory(m: np.ndarray, step: float, steps: int,
                      expect_compiled: float = 0.9) -> None:
     """The GD loop on the jax backend (compiled reuses, numpy refits) against the numpy loop."""
     tol = default_tol(min(m.shape[1], len(m) - 1))
-    ref = _numpy_descent(m, step, steps, tol)
+    ref = numpy_descent(m, step, steps, tol)
     source = EngineSource(tol, backend="jax")
     descent = Descent(source, m, step)
     descent.run(steps)

@@ -1,0 +1,196 @@
+"""Does the trapezoid grid's error estimate cover its error, component by component, and at
+coarser grids? The measurement behind per-mean error bounds and cheaper grids for separated
+k = 2, 3 means (figures, not assertions; tests/test_grid_estimate.py holds a small subset).
+
+`python -m benchmarks.grid_estimate [--configs N] [--tol 1e-9] [--factors 1,1.5,2,2.5] [--seed S]`
+
+For each configuration (separated means, n = 3 (k = 2) and n = 5 (k = 3): T3.5 sweep starts,
+draws from N(0, s^2 I) and such draws with a clustered pair; see `draw_config`): the engine's
+grid for it (`trapezoid_cubature`: steps a priori, refined to the tolerance); the same
+construction with every sub-lattice step times `factor` (fewer nodes; the engine reuses a grid
+while the means' strip widths stay within 1.25 times those it was sized for, so factors up to
+1.25 are in use); and a reference, the engine's grid at four times its node density. For each
+rule and each integrand component c (the loss density, every gradient component):
+
+* `true`: |T_c - T_ref,c|, where T is the rule's value (the mean over its 2^k sub-lattices);
+* `engine`: the engine's estimate, max_s |T - T_s| plus left-out weight times the integrand bound
+  plus the rounding bound (what `apply_grid` returns and the engine trusts);
+* `squared`: a candidate sharper estimate of T's own error, est_c^2 / |T|_c (T keeps only the
+  aliasing terms at even frequencies, whose exponents are at least twice a sub-lattice's), plus
+  the same left-out and rounding terms. Not used by the engine: measured here before it could be.
+
+Printed per (k, factor): configurations, median nodes relative to the engine's grid, and the
+worst `true / estimate` over every component of every configuration, for both estimates (a ratio
+above 1 is a miss). Components whose true error is below the reference's rounding are counted as
+covered (their error cannot be measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from scoreclaims.claims.paper._random_init_runs import initial_means
+from scoreclaims.verifiers.formulation import score_integrands
+from scoreclaims.verifiers.geometry import reduce_means
+from scoreclaims.verifiers.population import _group_parts, integrand_bound
+from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD
+from scoreclaims.verifiers.trapezoid import (
+    _EPS,
+    GridRule,
+    apply_grid,
+    build_grid,
+    trapezoid_cubature,
+)
+
+REFERENCE_DENSITY = 4.0  # reference nodes per node of the engine's grid
+REFERENCE_MAX_NODES = 20_000_000
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One rule on one configuration: nodes, and the worst true error / estimate over its
+    components for the engine's estimate and for the squared candidate."""
+
+    nodes: int
+    engine_ratio: float
+    squared_ratio: float
+
+
+def draw_config(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
+    """Separated means (every reduced axis wider than the Hermite limit, the grid's domain):
+    one in three a T3.5 sweep start (N(M_0 e_1, I_d), M_0 in {4, 6, 8, 10}), one in three with
+    two means drawn close together (a clustered pair among separated ones), the others from
+    N(0, s^2 I_d) with s drawn in [0.7, 3]."""
+    kind = rng.uniform()
+    if kind < 1 / 3:
+        m = initial_means(n, d, float(rng.choice([4.0, 6.0, 8.0, 10.0])),
+                          int(rng.integers(0, 2**31)))
+    else:
+        m = rng.normal(size=(n, d)) * float(rng.uniform(0.7, 3.0))
+        if kind < 2 / 3:
+            m[1] = m[0] + rng.normal(size=d) * rng.uniform(0.05, 0.4)
+    red = reduce_means(m)
+    if red.k != min(n - 1, d) or np.min(np.ptp(red.coords, axis=0)) <= HERMITE_MAX_SPREAD:
+        return None
+    return m
+
+
+def _estimates(rule: GridRule, integrand, gmat: np.ndarray, bound: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, engine estimate, squared candidate) per component."""
+    value, absval, err, est = apply_grid(rule, integrand, gmat, bound)
+    extra = err - est  # left-out weight times the bound, and the rounding bound
+    with np.errstate(divide="ignore", invalid="ignore"):
+        squared = np.where(absval > 0, est * est / absval, 0.0) + extra
+    return value, err, squared
+
+
+def _ratio(true: np.ndarray, estimate: np.ndarray, floor: np.ndarray) -> float:
+    """Worst true / estimate over the components whose true error exceeds `floor`."""
+    seen = true > floor
+    if not np.any(seen):
+        return 0.0
+    with np.errstate(divide="ignore"):
+        return float(np.max(np.where(estimate[seen] > 0, true[seen] / estimate[seen], np.inf)))
+
+
+def measure(m: np.ndarray, tol: float, factors: list[float]) -> dict[float, Coverage] | None:
+    """Coverage of the engine's grid (factor 1) and of coarser ones on the canonical means m;
+    None where the engine takes no grid for them."""
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    coords = red.coords
+
+    def integrand(y: np.ndarray) -> np.ndarray:
+        return score_integrands(y, coords)
+
+    base, extra = _group_parts(n, k)
+    gmat = base + float(red.perp @ red.perp) * extra
+    bound = integrand_bound(red)
+    res = trapezoid_cubature(coords, red.basis, integrand, gmat, bound, tol)
+    if res is None or not isinstance(res.rule, GridRule):
+        return None
+    rule = res.rule
+    fine = build_grid(coords, red.basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
+                      rule.left_out * 1e-3, REFERENCE_MAX_NODES)
+    if fine is None:
+        return None
+    ref, ref_abs, _, _ = apply_grid(fine, integrand, gmat, bound)
+    # what the reference cannot resolve: its rounding and its left-out weight
+    floor = 64 * _EPS * ref_abs + fine.left_out * bound
+    out = {}
+    for factor in factors:
+        coarse = rule if factor == 1 else build_grid(coords, red.basis, rule.step * factor,
+                                                     rule.span, rule.left_out, None)
+        if coarse is None:
+            continue
+        value, engine, squared = _estimates(coarse, integrand, gmat, bound)
+        true = np.abs(value - ref)
+        out[factor] = Coverage(coarse.n_nodes, _ratio(true, engine, floor),
+                               _ratio(true, squared, floor))
+    return out
+
+
+def run(configs: int, tol: float, factors: list[float], seed: int) -> list[dict[str, object]]:
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    for n, d in ((3, 2), (5, 3)):
+        k = min(n - 1, d)
+        done = 0
+        per_factor: dict[float, list[tuple[float, Coverage]]] = {f: [] for f in factors}
+        t0 = time.process_time()
+        while done < configs:
+            m = draw_config(rng, n, d)
+            if m is None:
+                continue
+            got = measure(m, tol, factors)
+            if got is None or 1 not in got:
+                continue
+            done += 1
+            for f, cov in got.items():
+                per_factor[f].append((cov.nodes / got[1].nodes, cov))
+        for f in factors:
+            covs = per_factor[f]
+            if not covs:
+                continue
+            rows.append({
+                "k": k, "n": n, "tol": tol, "factor": f, "configs": len(covs),
+                "median_nodes_vs_engine": float(np.median([r for r, _ in covs])),
+                "median_nodes": float(np.median([c.nodes for _, c in covs])),
+                "worst_engine_ratio": max(c.engine_ratio for _, c in covs),
+                "engine_misses": sum(c.engine_ratio > 1 for _, c in covs),
+                "worst_squared_ratio": max(c.squared_ratio for _, c in covs),
+                "squared_misses": sum(c.squared_ratio > 1 for _, c in covs),
+                "cpu_s_for_k": time.process_time() - t0})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", type=int, default=20, help="configurations per k")
+    parser.add_argument("--tol", type=float, default=1e-9)
+    parser.add_argument("--factors", default="1,1.5,2,2.5",
+                        help="sub-lattice step factors against the engine's grid")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="the rows as JSON")
+    args = parser.parse_args()
+    rows = run(args.configs, args.tol, [float(f) for f in args.factors.split(",")], args.seed)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"{'k':>2} {'tol':>7} {'factor':>6} {'configs':>7} {'nodes/engine':>12} "
+          f"{'nodes':>9} {'worst engine':>12} {'misses':>6} {'worst squared':>13} {'misses':>6}")
+    for r in rows:
+        print(f"{r['k']:>2} {r['tol']:>7.0e} {r['factor']:>6} {r['configs']:>7} "
+              f"{r['median_nodes_vs_engine']:>12.3f} {r['median_nodes']:>9.0f} "
+              f"{r['worst_engine_ratio']:>12.3g} {r['engine_misses']:>6} "
+              f"{r['worst_squared_ratio']:>13.3g} {r['squared_misses']:>6}")
+
+
+if __name__ == "__main__":
+    main()
