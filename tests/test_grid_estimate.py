@@ -23,11 +23,13 @@ def test_the_engines_estimate_covers_every_component(seed: int, tol: float) -> N
     assert got[1.0].engine_ratio <= 1.0
 
 
-def test_a_too_optimistic_estimate_is_caught() -> None:
-    """The squared candidate (a sub-lattice's estimate squared over the integral's scale) holds
-    on the engine's grid but misses on grids five times coarser: the measurement can fail."""
+def test_too_optimistic_estimates_are_caught() -> None:
+    """Both candidates (a sub-lattice's estimate squared over the integral's scale; the
+    three-level extrapolation) hold on the engine's grid but miss on grids five times coarser,
+    where the engine's own estimate still covers: the measurement can fail."""
     rng = np.random.default_rng(1)
     worst_engine, worst_at_1, worst_at_5 = 0.0, 0.0, 0.0
+    three_at_1, three_at_5 = 0.0, 0.0
     done = 0
     while done < 8:
         m = draw_config(rng, 3, 2)
@@ -40,5 +42,7 @@ def test_a_too_optimistic_estimate_is_caught() -> None:
         worst_engine = max(worst_engine, got[1.0].engine_ratio, got[5.0].engine_ratio)
         worst_at_1 = max(worst_at_1, got[1.0].squared_ratio)
         worst_at_5 = max(worst_at_5, got[5.0].squared_ratio)
-    assert worst_engine <= 1.0 and worst_at_1 <= 1.0
-    assert worst_at_5 > 1.0
+        three_at_1 = max(three_at_1, got[1.0].three_ratio)
+        three_at_5 = max(three_at_5, got[5.0].three_ratio)
+    assert worst_engine <= 1.0 and worst_at_1 <= 1.0 and three_at_1 <= 1.0
+    assert worst_at_5 > 1.0 and three_at_5 > 1.0
