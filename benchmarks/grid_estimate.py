@@ -3,6 +3,9 @@ coarser grids? The measurement behind per-mean error bounds and cheaper grids fo
 k = 2, 3 means (figures, not assertions; tests/test_grid_estimate.py holds a small subset).
 
 `python -m benchmarks.grid_estimate [--configs N] [--tol 1e-9] [--factors 1,1.5,2,2.5] [--seed S]`
+`python -m benchmarks.grid_estimate --frames 64 [--configs N] [--tol T]`: the frame rule instead
+(`predicted_nodes`: the frame of least predicted nodes among the principal one and 64 random
+rotations, its actual nodes and the engine's estimate there).
 
 For each configuration (separated means, n = 3 (k = 2) and n = 5 (k = 3): T3.5 sweep starts,
 draws from N(0, s^2 I) and such draws with a clustered pair; see `draw_config`): the engine's
@@ -32,7 +35,9 @@ covered (their error cannot be measured).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
 import time
 from dataclasses import dataclass
 
@@ -45,7 +50,10 @@ from scoreclaims.verifiers.population import _group_parts, integrand_bound
 from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD
 from scoreclaims.verifiers.trapezoid import (
     _EPS,
+    SPAN_MARGIN,
     GridRule,
+    _strip_polytope,
+    a_priori_steps,
     apply_grid,
     build_grid,
     trapezoid_cubature,
@@ -125,12 +133,71 @@ def _ratio(true: np.ndarray, estimate: np.ndarray, floor: np.ndarray) -> float:
         return float(np.max(np.where(estimate[seen] > 0, true[seen] / estimate[seen], np.inf)))
 
 
-def measure(m: np.ndarray, tol: float, factors: list[float]) -> dict[float, Coverage] | None:
-    """Coverage of the engine's grid (factor 1) and of coarser ones on the canonical means m;
-    None where the engine takes no grid for them."""
+def rotations(rng: np.random.Generator, count: int, k: int) -> np.ndarray:
+    """(count + 1, k, k): the identity, then `count` uniformly random rotations."""
+    q, r = np.linalg.qr(rng.normal(size=(count, k, k)))
+    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    q[np.linalg.det(q) < 0, :, 0] *= -1
+    return np.concatenate([np.eye(k)[None], q])
+
+
+def _decay_lower_bound(w: np.ndarray, vert: np.ndarray, dp: np.ndarray) -> np.ndarray:
+    """(..., ) a lower bound of X(w) = max over eta in P of w . eta - |eta|^2 / 2, the decay
+    exponent of the aliasing term at frequency w (..., k): the best of P's vertices and of w
+    scaled into P (P is convex, symmetric, and holds the origin)."""
+    proj = np.max(np.abs(w @ dp.T), axis=-1)
+    scale = np.minimum(1.0, np.pi / np.maximum(proj, 1e-300))
+    best = scale * (1.0 - 0.5 * scale) * np.sum(w * w, axis=-1)
+    if len(vert):
+        best = np.maximum(best, np.max(w @ vert.T - 0.5 * np.sum(vert**2, axis=1), axis=-1))
+    return best
+
+
+def predicted_nodes(coords: np.ndarray, rots: np.ndarray, tol: float) -> np.ndarray:
+    """(R,) the grid's node count up to a common factor, prod_e 1 / h_e, for the frames
+    coords @ rots[r]: the engine's a-priori steps shrunk by the largest common factor (bisected)
+    that makes every aliasing term, nu in {-1, 0, 1}^k but 0, decay by at least ln(10 / tol)
+    by `_decay_lower_bound` (the a-priori steps alone look only at the axes, nu = +-e_e, and
+    miss the cross terms of rotated frames). The polytope's vertices rotate with the
+    coordinates, so one polytope serves every frame."""
+    vert, dp = _strip_polytope(coords)
+    k = coords.shape[1]
+    nus = np.array([v for v in itertools.product((-1, 0, 1), repeat=k) if any(v)], dtype=float)
+    c = np.einsum("nk,rkl->rnl", coords, rots)
+    width = np.ptp(c, axis=1)
+    v_r = np.einsum("vk,rkl->rvl", vert, rots)
+    d_r = np.einsum("pk,rkl->rpl", dp, rots)
+    if len(vert):
+        width = np.minimum(width, np.pi / np.maximum(np.max(v_r, axis=1), 1e-300))
+    h0 = a_priori_steps(SPAN_MARGIN * width, tol)  # (R, k)
+    need = math.log(10.0 / tol)
+
+    def worst(s: np.ndarray) -> np.ndarray:  # (R,) the slowest term's decay at steps s h0
+        w = 2 * np.pi * nus[None] / (s[:, None, None] * h0[:, None, :])  # (R, V, k)
+        out = np.empty(len(rots))
+        for r in range(len(rots)):
+            out[r] = np.min(_decay_lower_bound(w[r], v_r[r], d_r[r]))
+        return out
+
+    full = worst(np.ones(len(rots))) >= need
+    lo, hi = np.full(len(rots), 0.05), np.ones(len(rots))
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        ok = worst(mid) >= need
+        lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
+    lo = np.where(full, 1.0, lo)
+    return np.prod(1.0 / (lo[:, None] * h0), axis=1)
+
+
+def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarray | None = None
+            ) -> dict[float, Coverage] | None:
+    """Coverage of the engine's grid (factor 1) and of coarser ones on the canonical means m,
+    in the engine's principal frame turned by `rotation` (k, k) if given; None where the engine
+    takes no grid for them."""
     red = reduce_means(m)
     n, k = red.coords.shape
-    coords = red.coords
+    coords = red.coords if rotation is None else red.coords @ rotation
+    basis = red.basis if rotation is None else red.basis @ rotation
 
     def integrand(y: np.ndarray) -> np.ndarray:
         return score_integrands(y, coords)
@@ -138,11 +205,11 @@ def measure(m: np.ndarray, tol: float, factors: list[float]) -> dict[float, Cove
     base, extra = _group_parts(n, k)
     gmat = base + float(red.perp @ red.perp) * extra
     bound = integrand_bound(red)
-    res = trapezoid_cubature(coords, red.basis, integrand, gmat, bound, tol)
+    res = trapezoid_cubature(coords, basis, integrand, gmat, bound, tol)
     if res is None or not isinstance(res.rule, GridRule):
         return None
     rule = res.rule
-    fine = build_grid(coords, red.basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
+    fine = build_grid(coords, basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
                       rule.left_out * 1e-3, REFERENCE_MAX_NODES)
     if fine is None:
         return None
@@ -151,7 +218,7 @@ def measure(m: np.ndarray, tol: float, factors: list[float]) -> dict[float, Cove
     floor = 64 * _EPS * ref_abs + fine.left_out * bound
     out = {}
     for factor in factors:
-        coarse = rule if factor == 1 else build_grid(coords, red.basis, rule.step * factor,
+        coarse = rule if factor == 1 else build_grid(coords, basis, rule.step * factor,
                                                      rule.span, rule.left_out, None)
         if coarse is None:
             continue
@@ -198,6 +265,41 @@ def run(configs: int, tol: float, factors: list[float], seed: int) -> list[dict[
     return rows
 
 
+def frames(configs: int, tol: float, candidates: int, seed: int) -> list[dict[str, object]]:
+    """The frame rule against the principal frame: per configuration, the frame of least
+    predicted nodes among the identity and `candidates` random rotations; its actual nodes
+    against the principal frame's, and the engine's estimate there against a reference in the
+    same frame."""
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    for n, d in ((3, 2), (5, 3)):
+        k = min(n - 1, d)
+        ratios, worst, misses, pick_s = [], 0.0, 0, []
+        while len(ratios) < configs:
+            m = draw_config(rng, n, d)
+            if m is None:
+                continue
+            coords = reduce_means(m).coords
+            rots = rotations(rng, candidates, k)
+            t0 = time.perf_counter()
+            choice = int(np.argmin(predicted_nodes(coords, rots, tol)))
+            pick_s.append(time.perf_counter() - t0)
+            principal = measure(m, tol, [1.0])
+            chosen = principal if choice == 0 else measure(m, tol, [1.0], rots[choice])
+            if principal is None or chosen is None:
+                continue
+            ratios.append(chosen[1.0].nodes / principal[1.0].nodes)
+            worst = max(worst, chosen[1.0].engine_ratio)
+            misses += chosen[1.0].engine_ratio > 1
+        rows.append({"k": k, "n": n, "tol": tol, "configs": configs, "candidates": candidates,
+                     "median_nodes_vs_principal": float(np.median(ratios)),
+                     "best": float(np.min(ratios)), "worst": float(np.max(ratios)),
+                     "principal_kept": sum(r == 1.0 for r in ratios),
+                     "worst_engine_ratio": worst, "engine_misses": misses,
+                     "median_pick_ms": 1e3 * float(np.median(pick_s))})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", type=int, default=20, help="configurations per k")
@@ -206,7 +308,23 @@ def main() -> None:
                         help="sub-lattice step factors against the engine's grid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="the rows as JSON")
+    parser.add_argument("--frames", type=int, default=0, metavar="CANDIDATES",
+                        help="instead: the frame of least predicted nodes among the principal "
+                        "frame and this many random rotations, against the principal frame")
     args = parser.parse_args()
+    if args.frames:
+        out = frames(args.configs, args.tol, args.frames, args.seed)
+        if args.json:
+            print(json.dumps(out, indent=1))
+            return
+        for r in out:
+            print(f"k = {r['k']}, tol {r['tol']:.0e}, {r['configs']} configurations, "
+                  f"{r['candidates']} candidates: nodes vs the principal frame median "
+                  f"{r['median_nodes_vs_principal']:.3f} (best {r['best']:.3f}, worst "
+                  f"{r['worst']:.3f}, principal kept {r['principal_kept']}); engine's estimate "
+                  f"worst {r['worst_engine_ratio']:.3g}, misses {r['engine_misses']}; pick "
+                  f"{r['median_pick_ms']:.2f} ms")
+        return
     rows = run(args.configs, args.tol, [float(f) for f in args.factors.split(",")], args.seed)
     if args.json:
         print(json.dumps(rows, indent=1))
