@@ -95,8 +95,10 @@ def findings(claim: Mapping[str, Any]) -> Sequence[str]:
         out.append(f"the capture rule (n = 2: every mean converges iff the farther one starts "
                    f"within R*_avg(t_min, t_max), derived) agrees with GD on {agree} of "
                    f"{agree + disagree} decided seeds inside ({undecided} undecided at the "
-                   f"horizon); as R*_avg grows only like sqrt(t_max - t_min) (derived), t_max "
-                   f"above T2.1's threshold does not make convergence global.")
+                   f"horizon); as R*_avg(0, T) grows only like sqrt(T) (derived; R*_avg(t_min, "
+                   f"t_max) = e^t_min R*_avg(0, t_max - t_min)) while the threshold admits M "
+                   f"up to e^(t_max - 2) / n, t_max above T2.1's threshold does not make "
+                   f"convergence global.")
     above = [r for r in rows if r["some_diverge"] and r["above_threshold"]]
     if above:
         out.append("above T2.1's threshold a mean still diverges at "
