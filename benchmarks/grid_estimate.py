@@ -56,6 +56,7 @@ from scoreclaims.verifiers.trapezoid import (
     a_priori_steps,
     apply_grid,
     build_grid,
+    strip_widths,
     trapezoid_cubature,
 )
 
@@ -69,6 +70,7 @@ class Coverage:
     components for the engine's estimate and for the squared candidate."""
 
     nodes: int
+    measured: int  # components whose true error exceeds what the reference resolves
     engine_ratio: float
     squared_ratio: float
     three_ratio: float
@@ -163,13 +165,10 @@ def predicted_nodes(coords: np.ndarray, rots: np.ndarray, tol: float) -> np.ndar
     vert, dp = _strip_polytope(coords)
     k = coords.shape[1]
     nus = np.array([v for v in itertools.product((-1, 0, 1), repeat=k) if any(v)], dtype=float)
-    c = np.einsum("nk,rkl->rnl", coords, rots)
-    width = np.ptp(c, axis=1)
+    width = np.array([strip_widths(coords @ rot) for rot in rots])
     v_r = np.einsum("vk,rkl->rvl", vert, rots)
     d_r = np.einsum("pk,rkl->rpl", dp, rots)
-    if len(vert):
-        width = np.minimum(width, np.pi / np.maximum(np.max(v_r, axis=1), 1e-300))
-    h0 = a_priori_steps(SPAN_MARGIN * width, tol)  # (R, k)
+    h0 = a_priori_steps(SPAN_MARGIN * width, tol)  # (R, k), the engine's steps in each frame
     need = math.log(10.0 / tol)
 
     def worst(s: np.ndarray) -> np.ndarray:  # (R,) the slowest term's decay at steps s h0
@@ -224,7 +223,8 @@ def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarra
             continue
         value, engine, squared, three = _estimates(coarse, integrand, gmat, bound)
         true = np.abs(value - ref)
-        out[factor] = Coverage(coarse.n_nodes, _ratio(true, engine, floor),
+        out[factor] = Coverage(coarse.n_nodes, int(np.sum(true > floor)),
+                               _ratio(true, engine, floor),
                                _ratio(true, squared, floor), _ratio(true, three, floor))
     return out
 
