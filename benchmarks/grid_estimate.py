@@ -46,7 +46,7 @@ import numpy as np
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.verifiers.formulation import score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
-from scoreclaims.verifiers.population import _group_parts, integrand_bound
+from scoreclaims.verifiers.population import _group_parts, grid_first, integrand_bound
 from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD
 from scoreclaims.verifiers.trapezoid import (
     _EPS,
@@ -93,6 +93,24 @@ def draw_config(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
     if red.k != min(n - 1, d) or np.min(np.ptp(red.coords, axis=0)) <= HERMITE_MAX_SPREAD:
         return None
     return m
+
+
+def draw_thin(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
+    """Means with thin reduced axes beside a separated one (k = 3 only, where the engine takes
+    the grid for them: `population.grid_first`): N(c e_1, diag(s)^2) with s_1 in [0.5, 4], the
+    other scales in [0.01, 0.3] (one of them wide, in [0.3, 2], in one draw out of three) and c
+    in {0, 2, 5, 10}; kept when some reduced axis is thin (spread <= HERMITE_MAX_SPREAD)."""
+    if min(n - 1, d) != 3:
+        return None
+    scale = np.concatenate([[rng.uniform(0.5, 4.0)], rng.uniform(0.01, 0.3, size=d - 1)])
+    if rng.uniform() < 1 / 3:
+        scale[1] = rng.uniform(0.3, 2.0)
+    m = rng.normal(size=(n, d)) * scale
+    m[:, 0] += float(rng.choice([0.0, 2.0, 5.0, 10.0]))
+    red = reduce_means(m)
+    if red.k != 3 or not grid_first(red.coords):
+        return None
+    return m if np.min(np.ptp(red.coords, axis=0)) <= HERMITE_MAX_SPREAD else None
 
 
 def _coarser_sums(rule: GridRule, f: np.ndarray) -> np.ndarray:
@@ -229,16 +247,19 @@ def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarra
     return out
 
 
-def run(configs: int, tol: float, factors: list[float], seed: int) -> list[dict[str, object]]:
+def run(configs: int, tol: float, factors: list[float], seed: int, thin: bool = False
+        ) -> list[dict[str, object]]:
+    """`thin`: k = 3 draws with thin axes (`draw_thin`) instead of the separated ones."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []
-    for n, d in ((3, 2), (5, 3)):
+    draw = draw_thin if thin else draw_config
+    for n, d in ((5, 3),) if thin else ((3, 2), (5, 3)):
         k = min(n - 1, d)
         done = 0
         per_factor: dict[float, list[tuple[float, Coverage]]] = {f: [] for f in factors}
         t0 = time.process_time()
         while done < configs:
-            m = draw_config(rng, n, d)
+            m = draw(rng, n, d)
             if m is None:
                 continue
             got = measure(m, tol, factors)
@@ -311,6 +332,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=0, metavar="CANDIDATES",
                         help="instead: the frame of least predicted nodes among the principal "
                         "frame and this many random rotations, against the principal frame")
+    parser.add_argument("--thin", action="store_true",
+                        help="k = 3 means with thin axes beside a separated one (`draw_thin`)")
     args = parser.parse_args()
     if args.frames:
         out = frames(args.configs, args.tol, args.frames, args.seed)
@@ -325,7 +348,8 @@ def main() -> None:
                   f"worst {r['worst_engine_ratio']:.3g}, misses {r['engine_misses']}; pick "
                   f"{r['median_pick_ms']:.2f} ms")
         return
-    rows = run(args.configs, args.tol, [float(f) for f in args.factors.split(",")], args.seed)
+    rows = run(args.configs, args.tol, [float(f) for f in args.factors.split(",")], args.seed,
+               args.thin)
     if args.json:
         print(json.dumps(rows, indent=1))
         return

@@ -9,16 +9,20 @@ import numpy as np
 import pytest
 
 from scoreclaims.claims.model import NOT_APPLICABLE, InstanceOutcome
-from scoreclaims.claims.paper import experiment_e1, random_init
+from scoreclaims.claims.paper import _random_init_runs, experiment_e1, random_init
 from scoreclaims.claims.paper._random_init_runs import (
     Classification,
     Window,
+    certify_tols,
     classify,
     initial_means,
+    open_on_signs,
     proportion,
+    run_classified,
     sweep,
     wilson,
 )
+from scoreclaims.verifiers import default_tol
 from scoreclaims.verifiers.rates import fit_rates
 
 P = random_init.T3_5.params("quick")
@@ -321,3 +325,48 @@ def test_every_full_sweep_setting_has_200_seeds_and_k3_its_tolerance() -> None:
     assert all("tol" not in i for i in full if (i["n"], i["d"]) != (5, 3))
     checks = [i for i in random_init.CHECKS["full"] if i["kind"] == "tol-check"]
     assert checks and all(i["tol"] == random_init.SWEEP_TOL_K3 for i in checks)
+
+
+# ------------------------------------------------------------- signs certified afresh
+
+def test_certify_tols_tighten_from_the_runs_tolerance_to_the_default() -> None:
+    assert certify_tols(1e-4, 3) == [1e-6, 1e-7, 1e-8, default_tol(3)]
+    assert certify_tols(1e-7, 3) == [1e-8, default_tol(3)]
+    assert certify_tols(None, 3) == [] and certify_tols(None, 2) == []
+    assert certify_tols(1e-2, 2) == [1e-6, 1e-7, 1e-8, default_tol(2)]
+
+
+def test_open_on_signs_only_where_a_receding_means_sign_is_within_its_bound() -> None:
+    d = np.array([[0.3, 4.0], [0.2, 4.1], [0.1, 4.3]])
+    for radial, err, expected in [
+        (np.array([0.2, -1e-3]), 1e-2, True),  # outward, within the bound: a sign to certify
+        (np.array([0.2, 1e-3]), 1e-2, False),  # pulled back: no certificate makes it diverge
+        (np.array([0.2, -1e-3]), 1e-12, False),  # already decided
+    ]:
+        win = _window(d, radial, err)
+        assert open_on_signs(win, classify(win)) is expected
+    near = np.array([[0.3, 2.0], [0.2, 2.1], [0.1, 2.3]])  # inside r_div
+    win = _window(near, np.array([0.2, -1e-3]), 1e-2)
+    assert not open_on_signs(win, classify(win))
+    back = np.array([[0.3, 4.0], [0.2, 4.1], [0.1, 4.05]])  # not receding at every step
+    win = _window(back, np.array([0.2, -1e-3]), 1e-2)
+    assert not open_on_signs(win, classify(win))
+    win = _window(d, np.array([0.2, -1e-3]), 1e-2, accurate=False)
+    assert not open_on_signs(win, classify(win))
+
+
+@pytest.mark.parametrize("seed", [2, 4, 5])
+def test_a_sign_left_open_by_a_loose_tolerance_is_certified_at_a_tighter_one(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """n = 3, d = 2, M_0 = 8 at tol 1e-2: a far mean's radial gradient sits within the bound at
+    tau = 32; evaluated again at a tighter tolerance the window decides, with the outcome of the
+    run at the engine's default tolerance (which needs no certificate)."""
+    m0 = initial_means(3, 2, 8.0, seed)
+    loose = run_classified(m0, 0.1, 32, 64, budget=10**8, tol=1e-2)
+    exact = run_classified(m0, 0.1, 32, 64, budget=10**8)
+    assert loose["decided"] and loose["tau"] == 32 and loose["certified_tol"] is not None
+    assert exact["certified_tol"] is None
+    assert (loose["converged"], loose["diverged"]) == (exact["converged"], exact["diverged"])
+    monkeypatch.setattr(_random_init_runs, "CERTIFY_TOLS", ())
+    bare = run_classified(m0, 0.1, 32, 32, budget=10**8, tol=1e-2)
+    assert not bare["decided"] and "error bound" in bare["reason"]
