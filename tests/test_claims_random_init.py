@@ -370,3 +370,12 @@ def test_a_sign_left_open_by_a_loose_tolerance_is_certified_at_a_tighter_one(
     monkeypatch.setattr(_random_init_runs, "CERTIFY_TOLS", ())
     bare = run_classified(m0, 0.1, 32, 32, budget=10**8, tol=1e-2)
     assert not bare["decided"] and "error bound" in bare["reason"]
+
+
+def test_a_sweep_counts_its_seeds_decided_by_certified_signs() -> None:
+    res = sweep(3, 2, 8.0, [2, 4, 5], 0.1, 32, 64, budget=10**8, tol=1e-2)
+    assert res["undecided"] == 0
+    assert sum(res["certified"].values()) == 3
+    assert set(res["certified"]) <= {"1e-06", "1e-07", "1e-08", "1e-11"}
+    plain = sweep(3, 2, 8.0, [2, 4, 5], 0.1, 32, 64, budget=10**8)
+    assert plain["certified"] == {}

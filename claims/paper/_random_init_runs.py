@@ -304,11 +304,17 @@ def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: in
         counts[str(r["count"])] = counts.get(str(r["count"]), 0) + 1
     one = [r for r in decided if r["count"] == 1]
     wins = sum(bool(r["closest_wins"]) for r in one)
+    certified: dict[str, int] = {}
+    for r in decided:
+        if r.get("certified_tol") is not None:
+            key = f"{r['certified_tol']:.0e}"
+            certified[key] = certified.get(key, 0) + 1
     return {
         "runs": runs,
         "counts": counts,
         "undecided": undecided,
         "out_of_budget": sum(bool(r["out_of_budget"]) for r in runs),
+        "certified": dict(sorted(certified.items(), reverse=True)),
         "budget": budget,
         "tol": tol,
         "exactly_one": proportion(len(one), len(decided), undecided),

@@ -76,6 +76,9 @@ def _sweep_table(ctx: ClaimContext) -> str:
             undecided += f" ({m.get('out_of_budget', 0)} out of budget)"
         tol = f"{m['tol']:.0e}" if m.get("tol") is not None else (
             f"default ({m['default_tol']:.0e})" if "default_tol" in m else "default")
+        certified = m.get("certified") or {}
+        if certified:
+            tol += " (signs of " + ", ".join(f"{v} at {k}" for k, v in certified.items()) + ")"
         ci_all = (m.get("exactly_one") or {}).get("ci_all_runs")
         bound = 1 - m["n"] ** 2 * float(m["M0"]) ** (-1 / 3)  # the paper's (PAPER.md 2b)
         rows.append([m["n"], m["d"], fmt(m["M0"]), f"{m['seeds']}{flag}", tol, undecided,
@@ -106,8 +109,12 @@ def _sweep_table(ctx: ClaimContext) -> str:
             "the 200 seeds the "
             "full profile runs. 'tol': the cubature tolerance relative to the gradient's norm "
             "('default': the engine's own for the setting's k); the signs that "
-            "decide a diverging mean are certified against the error bound at any tolerance, and "
-            "the tolerance check below classifies the same seeds at both." + budget_note)
+            "decide a diverging mean are certified against the error bound at any tolerance. "
+            "Where a sweep's tolerance leaves a receding mean's sign within its bound, the "
+            "window's last point is evaluated again at tighter tolerances, 1e-6 down to the "
+            "default, until the window decides ('signs of N at T': N seeds decided so, the "
+            "tightest tolerance used); the tolerance check below classifies the same seeds at "
+            "both tolerances." + budget_note)
 
 
 @styled
