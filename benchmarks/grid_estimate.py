@@ -96,15 +96,13 @@ def draw_config(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
 
 
 def draw_thin(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
-    """Means with thin reduced axes beside a separated one (k = 3 only, where the engine takes
-    the grid for them: `population.grid_first`): N(c e_1, diag(s)^2) with s_1 in [0.5, 4], the
-    other scales in [0.01, 0.3] (one of them wide, in [0.3, 2], in one draw out of three) and c
-    in {0, 2, 5, 10}; kept when some reduced axis is thin (spread <= HERMITE_MAX_SPREAD)."""
+    """Means with one thin reduced axis beside two separated ones (k = 3 only, where the engine
+    takes the grid for them: `population.grid_first`): N(c e_1, diag(s)^2) with s_1 in
+    [0.5, 4], s_2 in [0.3, 2], s_3 in [0.01, 0.3] and c in {0, 2, 5, 10}; kept when exactly one
+    reduced axis is thin (spread <= HERMITE_MAX_SPREAD)."""
     if min(n - 1, d) != 3:
         return None
-    scale = np.concatenate([[rng.uniform(0.5, 4.0)], rng.uniform(0.01, 0.3, size=d - 1)])
-    if rng.uniform() < 1 / 3:
-        scale[1] = rng.uniform(0.3, 2.0)
+    scale = np.array([rng.uniform(0.5, 4.0), rng.uniform(0.3, 2.0), rng.uniform(0.01, 0.3)])
     m = rng.normal(size=(n, d)) * scale
     m[:, 0] += float(rng.choice([0.0, 2.0, 5.0, 10.0]))
     red = reduce_means(m)
@@ -333,7 +331,7 @@ def main() -> None:
                         help="instead: the frame of least predicted nodes among the principal "
                         "frame and this many random rotations, against the principal frame")
     parser.add_argument("--thin", action="store_true",
-                        help="k = 3 means with thin axes beside a separated one (`draw_thin`)")
+                        help="k = 3 means with a thin axis beside two separated ones (`draw_thin`)")
     args = parser.parse_args()
     if args.frames:
         out = frames(args.configs, args.tol, args.frames, args.seed)

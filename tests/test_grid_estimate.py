@@ -65,7 +65,7 @@ def test_too_optimistic_estimates_are_caught() -> None:
 @settings(max_examples=8, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_the_estimate_covers_thin_axes_beside_a_separated_one(seed: int) -> None:
-    """k = 3 means with one or two thin axes (where `grid_first` now takes the grid): the
+    """k = 3 means with one thin axis (where `grid_first` now takes the grid): the
     engine's estimate covers every component against the reference, tol 1e-4."""
     m = draw_thin(np.random.default_rng(seed), 5, 3)
     assume(m is not None)
@@ -74,18 +74,19 @@ def test_the_estimate_covers_thin_axes_beside_a_separated_one(seed: int) -> None
     assert got[1.0].engine_ratio <= 1.0
 
 
-def test_grid_first_routes_k3_means_with_a_separated_axis() -> None:
+def test_grid_first_routes_k3_means_with_two_separated_axes() -> None:
     wide, thin = np.array([0.0, 3.0, 6.0]), np.array([0.0, 0.05, -0.1])
-    assert grid_first(np.stack([wide, wide[::-1], thin], axis=1)[:, :3])  # k = 3, one thin axis
-    assert grid_first(np.stack([wide, thin, 0.5 * thin[::-1]], axis=1))  # two thin axes
+    assert grid_first(np.stack([wide, wide[::-1], thin], axis=1))  # k = 3, one thin axis
+    assert not grid_first(np.stack([wide, thin, 0.5 * thin[::-1]], axis=1))  # two thin axes
     assert not grid_first(np.stack([thin, thin[::-1], 0.3 * thin], axis=1))  # all thin
+    assert grid_first(np.stack([wide, wide[::-1], np.array([0.0, 2.0, 1.0])], axis=1))
     assert not grid_first(np.stack([wide, thin], axis=1))  # k = 2 keeps the adaptive path
     assert grid_first(np.stack([wide, wide[::-1]], axis=1))  # k = 2 separated
 
 
 def test_the_grid_and_the_adaptive_cubature_agree_on_a_thin_axis_configuration() -> None:
     """Differential: the same k = 3 thin-axis means through the grid and through the adaptive
-    cubature (Gauss-Hermite on the thin axes), at the default tolerance: loss and gradient
+    cubature (Gauss-Hermite on the thin axis), at the default tolerance: loss and gradient
     agree within the sum of the two error bounds."""
     rng = np.random.default_rng(3)
     m = None
