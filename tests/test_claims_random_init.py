@@ -16,7 +16,6 @@ from scoreclaims.claims.paper._random_init_runs import (
     certify_tols,
     classify,
     initial_means,
-    open_on_signs,
     proportion,
     run_classified,
     sweep,
@@ -344,15 +343,15 @@ def test_open_on_signs_only_where_a_receding_means_sign_is_within_its_bound() ->
         (np.array([0.2, -1e-3]), 1e-12, False),  # already decided
     ]:
         win = _window(d, radial, err)
-        assert open_on_signs(win, classify(win)) is expected
+        assert classify(win).open_on_signs is expected
     near = np.array([[0.3, 2.0], [0.2, 2.1], [0.1, 2.3]])  # inside r_div
     win = _window(near, np.array([0.2, -1e-3]), 1e-2)
-    assert not open_on_signs(win, classify(win))
+    assert not classify(win).open_on_signs
     back = np.array([[0.3, 4.0], [0.2, 4.1], [0.1, 4.05]])  # not receding at every step
     win = _window(back, np.array([0.2, -1e-3]), 1e-2)
-    assert not open_on_signs(win, classify(win))
+    assert not classify(win).open_on_signs
     win = _window(d, np.array([0.2, -1e-3]), 1e-2, accurate=False)
-    assert not open_on_signs(win, classify(win))
+    assert not classify(win).open_on_signs
 
 
 @pytest.mark.parametrize("seed", [2, 4, 5])

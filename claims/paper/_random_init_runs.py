@@ -91,10 +91,18 @@ class Classification:
     diverging: tuple[int, ...]
     undecided: tuple[int, ...]
     reason: str
+    on_signs: tuple[int, ...] = ()  # open means that lack only a sign beyond the error bound
 
     @property
     def decided(self) -> bool:
         return not self.undecided
+
+    @property
+    def open_on_signs(self) -> bool:
+        """Whether only signs keep the window open: every open mean ends at least r_div away,
+        recedes at every recorded step and has a negative radial gradient within its bound
+        (never for an inaccurate or out-of-budget window)."""
+        return bool(self.undecided) and self.on_signs == self.undecided
 
 
 def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Classification:
@@ -109,35 +117,25 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
     slack = MONOTONE_RTOL * np.maximum(dist[:-1], 1.0)
     final = win.means[-1]
     radial = np.einsum("id,id->i", final, win.grad) / np.maximum(dist[-1], 1e-300)
-    conv, div, open_ = [], [], []
+    conv, div, open_, on_signs = [], [], [], []
     notes = []
     for i in range(n):
+        receding = dist[-1, i] >= r_div and np.all(step[:, i] > 0) and radial[i] < 0
         if dist[-1, i] <= r_conv and np.all(step[:, i] <= slack[:, i]):
             conv.append(i)
-        elif dist[-1, i] >= r_div and np.all(step[:, i] > 0) and radial[i] < -win.grad_error:
+        elif receding and radial[i] < -win.grad_error:
             div.append(i)
         else:
             open_.append(i)
+            if receding:
+                on_signs.append(i)
             notes.append(f"mean {i}: distance {dist[0, i]:.4g} -> {dist[-1, i]:.4g}, radial "
                          f"gradient {radial[i]:.3g} (error bound {win.grad_error:.2g})")
     if not win.accurate:
         notes.insert(0, "a cubature missed its tolerance in the window")
         return Classification((), (), tuple(range(n)), "; ".join(notes))
-    return Classification(tuple(conv), tuple(div), tuple(open_), "; ".join(notes))
-
-
-def open_on_signs(win: Window, result: Classification, r_div: float = R_DIV) -> bool:
-    """Whether only signs keep the window open: it is accurate and in budget, and every open
-    mean ends at least `r_div` away, recedes at every recorded step and has a negative radial
-    gradient (within its error bound, else it would be diverging)."""
-    if result.decided or not win.accurate or win.out_of_budget is not None:
-        return False
-    dist = np.linalg.norm(win.means, axis=2)
-    step = np.diff(dist, axis=0)
-    final = win.means[-1]
-    radial = np.einsum("id,id->i", final, win.grad) / np.maximum(dist[-1], 1e-300)
-    return all(dist[-1, i] >= r_div and np.all(step[:, i] > 0) and radial[i] < 0
-               for i in result.undecided)
+    return Classification(tuple(conv), tuple(div), tuple(open_), "; ".join(notes),
+                          tuple(on_signs))
 
 
 def certify_tols(tol: float | None, k: int) -> list[float]:
@@ -204,7 +202,7 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         win = window(horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
         tau = horizon
         result = classify(win, r_conv, r_div)
-        if open_on_signs(win, result, r_div):
+        if result.open_on_signs:
             win, result, certified_tol = certify(win, result)
         if result.decided or horizon * 2 > max_steps or descent.stopped:
             break
