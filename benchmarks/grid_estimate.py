@@ -3,6 +3,8 @@ coarser grids? The measurement behind per-mean error bounds and cheaper grids fo
 k = 2, 3 means (figures, not assertions; tests/test_grid_estimate.py holds a small subset).
 
 `python -m benchmarks.grid_estimate [--configs N] [--tol 1e-9] [--factors 1,1.5,2,2.5] [--seed S]`
+`python -m benchmarks.grid_estimate --along [--configs N] [--tol T]`: configurations taken along
+T3.5 sweep runs instead (`draw_along`).
 `python -m benchmarks.grid_estimate --frames 64 [--configs N] [--tol T]`: the frame rule instead
 (`predicted_nodes`: the frame of least predicted nodes among the principal one and 64 random
 rotations, its actual nodes and the engine's estimate there).
@@ -44,6 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scoreclaims.claims.paper._random_init_runs import initial_means
+from scoreclaims.claims.paper.random_init import SWEEP_ETA, SWEEP_TOL_K3
+from scoreclaims.verifiers.dynamics import Descent, EngineSource
 from scoreclaims.verifiers.formulation import score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import _group_parts, grid_first, integrand_bound
@@ -109,6 +113,24 @@ def draw_thin(rng: np.random.Generator, n: int, d: int) -> np.ndarray | None:
     if red.k != 3 or not grid_first(red.coords):
         return None
     return m if np.min(np.ptp(red.coords, axis=0)) <= HERMITE_MAX_SPREAD else None
+
+
+ALONG_TAUS = (8, 16, 32)  # a sweep seed is first classified at 32 steps (most decide there)
+
+
+def draw_along(rng: np.random.Generator, n: int, d: int) -> list[np.ndarray]:
+    """Configurations along one T3.5 sweep run (a seed drawn, M_0 in {4, 6, 8, 10}): GD from
+    its start at the sweep's step and tolerance (SWEEP_TOL_K3 for k = 3, else the engine's),
+    the means at the steps ALONG_TAUS; those the engine takes a grid for (`grid_first`)."""
+    m0 = initial_means(n, d, float(rng.choice([4.0, 6.0, 8.0, 10.0])), int(rng.integers(0, 2**31)))
+    tol = SWEEP_TOL_K3 if min(n - 1, d) == 3 else None
+    descent = Descent(EngineSource(tol), np.array(m0, dtype=float), SWEEP_ETA)
+    out = []
+    for rec in descent.run(max(ALONG_TAUS), ALONG_TAUS):
+        red = reduce_means(rec.m)
+        if red.k == min(n - 1, d) and grid_first(red.coords):
+            out.append(np.array(rec.m))
+    return out
 
 
 def _coarser_sums(rule: GridRule, f: np.ndarray) -> np.ndarray:
@@ -245,19 +267,27 @@ def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarra
     return out
 
 
-def run(configs: int, tol: float, factors: list[float], seed: int, thin: bool = False
-        ) -> list[dict[str, object]]:
-    """`thin`: k = 3 draws with thin axes (`draw_thin`) instead of the separated ones."""
+def run(configs: int, tol: float, factors: list[float], seed: int, thin: bool = False,
+        along: bool = False) -> list[dict[str, object]]:
+    """`thin`: k = 3 draws with thin axes (`draw_thin`) instead of the separated ones;
+    `along`: configurations along T3.5 sweep runs (`draw_along`, n = 3 and 5, d = 3)."""
     rng = np.random.default_rng(seed)
     rows: list[dict[str, object]] = []
-    draw = draw_thin if thin else draw_config
-    for n, d in ((5, 3),) if thin else ((3, 2), (5, 3)):
+    shapes = ((5, 3),) if thin else ((3, 3), (5, 3)) if along else ((3, 2), (5, 3))
+    for n, d in shapes:
         k = min(n - 1, d)
         done = 0
         per_factor: dict[float, list[tuple[float, Coverage]]] = {f: [] for f in factors}
         t0 = time.process_time()
+        pending: list[np.ndarray] = []
         while done < configs:
-            m = draw(rng, n, d)
+            if along:
+                pending = pending or draw_along(rng, n, d)
+                if not pending:
+                    continue
+                m: np.ndarray | None = pending.pop()
+            else:
+                m = (draw_thin if thin else draw_config)(rng, n, d)
             if m is None:
                 continue
             got = measure(m, tol, factors)
@@ -332,7 +362,11 @@ def main() -> None:
                         "frame and this many random rotations, against the principal frame")
     parser.add_argument("--thin", action="store_true",
                         help="k = 3 means with a thin axis beside two separated ones (`draw_thin`)")
+    parser.add_argument("--along", action="store_true",
+                        help="configurations along T3.5 sweep runs (`draw_along`)")
     args = parser.parse_args()
+    if args.thin and args.along:
+        parser.error("--thin and --along are exclusive")
     if args.frames:
         out = frames(args.configs, args.tol, args.frames, args.seed)
         if args.json:
@@ -347,7 +381,7 @@ def main() -> None:
                   f"{r['median_pick_ms']:.2f} ms")
         return
     rows = run(args.configs, args.tol, [float(f) for f in args.factors.split(",")], args.seed,
-               args.thin)
+               args.thin, args.along)
     if args.json:
         print(json.dumps(rows, indent=1))
         return

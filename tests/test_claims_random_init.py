@@ -23,6 +23,7 @@ from scoreclaims.claims.paper._random_init_runs import (
 )
 from scoreclaims.verifiers import default_tol
 from scoreclaims.verifiers.rates import fit_rates
+from scoreclaims.verifiers.trapezoid import MAX_NODES
 
 P = random_init.T3_5.params("quick")
 
@@ -366,9 +367,22 @@ def test_a_sign_left_open_by_a_loose_tolerance_is_certified_at_a_tighter_one(
     assert loose["decided"] and loose["tau"] == 32 and loose["certified_tol"] is not None
     assert exact["certified_tol"] is None
     assert (loose["converged"], loose["diverged"]) == (exact["converged"], exact["diverged"])
+    assert loose["uncertified"] is None
     monkeypatch.setattr(_random_init_runs, "CERTIFY_TOLS", ())
     bare = run_classified(m0, 0.1, 32, 32, budget=10**8, tol=1e-2)
     assert not bare["decided"] and "error bound" in bare["reason"]
+    assert bare["uncertified"] is None  # no certification tried
+
+
+def test_an_undecided_run_records_what_its_last_certification_left_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 2 above, certified only at 5e-3 and 2e-3 (too loose for its far mean's sign): the
+    run stays undecided, and its record says the tightest evaluation left the sign in its bound."""
+    monkeypatch.setattr(_random_init_runs, "CERTIFY_TOLS", (5e-3, 2e-3))
+    got = run_classified(initial_means(3, 2, 8.0, 2), 0.1, 32, 32, budget=10**8, tol=1e-2)
+    assert not got["decided"] and got["certified_tol"] is None
+    assert got["uncertified"].startswith("at tau = 32, tol 2e-03: mean 2: ")
+    assert "error bound" in got["uncertified"]
 
 
 def test_a_sweep_counts_its_seeds_decided_by_certified_signs() -> None:
@@ -378,3 +392,19 @@ def test_a_sweep_counts_its_seeds_decided_by_certified_signs() -> None:
     assert set(res["certified"]) <= {"1e-06", "1e-07", "1e-08", "1e-11"}
     plain = sweep(3, 2, 8.0, [2, 4, 5], 0.1, 32, 64, budget=10**8)
     assert plain["certified"] == {}
+
+
+def test_a_far_sign_needing_a_grid_beyond_the_kept_rules_cap_is_certified(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """n = 5, d = 3, M_0 = 10, seed 161 at the sweep's tolerance: the sign that decides it needs
+    a certifying grid of more than `trapezoid.MAX_NODES[3]` nodes, which `CERTIFY_MAX_NODES`
+    allows (it decides at tau = 32); capped at the kept rules' size, the certification fails
+    within the evaluations the run spent with it, and the window stays open."""
+    m0 = initial_means(5, 3, 10.0, 161)
+    got = run_classified(m0, 0.1, 32, 32, budget=10**8, tol=random_init.SWEEP_TOL_K3)
+    assert got["decided"] and got["tau"] == 32 and got["certified_tol"] is not None
+    assert _random_init_runs.CERTIFY_MAX_NODES > MAX_NODES[3]
+    monkeypatch.setattr(_random_init_runs, "CERTIFY_MAX_NODES", MAX_NODES[3])
+    capped = run_classified(m0, 0.1, 32, 32, budget=got["evaluations"],
+                            tol=random_init.SWEEP_TOL_K3)
+    assert not capped["decided"]

@@ -8,13 +8,14 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.grid_estimate import draw_config, draw_thin, measure
+from benchmarks.grid_estimate import draw_along, draw_config, draw_thin, measure
 from scoreclaims.verifiers.formulation import n_components, score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import (
     cubature,
     default_tol,
     error_groups,
+    evaluate,
     grid_first,
     integrand_bound,
 )
@@ -101,3 +102,29 @@ def test_the_grid_and_the_adaptive_cubature_agree_on_a_thin_axis_configuration()
     assert isinstance(grid.rule, GridRule) and adaptive.converged and grid.converged
     gap = np.abs(grid.value - adaptive.value)
     assert np.all(gap <= grid.error + adaptive.error + 64 * _EPS * grid.abs_value)
+
+
+def test_the_estimate_covers_configurations_along_a_sweep_run() -> None:
+    """The means along one T3.5 sweep run (n = 3, d = 3, GD at the sweep's step): the engine's
+    grid and the one 1.25 times coarser (the widest the engine reuses) both cover their error."""
+    rng = np.random.default_rng(0)
+    ms: list[np.ndarray] = []
+    while not ms:
+        ms = draw_along(rng, 3, 3)
+    for m in ms:
+        got = measure(m, 1e-9, [1.0, 1.25])
+        assert got is not None
+        assert got[1.0].engine_ratio <= 1 and got[1.25].engine_ratio <= 1
+
+
+def test_a_grid_beyond_max_grid_nodes_is_left_to_the_adaptive_cubature() -> None:
+    """`max_grid_nodes` caps the fresh grid: one node short of the engine's grid, the adaptive
+    cubature evaluates instead, and the two agree within the sum of their error bounds."""
+    m = np.array([[0.0, 0.0], [3.0, 1.0], [-1.0, 2.5]])
+    full = evaluate(m)
+    assert isinstance(full.rule, GridRule) and full.converged
+    capped = evaluate(m, max_grid_nodes=full.rule.n_nodes - 1)
+    assert not isinstance(capped.rule, GridRule) and capped.converged
+    assert np.linalg.norm(full.grad - capped.grad) <= full.grad_error + capped.grad_error
+    assert abs(full.loss - capped.loss) <= full.loss_error + capped.loss_error
+    assert isinstance(evaluate(m, max_grid_nodes=full.rule.n_nodes).rule, GridRule)

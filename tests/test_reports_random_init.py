@@ -166,3 +166,24 @@ def test_findings_say_what_the_bounds_miss() -> None:
                       "loss_slope_last_decade": {"6": -1.14076}}}
     assert "(-1.1407 at the same tau" in sections.e1_findings(e1)[0]
     assert sections.t35_findings({"metrics": {}}) == [] and sections.e1_findings({}) == []
+
+
+def test_the_sweep_table_lists_undecided_seeds_with_what_certification_left_open() -> None:
+    left = ("at tau = 256, tol 1e-09: mean 1: distance 13.02 -> 13.02, radial gradient "
+            "-7.9e-14 (error bound 1.2e-13)")
+    sweep = _entry("sweep", {"n": 5, "d": 3, "M0": 10.0, "seeds": 200, "undecided": 2,
+                             "counts": {"1": 198}, "exactly_one": _prop(1.0),
+                             "closest_wins": _prop(1.0), "all_converge": _prop(0.0),
+                             "undecided_runs": [
+                                 {"seed": 126, "tau": 413, "uncertified": left,
+                                  "reason": "the evaluation budget ran out at tau = 413"},
+                                 {"seed": 7, "tau": 8192, "uncertified": None,
+                                  "reason": "mean 2: distance 2.9 -> 2.8"}]})
+    text = sections._sweep_table(ClaimContext({"id": "T3.5", "instances": [sweep]}))
+    assert ("- n = 5, d = 3, M_0 = 10, seed 126 (tau = 413): the evaluation budget ran out at "
+            f"tau = 413; its last certification, {left}") in text
+    assert "- n = 5, d = 3, M_0 = 10, seed 7 (tau = 8192): mean 2: distance 2.9 -> 2.8\n" in (
+        text + "\n")
+    decided = _entry("sweep", {**sweep["metrics"], "undecided": 0, "undecided_runs": []})
+    assert "Undecided seeds" not in sections._sweep_table(
+        ClaimContext({"id": "T3.5", "instances": [decided]}))

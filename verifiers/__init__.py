@@ -9,7 +9,8 @@ modules beneath are the engine's own business and may change):
   error bound), `em_terms` / `stein_gradient` (Lemma 2.2's terms);
 * dynamics: `run_gd`, `run_gd_batch`, `run_gd_mc`, the one loop `Descent` and its sources
   (`EngineSource`, `LineBatchSource`, `MonteCarloSource`), `Trajectory`, the run statuses;
-* rates: `fit_rates` -> `RateFit`, and the model names;
+* rates: `fit_rates` -> `RateFit`, and the model names; `fit_power` (one power law's least
+  squares with its t-interval);
 * coordinates: `as_means`, `as_truth`, `as_noise_level`, `to_canonical`, `from_canonical`;
 * utilities for every layer: `UsageError` (a bad input: one line, exit 2), atomic writes.
 """
@@ -57,7 +58,15 @@ from scoreclaims.verifiers.radial import (
     radial_components,
     radial_signs,
 )
-from scoreclaims.verifiers.rates import GEOMETRIC, POWER, POWER_LOG, UNDECIDED, RateFit, fit_rates
+from scoreclaims.verifiers.rates import (
+    GEOMETRIC,
+    POWER,
+    POWER_LOG,
+    UNDECIDED,
+    RateFit,
+    fit_power,
+    fit_rates,
+)
 from scoreclaims.verifiers.stein import em_terms, stein_gradient
 
 __all__ = [
@@ -67,7 +76,8 @@ __all__ = [
     "LineBatchSource",
     "MonteCarloSource", "RadialSign", "RateFit", "Record", "Source", "StepSource", "Trajectory",
     "UsageError", "as_means", "as_noise_level", "as_truth", "atomic_path", "check_writable",
-    "default_tol", "em_terms", "evaluate", "fit_rates", "from_canonical", "mc_estimate",
+    "default_tol", "em_terms", "evaluate", "fit_power", "fit_rates", "from_canonical",
+    "mc_estimate",
     "radial_components", "radial_signs", "record_taus", "run_gd", "run_gd_batch", "run_gd_mc",
     "stein_gradient", "to_canonical", "write_text_atomic",
 ]

@@ -142,14 +142,17 @@ def align(red: Reduction, rule: FrozenRule | GridRule | None) -> Reduction:
 
 def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRule | None = None,
              hermite: bool = True, shortcuts: bool = True, reuse_only: bool = False,
-             max_evaluations: int | None = None) -> CubatureResult | None:
+             max_evaluations: int | None = None, max_grid_nodes: int | None = None
+             ) -> CubatureResult | None:
     """The integrals of `score_integrands` for the reduction `red`; a frozen `rule` is tried
     first (with `shortcuts`, without building the adaptive cubature unless it fails). Separated
     means (no thin axis) with k in TRAPEZOID_K get a trapezoid grid (`verifiers.trapezoid`)
-    before the adaptive cubature, and so do k = 3 means with one or two thin axes beside a
-    separated one (`grid_first`). `reuse_only`: None when the grid `rule` is refused.
+    before the adaptive cubature, and so do k = 3 means with one thin axis beside two
+    separated ones (`grid_first`). `reuse_only`: None when the grid `rule` is refused.
     `max_evaluations`: a budget of integrand evaluations; a grid is not built or reused beyond
-    it, and the adaptive cubature stops at it with an unconverged result (NaN values)."""
+    it, and the adaptive cubature stops at it with an unconverged result (NaN values).
+    `max_grid_nodes`: the fresh grid's node cap (default `trapezoid.MAX_NODES[k]`, sized for
+    rules kept along a run; a one-off evaluation may afford more)."""
     n, k = red.coords.shape
     perp_norm = float(np.linalg.norm(red.perp))
     coords = red.coords
@@ -192,8 +195,9 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     rule = None  # it failed: the adaptive cubature need not try it again
     left = None if max_evaluations is None else max(max_evaluations - spent, 0)
     if grid_first(coords):
+        cap = MAX_NODES[k] if max_grid_nodes is None else max_grid_nodes
         res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol,
-                                 max_nodes=None if left is None else min(left, MAX_NODES[k]))
+                                 max_nodes=cap if left is None else min(left, cap))
         if res is not None:
             return replace(res, evaluations=res.evaluations + spent)
     fresh = adaptive()
@@ -237,14 +241,16 @@ def collinear_cubature(red: Reduction, tol: float, rule: object = None,
 
 
 def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
-             shortcuts: bool = True, max_evaluations: int | None = None) -> Evaluation:
+             shortcuts: bool = True, max_evaluations: int | None = None,
+             max_grid_nodes: int | None = None) -> Evaluation:
     """L(m) and grad_m L for canonical means m (n, d). `rule`: the `Evaluation.rule` of a
     nearby configuration, reused when its own error estimate still meets `tol` (GD speed).
     `tol` defaults to `default_tol(k)`. `shortcuts` False takes the general path alone (no
     d = 1 short cut, the adaptive cubature's set-up before a reuse): the same computation, which
     the tests hold equal. `max_evaluations`: a budget of integrand evaluations for a cubature
     built here; beyond it the result is unconverged with NaN loss and gradient (a cost cap for
-    runs that must stay bounded, e.g. sweeps). Means that are not finite or beyond MAX_MEAN
+    runs that must stay bounded, e.g. sweeps); `max_grid_nodes`: the node cap of a grid built
+    here (`cubature`). Means that are not finite or beyond MAX_MEAN
     (outside float64's range for the integrands) give NaN values, not converged, no warnings:
     a GD run that blew up stops as non-finite."""
     m = np.asarray(m, dtype=float)
@@ -253,8 +259,8 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
         return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False)
     if big > _QUIET_ABOVE:  # squares of integrand values overflow inside the (scaled) norms
         with np.errstate(over="ignore", invalid="ignore"):
-            return _evaluate(m, tol, rule, shortcuts, max_evaluations)
-    return _evaluate(m, tol, rule, shortcuts, max_evaluations)
+            return _evaluate(m, tol, rule, shortcuts, max_evaluations, max_grid_nodes)
+    return _evaluate(m, tol, rule, shortcuts, max_evaluations, max_grid_nodes)
 
 
 MAX_MEAN = 2 * FLOAT64_RANGE  # canonical means from inputs within FLOAT64_RANGE
@@ -262,7 +268,7 @@ _QUIET_ABOVE = 1e50  # below, no square of an integrand value (<~ 4 |m|^3) overf
 
 
 def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
-              max_evaluations: int | None) -> Evaluation:
+              max_evaluations: int | None, max_grid_nodes: int | None) -> Evaluation:
     n = m.shape[0]
     if shortcuts and m.shape[1] == 1 and isinstance(rule, collinear.LineRule):
         ev = _line_shortcut(m, default_tol(1) if tol is None else tol, rule)
@@ -286,7 +292,8 @@ def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
         if res is None:
             frozen = rule if isinstance(rule, FrozenRule) else None
             red = align(red, frozen)
-            res = cubature(red, tol, frozen, shortcuts=shortcuts, max_evaluations=max_evaluations)
+            res = cubature(red, tol, frozen, shortcuts=shortcuts, max_evaluations=max_evaluations,
+                           max_grid_nodes=max_grid_nodes)
             if isinstance(rule, GridRule):
                 res = replace(res, evaluations=res.evaluations + rule.n_nodes)
     return _assemble(res, n, k, red, red.coords, tol)

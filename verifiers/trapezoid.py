@@ -1,4 +1,5 @@
-"""Trapezoid (uniform-grid) rules for E_{y ~ N(0, I_k)} f(y), k = 2, 3, for separated means.
+"""Trapezoid (uniform-grid) rules for E_{y ~ N(0, I_k)} f(y), k = 2, 3, for separated means
+(and k = 3 means with one thin axis beside two separated ones: `population.grid_first`).
 
 The integrands of `formulation.score_integrands` are entire in y except for the poles of the
 softmax. Along axis e (the other coordinates real) the logits' phases y.p_j spread by at most
@@ -52,7 +53,7 @@ from scoreclaims.verifiers.quadrature import (
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 STRIP_USE = 0.75  # fraction of the pole-free strip the a-priori step relies on
 SPAN_MARGIN = 1.25  # steps are sized for spans this much wider, so GD can reuse the grid
-MAX_NODES = {2: 400_000, 3: 4_000_000}  # beyond: the adaptive cubature (fallback)
+MAX_NODES = {2: 400_000, 3: 4_000_000}  # rules kept along a run; beyond: the adaptive cubature
 MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
 MAX_REFINE = 3

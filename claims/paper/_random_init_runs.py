@@ -19,7 +19,8 @@ open only by signs (every open mean at least `r_div` away and receding at every 
 its radial gradient negative but within the error bound), the signs are certified afresh at the
 window's last point: the gradient there is evaluated at `CERTIFY_TOLS` tighter tolerances in turn,
 down to the engine's default, and the window classified against each such evaluation until it is
-decided (`certified_tol` in the run's record; the evaluations count against the budget). A far
+decided (`certified_tol` in the run's record; the evaluations count against the budget; the grid
+may take up to `CERTIFY_MAX_NODES`, as it is used once). A far
 mean's radial gradient can sit below the whole gradient's error bound at the sweep's tolerance
 for good (measured: -2e-9 against 1.4e-8 at 1e-4 on an n = 5, d = 3 seed, for 2,048 steps), and
 more steps never decide it; one evaluation at a tighter tolerance does.
@@ -61,6 +62,12 @@ RECORDS_PER_WINDOW = 32
 # before it for separated k = 3 means (nodes grow like ln(1 / tol)^3), and the error bound falls
 # about tenfold, so a sign is certified near the cheapest tolerance that can certify it.
 CERTIFY_TOLS = (1e-6, 1e-7, 1e-8, None)
+# The node cap of a certifying evaluation's grid: three times the engine's cap for rules kept along
+# a run (`trapezoid.MAX_NODES[3]`), as its grid is used once. Far-separated k = 3 means (spreads
+# 11.7, 4.8, 2.1 at M_0 = 10) need more than 4e6 nodes at 1e-6, and the adaptive cubature then
+# spent 6e7 evaluations without converging; with this cap, 6 of the 7 M_0 = 10 seeds that ran out
+# of budget so decide at 1e-6 to 1e-9 (9 to 25 CPU s a seed).
+CERTIFY_MAX_NODES = 12_000_000
 
 
 def initial_means(n: int, d: int, m0: float, seed: int) -> np.ndarray:
@@ -105,6 +112,12 @@ class Classification:
         return bool(self.undecided) and self.on_signs == self.undecided
 
 
+def radial_gradients(means: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """(n,) m_i . grad_i / |m_i| (canonical means, the truth at the origin): each mean's gradient
+    along its direction from the truth; below minus the error bound, the GD step moves it out."""
+    return np.einsum("id,id->i", means, grad) / np.maximum(np.linalg.norm(means, axis=1), 1e-300)
+
+
 def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Classification:
     """Which means converge / diverge over the window (see the module docstring)."""
     if win.out_of_budget is not None:  # the window may hold no recorded step at all
@@ -116,7 +129,7 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
     step = np.diff(dist, axis=0)
     slack = MONOTONE_RTOL * np.maximum(dist[:-1], 1.0)
     final = win.means[-1]
-    radial = np.einsum("id,id->i", final, win.grad) / np.maximum(dist[-1], 1e-300)
+    radial = radial_gradients(final, win.grad)
     conv, div, open_, on_signs = [], [], [], []
     notes = []
     for i in range(n):
@@ -174,14 +187,17 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
                       descent.tau if source.status == OUT_OF_BUDGET else None)
 
     def certify(win: Window, result: Classification
-                ) -> tuple[Window, Classification, float | None]:
+                ) -> tuple[Window, Classification, float | None, str | None]:
         """The window classified against fresh evaluations of its last point at the tighter
         `certify_tols`, in turn, until decided; each within the budget left (a certifying
-        evaluation that misses its tolerance or the budget leaves the window as it was)."""
+        evaluation that misses its tolerance or the budget leaves the window as it was). Also
+        what the tightest evaluation that did not decide left open (None if none was made)."""
         n, d = win.means.shape[1:]
+        left_open = None
         for ctol in certify_tols(tol, min(n - 1, d)):
             left = None if budget is None else budget - source.spent
-            ev = evaluate(win.means[-1], ctol, max_evaluations=left)
+            ev = evaluate(win.means[-1], ctol, max_evaluations=left,
+                          max_grid_nodes=CERTIFY_MAX_NODES)
             source.spent += ev.evaluations
             if not ev.converged or (left is not None and ev.evaluations > left):
                 break
@@ -189,8 +205,9 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
                            win.evaluations + ev.evaluations)
             got = classify(again, r_conv, r_div)
             if got.decided:
-                return again, got, ctol
-        return win, result, None
+                return again, got, ctol, None
+            left_open = f"at tau = {int(win.tau[-1])}, tol {ctol:.0e}: {got.reason}"
+        return win, result, None, left_open
 
     horizon = first
     # the first window starts at T/2: run [0, T/2] unrecorded
@@ -198,12 +215,13 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
     tau = horizon // 2
     result = None
     certified_tol = None
+    uncertified = None
     while win.out_of_budget is None and not descent.stopped:
         win = window(horizon, max(1, (horizon - tau) // RECORDS_PER_WINDOW))
         tau = horizon
         result = classify(win, r_conv, r_div)
         if result.open_on_signs:
-            win, result, certified_tol = certify(win, result)
+            win, result, certified_tol, uncertified = certify(win, result)
         if result.decided or horizon * 2 > max_steps or descent.stopped:
             break
         horizon *= 2
@@ -227,6 +245,8 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         "evaluations": int(source.spent),
         "out_of_budget": win.out_of_budget is not None,
         "certified_tol": certified_tol if result.decided else None,
+        # undecided: what the last certification left open (None: none was tried)
+        "uncertified": None if result.decided else uncertified,
         "reason": result.reason,
         "initial_distances": dist0.tolist(),
         "final_distances": np.linalg.norm(m, axis=1).tolist(),

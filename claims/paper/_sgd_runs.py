@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
-from scoreclaims.verifiers import Descent, EngineSource, MonteCarloSource, evaluate
+from scoreclaims.claims.paper._random_init_runs import radial_gradients
+from scoreclaims.verifiers import Descent, EngineSource, MonteCarloSource, evaluate, fit_power
 
 BLOCKS = 20
 FIGURE_ROWS = 120
@@ -151,20 +151,16 @@ def fast_mode_noise(delta: float, dps: int = 30) -> float:
 
 
 def fit_exponent(batches: Sequence[float], values: Sequence[float]) -> dict[str, Any]:
-    """OLS of ln value on ln B: the exponent p, its standard error and 95 % interval (Student t
-    on n - 2 degrees of freedom); None where there are fewer than 3 runs or 2 batch sizes, or a
-    value is not positive."""
+    """OLS of ln value on ln B (the engine's `fit_power`, whose exponent is that of B^-p): the
+    exponent p, its standard error and 95 % interval (Student t on n - 2 degrees of freedom);
+    None where there are fewer than 3 runs or 2 batch sizes, or a value is not positive."""
     x, y = np.log(np.asarray(batches, dtype=float)), np.asarray(values, dtype=float)
     if len(x) < 3 or len(set(x.tolist())) < 2 or not np.all(y > 0):
         return {"exponent": None, "se": None, "ci95": None, "runs": len(x)}
-    y = np.log(y)
-    xc = x - x.mean()
-    p = float(xc @ (y - y.mean()) / (xc @ xc))
-    resid = y - y.mean() - p * xc
-    dof = len(x) - 2
-    se = float(math.sqrt(resid @ resid / dof / (xc @ xc)))
-    half = float(stats.t.ppf(0.975, dof)) * se
-    return {"exponent": p, "se": se, "ci95": [p - half, p + half], "runs": len(x), "dof": dof}
+    fit = fit_power(x, np.log(y), 0.95)
+    lo, hi = fit.exponent_ci
+    return {"exponent": -fit.exponent, "se": fit.exponent_se, "ci95": [-hi, -lo],
+            "runs": len(x), "dof": len(x) - 2}
 
 
 def exponent_verdict(fit: dict[str, Any], target: float, tol: float) -> tuple[bool | None, str]:
@@ -190,7 +186,7 @@ def classify_path(path: Path, steps: int, r_conv: float, r_div: float) -> dict[s
     fourth = dist[path.window(3 * steps // 4, steps)].mean(axis=0)
     final = path.means[-1]
     ev = evaluate(final)
-    radial = np.einsum("id,id->i", final, ev.grad) / np.maximum(dist[-1], 1e-300)
+    radial = radial_gradients(final, ev.grad)
     conv, div, open_ = [], [], []
     for i in range(dist.shape[1]):
         if dist[-1, i] <= r_conv and fourth[i] < third[i]:

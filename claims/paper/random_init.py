@@ -225,7 +225,7 @@ def _run_sweep(instance: Instance, params: Params) -> InstanceOutcome:
     runs = res.pop("runs")
     metrics = {"n": n, "d": d, "M0": m0, "seeds": len(runs), **res,
                "default_tol": default_tol(min(d, n - 1)),
-               "undecided_runs": [{k: r[k] for k in ("seed", "tau", "reason")}
+               "undecided_runs": [{k: r.get(k) for k in ("seed", "tau", "reason", "uncertified")}
                                   for r in runs if not r["decided"]][:10],
                "outcomes": [[r["seed"], r["count"], r["converged"], r["closest"], r["tau"]]
                             for r in runs]}

@@ -112,9 +112,23 @@ def _sweep_table(ctx: ClaimContext) -> str:
             "decide a diverging mean are certified against the error bound at any tolerance. "
             "Where a sweep's tolerance leaves a receding mean's sign within its bound, the "
             "window's last point is evaluated again at tighter tolerances, 1e-6 down to the "
-            "default, until the window decides ('signs of N at T': N seeds decided so, the "
+            "default (its grid may hold three times the nodes of a grid kept along a run, as it "
+            "is used once), until the window decides ('signs of N at T': N seeds decided so, the "
             "tightest tolerance used); the tolerance check below classifies the same seeds at "
-            "both tolerances." + budget_note)
+            "both tolerances." + budget_note + _undecided_list(_sweep_rows(ctx)))
+
+
+def _undecided_list(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The undecided seeds of each sweep (as many as the results keep), each with its reason
+    and, where signs were certified afresh, what the last such evaluation left open."""
+    lines = []
+    for m in rows:
+        for u in m.get("undecided_runs") or []:
+            text = f"{u['reason']}" + (f"; its last certification, {u['uncertified']}"
+                                       if u.get("uncertified") else "")
+            lines.append(f"- n = {m['n']}, d = {m['d']}, M_0 = {fmt(m['M0'])}, seed "
+                         f"{u['seed']} (tau = {u['tau']}): {text}")
+    return ("\n\nUndecided seeds:\n\n" + "\n".join(lines)) if lines else ""
 
 
 @styled
