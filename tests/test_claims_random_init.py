@@ -4,6 +4,7 @@ outcomes (each known-false reading rejected), and small real runs."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -383,6 +384,25 @@ def test_an_undecided_run_records_what_its_last_certification_left_open(
     assert not got["decided"] and got["certified_tol"] is None
     assert got["uncertified"].startswith("at tau = 32, tol 2e-03: mean 2: ")
     assert "error bound" in got["uncertified"]
+
+
+def test_a_certification_that_cannot_evaluate_keeps_the_last_one_that_did(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above to tau = 64, where every certifying evaluation after the first two (those at
+    tau = 32) comes back unconverged, as when the budget is spent: the record keeps what the
+    certification at tau = 32 left open."""
+    monkeypatch.setattr(_random_init_runs, "CERTIFY_TOLS", (5e-3, 2e-3))
+    real, calls = _random_init_runs.evaluate, []
+
+    def failing_after_two(m: np.ndarray, tol: float, **kw: object) -> object:
+        calls.append(tol)
+        ev = real(m, tol, **kw)
+        return ev if len(calls) <= 2 else replace(ev, converged=False)
+
+    monkeypatch.setattr(_random_init_runs, "evaluate", failing_after_two)
+    got = run_classified(initial_means(3, 2, 8.0, 2), 0.1, 32, 64, budget=10**8, tol=1e-2)
+    assert len(calls) == 3 and not got["decided"] and got["tau"] == 64
+    assert got["uncertified"].startswith("at tau = 32, tol 2e-03: mean 2: ")
 
 
 def test_a_sweep_counts_its_seeds_decided_by_certified_signs() -> None:

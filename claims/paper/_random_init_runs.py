@@ -221,7 +221,9 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         tau = horizon
         result = classify(win, r_conv, r_div)
         if result.open_on_signs:
-            win, result, certified_tol, uncertified = certify(win, result)
+            win, result, certified_tol, left_open = certify(win, result)
+            uncertified = left_open or uncertified  # a certification that could not evaluate
+            # (budget, tolerance) leaves the last one that did
         if result.decided or horizon * 2 > max_steps or descent.stopped:
             break
         horizon *= 2
@@ -245,7 +247,7 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
         "evaluations": int(source.spent),
         "out_of_budget": win.out_of_budget is not None,
         "certified_tol": certified_tol if result.decided else None,
-        # undecided: what the last certification left open (None: none was tried)
+        # undecided: what the last certification that evaluated left open (None: none did)
         "uncertified": None if result.decided else uncertified,
         "reason": result.reason,
         "initial_distances": dist0.tolist(),
