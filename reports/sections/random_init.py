@@ -112,8 +112,9 @@ def _sweep_table(ctx: ClaimContext) -> str:
             "decide a diverging mean are certified against the error bound at any tolerance. "
             "Where a sweep's tolerance leaves a receding mean's sign within its bound, the "
             "window's last point is evaluated again at tighter tolerances, 1e-6 down to the "
-            "default (its grid may hold three times the nodes of a grid kept along a run, as it "
-            "is used once), until the window decides ('signs of N at T': N seeds decided so, the "
+            "default (a grid used once, so it may hold up to 12 million nodes, three times a "
+            "k = 3 grid kept along a run), until the window decides ('signs of N at T': N seeds "
+            "decided so, the "
             "tightest tolerance used); the tolerance check below classifies the same seeds at "
             "both tolerances." + budget_note + _undecided_list(_sweep_rows(ctx)))
 
