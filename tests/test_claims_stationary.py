@@ -24,7 +24,13 @@ from scoreclaims.claims.paper._stationary_census import (
     polish_item,
     solve_start,
 )
-from scoreclaims.claims.paper._stationary_family import destination, family, float_root, polish
+from scoreclaims.claims.paper._stationary_family import (
+    destination,
+    family,
+    float_root,
+    polish,
+    scan_point,
+)
 from scoreclaims.claims.runner import evaluate as run_instance
 from scoreclaims.claims.verdict import Verdict
 from scoreclaims.highprec.certified import enclose
@@ -156,6 +162,21 @@ def test_n2_with_a_mean_at_the_truth_has_equal_gradients(a: float) -> None:
     """The identity behind the n = 2 census point: G_1 = G_2 along (0, a)."""
     ld = line_derivatives([0.0, a])
     assert abs(ld.grad[0] - ld.grad[1]) <= 1e-13 * ld.grad_scale[1]
+
+
+def test_scan_slope_is_judged_against_the_two_means_own_bounds() -> None:
+    """T3.1's scan: the slope grad_1 - grad_2 along the family carries the sum of those two
+    means' own error bounds, below sqrt(2) times the whole gradient's (n = 3: the third mean's
+    error no longer counts), and it covers the slope's error against high precision."""
+    n, s = 3, 2.0
+    pt = scan_point((n, s))
+    ev = evaluate(np.array(family(n, s))[:, None])
+    assert pt.slope_error == pytest.approx(float(ev.mean_errors[0] + ev.mean_errors[1]))
+    assert pt.slope_error < np.sqrt(2.0) * ev.grad_error
+    with mpmath.workdps(30):
+        ld = line_derivatives(family(n, mpmath.mpf(s)), 30, hessian=False)
+        exact = float(ld.grad[0] - ld.grad[1])
+    assert abs(pt.slope - exact) <= pt.slope_error
 
 
 def test_family_negation_is_exact() -> None:

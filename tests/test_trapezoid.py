@@ -192,7 +192,8 @@ def test_coarse_a_priori_steps_are_refined_not_accepted(monkeypatch: pytest.Monk
     coords, f, gmat, bound = _setup(COARSE)
     exact, _ = _reference(COARSE)
     honest = trapezoid.a_priori_steps
-    monkeypatch.setattr(trapezoid, "a_priori_steps", lambda span, tol: 4 * honest(span, tol))
+    monkeypatch.setattr(trapezoid, "a_priori_steps",
+                        lambda span, tol, strip_factor=1.0: 4 * honest(span, tol))
     res = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
     assert res is not None
     first = 4 * honest(trapezoid.SPAN_MARGIN * strip_widths(coords), 1e-11)

@@ -5,8 +5,9 @@ The names below are the engine's public API; claim code uses these and nothing d
 modules beneath are the engine's own business and may change):
 
 * evaluation: `evaluate` -> `Evaluation` (loss, gradient, their error bounds, the rule to reuse),
-  `default_tol`, `radial_components` / `radial_signs` (each mean's radial gradient with its own
-  error bound), `em_terms` / `stein_gradient` (Lemma 2.2's terms);
+  `mean_error_bounds` (each mean's gradient error), `default_tol`, `radial_components` /
+  `radial_signs` (each mean's radial gradient with its own error bound), `em_terms` /
+  `stein_gradient` (Lemma 2.2's terms);
 * dynamics: `run_gd`, `run_gd_batch`, `run_gd_mc`, the one loop `Descent` and its sources
   (`EngineSource`, `LineBatchSource`, `MonteCarloSource`), `Trajectory`, the run statuses;
 * rates: `fit_rates` -> `RateFit`, and the model names; `fit_power` (one power law's least
@@ -49,6 +50,7 @@ from scoreclaims.verifiers.population import (
     Evaluation,
     default_tol,
     evaluate,
+    mean_error_bounds,
 )
 from scoreclaims.verifiers.radial import (
     AWAY,
@@ -77,7 +79,7 @@ __all__ = [
     "MonteCarloSource", "RadialSign", "RateFit", "Record", "Source", "StepSource", "Trajectory",
     "UsageError", "as_means", "as_noise_level", "as_truth", "atomic_path", "check_writable",
     "default_tol", "em_terms", "evaluate", "fit_power", "fit_rates", "from_canonical",
-    "mc_estimate",
+    "mc_estimate", "mean_error_bounds",
     "radial_components", "radial_signs", "record_taus", "run_gd", "run_gd_batch", "run_gd_mc",
     "stein_gradient", "to_canonical", "write_text_atomic",
 ]

@@ -37,7 +37,8 @@ def grid_first(coords: np.ndarray) -> bool:
     two-dimensional panels (measured: 0.7 to 2.5 million nodes at 1e-4 and 1e-9, rules too large
     to keep; 3.5 to 4.4 million a step on an n = 5, d = 3 T3.5 sweep seed, spreads 12.1, 2.5 and
     0.26), while a thin axis costs the grid only the Gaussian's own step (`trapezoid.
-    a_priori_steps`): 0.025 to 0.11 of those nodes. With two thin axes the adaptive cubature's
+    a_priori_steps`): on 12 draws a median 0.014 of those nodes at 1e-4 (0.004 to 0.16) and 0.12
+    at 1e-9 (0.03 to 1.27; docs/engine.md). With two thin axes the adaptive cubature's
     one-dimensional panels times a small Gauss-Hermite block are as cheap or cheaper (the grid
     took 0.35 to 4.7 times its nodes at 1e-9, and E1's d = 3 runs, spreads near 1e-7, ran ten
     times slower on it), so they keep the adaptive path, as do k = 2 means with a thin axis."""
@@ -70,7 +71,9 @@ def rule_tolerance(rule: object, tol: float | None) -> float:
 @dataclass(frozen=True)
 class Evaluation:
     """Loss and gradient (n, d) in canonical coordinates, with error estimates: `loss_error`
-    absolute, `grad_error` in Euclidean norm over all n d components."""
+    absolute, `grad_error` in Euclidean norm over all n d components, `mean_errors` (n,) that
+    of each mean's gradient (grad[i], d components) alone, from the same per-component
+    estimates (None where a source has only the whole bound: `mean_error_bounds`)."""
 
     loss: float
     grad: np.ndarray
@@ -79,6 +82,7 @@ class Evaluation:
     evaluations: int
     converged: bool
     rule: object = None  # FrozenRule or GridRule (k >= 2), collinear.LineRule (k = 1): pass it back
+    mean_errors: np.ndarray | None = None
 
     @property
     def relative_loss_error(self) -> float:
@@ -88,6 +92,29 @@ class Evaluation:
     def relative_grad_error(self) -> float:
         norm = safe_norm(self.grad)
         return self.grad_error / norm if norm > 0 else float(self.grad_error > 0) * np.inf
+
+
+def mean_error_bounds(point: object) -> np.ndarray:
+    """(n,) a bound of the error of each mean's gradient (Euclidean, canonical coordinates): the
+    point's own `mean_errors` where it has them, else its whole gradient's bound for every mean
+    (a bound of each). A sign of mean i's radial gradient m_i . grad_i / |m_i| is established
+    when its magnitude exceeds entry i."""
+    own = getattr(point, "mean_errors", None)
+    if own is not None:
+        return np.asarray(own, dtype=float)
+    n = np.shape(point.grad)[0]  # type: ignore[attr-defined]
+    return np.full(n, float(point.grad_error))  # type: ignore[attr-defined]
+
+
+def row_norms(x: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row of x (r, c) without underflow or overflow of the squares (a
+    far mean's gradient error can be 1e-160 and less); inf where a row holds inf, NaN where
+    NaN."""
+    x = np.abs(np.asarray(x, dtype=float))
+    big = x.max(axis=1, initial=0.0)
+    safe = np.where((big > 0) & (big < np.inf), big, 1.0)
+    out = safe * np.sqrt(np.sum((x / safe[:, None]) ** 2, axis=1))
+    return np.where(big == np.inf, np.inf, out)  # a NaN row stays NaN (max propagates it)
 
 
 def safe_norm(x: np.ndarray) -> float:
@@ -256,7 +283,8 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     m = np.asarray(m, dtype=float)
     big = float(np.abs(m).max())
     if not big <= MAX_MEAN:  # NaN too
-        return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False)
+        return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False,
+                          mean_errors=np.full(m.shape[0], math.inf))
     if big > _QUIET_ABOVE:  # squares of integrand values overflow inside the (scaled) norms
         with np.errstate(over="ignore", invalid="ignore"):
             return _evaluate(m, tol, rule, shortcuts, max_evaluations, max_grid_nodes)
@@ -278,7 +306,8 @@ def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
     k = red.k
     if k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
         perp_sq = float(red.perp @ red.perp)
-        return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True)
+        return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True,
+                          mean_errors=np.zeros(n))
     tol = default_tol(k) if tol is None else tol
     if k == 1:
         red, res = collinear_cubature(red, tol, rule, max_evaluations)
@@ -331,6 +360,7 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
     if full:
         loss, grad, grad_error = float(loss_u), g if red is None else g @ red.basis.T, \
             safe_norm(g_err)
+        mean_errors = row_norms(g_err)  # the basis is orthonormal
     else:
         grad = red.lift(g, gamma)
         # c_perp is known only to its rounding error when k < d: |c_perp|^2 in the loss and
@@ -341,6 +371,8 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
         loss, loss_error = float(loss_u) + perp_sq, loss_error + loss_noise
         grad_error = (safe_norm(np.concatenate([g_err.reshape(-1), gamma_err * perp_norm]))
                       + grad_noise)
+        mean_errors = (row_norms(np.concatenate([g_err, (gamma_err * perp_norm)[:, None]], axis=1))
+                       + (np.abs(gamma) + gamma_err) * rounding)
         unseen_loss, unseen_grad = unseen_loss + loss_noise, unseen_grad + grad_noise
     # The tolerance's scale per group (loss, gradient) is the norm of the integrals of |f|;
     # its largest weighted entry, a lower bound, decides first (the GD hot path).
@@ -356,7 +388,8 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
     converged = bool(res.converged and not unresolved and math.isfinite(loss)
                      and loss_error < math.inf and grad_error < math.inf
                      and np.isfinite(res.value).all())
-    return Evaluation(loss, grad, loss_error, grad_error, res.evaluations, converged, res.rule)
+    return Evaluation(loss, grad, loss_error, grad_error, res.evaluations, converged, res.rule,
+                      mean_errors)
 
 
 _UNDERFLOW_UNIT = 4 * SUBNORMAL  # as in `quadrature.underflow_allowance`

@@ -24,7 +24,9 @@ pair of means spans two axes at once they decay no faster than a single axis' te
 [[-1.724, -3.519], [1.913, 3.952], [1.479, 0.483]] at twice the a-priori step: the lattice's mean
 as wrong as either sub-lattice, 280 times its estimate. Bounds on the decay from the vertices of
 P admitted it on 2 to 10 % of N(0, 1) starts and never along T3.5's runs, so it is not used.)
-Steps are refined while the estimate misses the tolerance.
+The first grid takes the strip-limited steps times FIRST_STRIP_FACTOR: the strip bound ignores
+where the poles lie, and for far-separated means they lie in the Gaussian tail, whose weight damps
+the aliasing they cause. Steps are refined while the estimate misses the tolerance.
 
 Truncation: nodes whose weight in the mean (smallest first), times the integrand bound, stays
 below a tenth of tol times the integral scale are left out, as is everything outside a box
@@ -55,8 +57,14 @@ STRIP_USE = 0.75  # fraction of the pole-free strip the a-priori step relies on
 SPAN_MARGIN = 1.25  # steps are sized for spans this much wider, so GD can reuse the grid
 MAX_NODES = {2: 400_000, 3: 4_000_000}  # rules kept along a run; beyond: the adaptive cubature
 MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
+# The first steps are the strip-limited a-priori ones times this (the Gaussian's own step as it
+# is): the strip bound ignores where the poles lie, and for far-separated means they lie in the
+# Gaussian tail, where their aliasing is weighted down (measured: an n = 5, d = 3 T3.5 run met
+# 1e-9 with 0.28 of the nodes). The estimate, validated on grids up to 3 times coarser than the
+# a-priori ones (docs/engine.md), decides; where it misses, REFINE takes over.
+FIRST_STRIP_FACTOR = 1.5
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
-MAX_REFINE = 3
+MAX_REFINE = 4  # from FIRST_STRIP_FACTOR down to 0.36 of the a-priori steps
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
 MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768  # integrand points per call (memory)
@@ -96,16 +104,16 @@ def spans(coords: np.ndarray) -> np.ndarray:
     return np.ptp(coords, axis=0)
 
 
-def a_priori_steps(span: np.ndarray, tol: float) -> np.ndarray:
+def a_priori_steps(span: np.ndarray, tol: float, strip_factor: float = 1.0) -> np.ndarray:
     """Sub-lattice steps h (k,) for which one sub-lattice should meet `tol`:
-    exp(-2 pi a' / h) = tol / 10 with a' = STRIP_USE pi / span, and the Gaussian's own
-    exp(-2 pi^2 / h^2) = tol / 10."""
+    exp(-2 pi a' / h) = tol / 10 with a' = STRIP_USE pi / span (that step times `strip_factor`),
+    and the Gaussian's own exp(-2 pi^2 / h^2) = tol / 10."""
     log_eps = np.log(10.0 / tol)
     with np.errstate(divide="ignore"):
         strip = STRIP_USE * np.pi / span
     h_strip = 2.0 * np.pi * strip / log_eps
     h_gauss = np.pi * np.sqrt(2.0 / log_eps)
-    return np.minimum(h_strip, h_gauss)
+    return np.minimum(strip_factor * h_strip, h_gauss)
 
 
 def _strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -257,12 +265,13 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
                        gmat: np.ndarray, bound: np.ndarray, tol: float, *,
                        max_nodes: int | None = None) -> CubatureResult | None:
-    """The integrals by a fresh grid, steps a priori from the `strip_widths` and refined (times
-    REFINE) while the estimate misses `tol`; None (fall back to the adaptive cubature) when
-    the grid would exceed `max_nodes` (default MAX_NODES[k]) or never meets `tol`."""
+    """The integrals by a fresh grid, steps a priori from the `strip_widths` (the strip-limited
+    ones times FIRST_STRIP_FACTOR) and refined (times REFINE) while the estimate misses `tol`;
+    None (fall back to the adaptive cubature) when the grid would exceed `max_nodes` (default
+    MAX_NODES[k]) or never meets `tol`."""
     k = coords.shape[1]
     span = SPAN_MARGIN * strip_widths(coords)
-    step = a_priori_steps(span, tol)
+    step = a_priori_steps(span, tol, FIRST_STRIP_FACTOR)
     bound_norms = _group_norms(bound, gmat)
     scale = pilot_scale(integrand, k, gmat)
     spent = PILOT_ORDER**k

@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 
 from scoreclaims.claims.paper._random_init_runs import Window, classify, initial_means
-from scoreclaims.verifiers import GEOMETRIC, POWER, POWER_LOG, RateFit, evaluate, fit_rates, run_gd
+from scoreclaims.verifiers import (
+    GEOMETRIC,
+    POWER,
+    POWER_LOG,
+    RateFit,
+    evaluate,
+    fit_rates,
+    mean_error_bounds,
+    run_gd,
+)
 
 
 def fit_summary(fit: RateFit) -> dict[str, Any]:
@@ -121,7 +130,7 @@ def run_rate(n: int, d: int, m0: float, seed: int, eta: float, steps: int, rows:
     last = tau >= tau[-1] / 2
     ev = evaluate(means[-1])
     win = Window(tau[last], means[last], ev.grad, float(ev.grad_error),
-                 traj.status == "ok" and bool(ev.converged))
+                 traj.status == "ok" and bool(ev.converged), mean_errors=mean_error_bounds(ev))
     verdict = classify(win)
     conv = int(np.argmin(dist[-1]))
     away = [i for i in range(n) if i != conv]

@@ -12,18 +12,21 @@ window [T/2, T] of recorded steps, a mean is
   window (beyond round-off, 1e-12 relative);
 - diverging when its distance ends at least `r_div`, increases at every recorded step of the
   window, and its gradient at T points away from the truth by more than the engine's error bound
-  (the radial component m_i . grad_i / |m_i| < -grad_error: the GD step moves it outward).
+  of that mean's gradient (the radial component m_i . grad_i / |m_i| < -e_i, e_i the bound of
+  |grad_i|'s error, `verifiers.mean_error_bounds`: the GD step moves it outward).
 
 When a sweep runs at a cubature tolerance looser than the engine's default and a window is left
 open only by signs (every open mean at least `r_div` away and receding at every recorded step,
-its radial gradient negative but within the error bound), the signs are certified afresh at the
+its radial gradient negative but within its error bound), the signs are certified afresh at the
 window's last point: the gradient there is evaluated at `CERTIFY_TOLS` tighter tolerances in turn,
 down to the engine's default, and the window classified against each such evaluation until it is
 decided (`certified_tol` in the run's record; the evaluations count against the budget; the grid
 may take up to `CERTIFY_MAX_NODES`, as it is used once). A far
-mean's radial gradient can sit below the whole gradient's error bound at the sweep's tolerance
-for good (measured: -2e-9 against 1.4e-8 at 1e-4 on an n = 5, d = 3 seed, for 2,048 steps), and
-more steps never decide it; one evaluation at a tighter tolerance does.
+mean's radial gradient can sit below its own error bound at the sweep's tolerance for good: the
+bound is then the Gaussian weight the grid leaves out times a bound of the integrand, alike for
+every mean (measured on an n = 5, d = 3 seed, M_0 = 10, seed 0, at tau = 32 and 1e-4: -1.95e-9
+against its own bound 6.4e-8, the whole gradient's 1.5e-7; the same seed stayed so for 2,048
+steps), and more steps never decide it; one evaluation at a tighter tolerance does.
 
 A run is decided at the first T where every mean is one or the other; otherwise it goes on to 2T,
 up to `max_steps`, and is then "undecided" (counted and reported, never binned as an outcome).
@@ -51,7 +54,14 @@ from typing import Any
 import numpy as np
 
 from scoreclaims.claims import task_map
-from scoreclaims.verifiers import OUT_OF_BUDGET, Descent, EngineSource, default_tol, evaluate
+from scoreclaims.verifiers import (
+    OUT_OF_BUDGET,
+    Descent,
+    EngineSource,
+    default_tol,
+    evaluate,
+    mean_error_bounds,
+)
 
 R_CONV = 0.5
 R_DIV = 3.0
@@ -63,10 +73,13 @@ RECORDS_PER_WINDOW = 32
 # about tenfold, so a sign is certified near the cheapest tolerance that can certify it.
 CERTIFY_TOLS = (1e-6, 1e-7, 1e-8, None)
 # The node cap of a certifying evaluation's grid: three times the engine's cap for rules kept along
-# a run (`trapezoid.MAX_NODES[3]`), as its grid is used once. Far-separated k = 3 means (spreads
-# 11.7, 4.8, 2.1 at M_0 = 10) need more than 4e6 nodes at 1e-6, and the adaptive cubature then
-# spent 6e7 evaluations without converging; with this cap, 6 of the 7 M_0 = 10 seeds that ran out
-# of budget so decide at 1e-6 to 1e-9 (9 to 25 CPU s a seed).
+# a run (`trapezoid.MAX_NODES[3]`), as its grid is used once. Measured at 0e55508 (grid steps as a
+# priori): far-separated k = 3 means (spreads 11.7, 4.8, 2.1 at M_0 = 10) needed more than 4e6
+# nodes at 1e-6, the adaptive cubature then spent 6e7 evaluations without converging, and with
+# this cap 6 of the 7 M_0 = 10 seeds that ran out of budget so decided (8 to 23 CPU s a seed).
+# Since the grid's first steps are coarser (`trapezoid.FIRST_STRIP_FACTOR`) those 6 certify on
+# grids within 4e6 nodes (seed 45: 1.4e6 at 1e-6); the cap stays as the memory limit of a grid
+# used once.
 CERTIFY_MAX_NODES = 12_000_000
 
 
@@ -81,7 +94,8 @@ def initial_means(n: int, d: int, m0: float, seed: int) -> np.ndarray:
 @dataclass
 class Window:
     """Recorded steps of one window: tau (R,), means (R, n, d), the gradient and its error bound
-    at the last step, and whether every cubature met its tolerance."""
+    at the last step (`grad_error` the whole gradient's; `mean_errors` (n,) each mean's, where the
+    evaluation has them), and whether every cubature met its tolerance."""
 
     tau: np.ndarray
     means: np.ndarray
@@ -90,6 +104,13 @@ class Window:
     accurate: bool
     evaluations: int = 0
     out_of_budget: int | None = None  # the step at which the evaluation budget ran out
+    mean_errors: np.ndarray | None = None
+
+    def bounds(self) -> np.ndarray:
+        """(n,) the error bound of each mean's gradient (the whole gradient's where no own)."""
+        if self.mean_errors is not None:
+            return np.asarray(self.mean_errors, dtype=float)
+        return np.full(self.grad.shape[0], float(self.grad_error))
 
 
 @dataclass(frozen=True)
@@ -130,20 +151,21 @@ def classify(win: Window, r_conv: float = R_CONV, r_div: float = R_DIV) -> Class
     slack = MONOTONE_RTOL * np.maximum(dist[:-1], 1.0)
     final = win.means[-1]
     radial = radial_gradients(final, win.grad)
+    bound = win.bounds()
     conv, div, open_, on_signs = [], [], [], []
     notes = []
     for i in range(n):
         receding = dist[-1, i] >= r_div and np.all(step[:, i] > 0) and radial[i] < 0
         if dist[-1, i] <= r_conv and np.all(step[:, i] <= slack[:, i]):
             conv.append(i)
-        elif receding and radial[i] < -win.grad_error:
+        elif receding and radial[i] < -bound[i]:
             div.append(i)
         else:
             open_.append(i)
             if receding:
                 on_signs.append(i)
             notes.append(f"mean {i}: distance {dist[0, i]:.4g} -> {dist[-1, i]:.4g}, radial "
-                         f"gradient {radial[i]:.3g} (error bound {win.grad_error:.2g})")
+                         f"gradient {radial[i]:.3g} (error bound {bound[i]:.2g})")
     if not win.accurate:
         notes.insert(0, "a cubature missed its tolerance in the window")
         return Classification((), (), tuple(range(n)), "; ".join(notes))
@@ -184,7 +206,8 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
                       np.inf if last is None else float(last.grad_error),
                       source.unconverged == missed and not descent.stopped,
                       source.spent - spent,
-                      descent.tau if source.status == OUT_OF_BUDGET else None)
+                      descent.tau if source.status == OUT_OF_BUDGET else None,
+                      None if last is None else mean_error_bounds(last))
 
     def certify(win: Window, result: Classification
                 ) -> tuple[Window, Classification, float | None, str | None]:
@@ -202,7 +225,7 @@ def run_classified(m0: np.ndarray, eta: float, first: int, max_steps: int,
             if not ev.converged or (left is not None and ev.evaluations > left):
                 break
             again = Window(win.tau, win.means, ev.grad, float(ev.grad_error), win.accurate,
-                           win.evaluations + ev.evaluations)
+                           win.evaluations + ev.evaluations, mean_errors=mean_error_bounds(ev))
             got = classify(again, r_conv, r_div)
             if got.decided:
                 return again, got, ctol, None

@@ -118,14 +118,15 @@ def grid_cells(n: int, box: float, spacing: float) -> tuple[list[list[float]], i
 
 
 def _grid_sign(p: tuple[float, float]) -> tuple[int, int]:
-    from scoreclaims.verifiers import evaluate
+    from scoreclaims.verifiers import evaluate, mean_error_bounds
 
     if p[0] == p[1]:  # coincident: grad = (2/n) a for both
         s = int(np.sign(p[0]))
         return s, s
     ev = evaluate(np.array(p)[:, None])
-    g, err = ev.grad[:, 0], ev.grad_error
-    return tuple(int(np.sign(v)) if abs(v) > err else 0 for v in g)  # type: ignore[return-value]
+    g, err = ev.grad[:, 0], mean_error_bounds(ev)  # d = 1: each mean's bound is its component's
+    return tuple(int(np.sign(v)) if abs(v) > e else 0  # type: ignore[return-value]
+                 for v, e in zip(g, err, strict=True))
 
 
 @dataclass

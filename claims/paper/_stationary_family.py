@@ -33,7 +33,7 @@ from scoreclaims.claims import task_map
 from scoreclaims.highprec.certified import certify_sign_change, enclose
 from scoreclaims.highprec.hessian import collinear_gradient, line_derivatives
 from scoreclaims.highprec.spectrum import Spectrum, spectrum
-from scoreclaims.verifiers import evaluate, run_gd
+from scoreclaims.verifiers import evaluate, mean_error_bounds, run_gd
 
 TRANSVERSE_DIRECTION = ("2/3", "-1/3", "2/3")  # a generic unit vector of R^3 (exact rationals)
 
@@ -68,8 +68,9 @@ class ScanPoint:
 def scan_point(item: tuple[int, float]) -> ScanPoint:
     n, s = item
     ev = evaluate(np.array(family(n, float(s)))[:, None])
-    return ScanPoint(float(s), float(ev.grad[0, 0] - ev.grad[1, 0]),
-                     math.sqrt(2.0) * ev.grad_error, ev.loss, ev.loss_error)
+    err = mean_error_bounds(ev)
+    return ScanPoint(float(s), float(ev.grad[0, 0] - ev.grad[1, 0]), float(err[0] + err[1]),
+                     ev.loss, ev.loss_error)
 
 
 def scan(n: int, s_grid: list[float]) -> list[ScanPoint]:

@@ -1,0 +1,97 @@
+"""The trapezoid grid's first steps, side by side: GD runs with the strip-limited a-priori steps
+as they are (`trapezoid.FIRST_STRIP_FACTOR` = 1, the engine before 2026-12-07) and times the
+engine's factor, interleaved in one process on the same starts. Prints per setting the CPU
+seconds, integrand evaluations and grids built of each, their ratio, and the largest difference
+of the final means relative to their size (both runs meet the same tolerance at every step).
+
+Settings: T3.5 sweep starts (`initial_means(n, 3, M_0, seed)`, step 0.1) for n = 5 (k = 3) at the
+engine's default tolerance and at the sweeps' SWEEP_TOL_K3, and for n = 3 (k = 2) at the default;
+and separated N(0, 1) starts, n = 5, d = 3, at the default (issue 23's steps-per-second setting).
+A run stops at `--budget` integrand evaluations (marked "budget").
+
+`python -m benchmarks.grid_start [--steps 16] [--seeds 3] [--M0 4,6,8,10] [--budget 1e8]
+[--factor F]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from scoreclaims.claims.paper._random_init_runs import initial_means
+from scoreclaims.claims.paper.random_init import SWEEP_ETA, SWEEP_TOL_K3
+from scoreclaims.verifiers import trapezoid
+from scoreclaims.verifiers.dynamics import Descent, EngineSource
+
+ENGINE_FACTOR = trapezoid.FIRST_STRIP_FACTOR
+
+
+def settings(m0s: list[float], seeds: int) -> Iterator[tuple[str, np.ndarray, float | None]]:
+    """(label, start, tol) of every run."""
+    for seed in range(seeds):
+        for m0 in m0s:
+            yield f"T3.5 n=5 M0={m0:g} seed {seed} default", initial_means(5, 3, m0, seed), None
+            yield (f"T3.5 n=5 M0={m0:g} seed {seed} tol {SWEEP_TOL_K3:g}",
+                   initial_means(5, 3, m0, seed), SWEEP_TOL_K3)
+            yield f"T3.5 n=3 M0={m0:g} seed {seed} default", initial_means(3, 3, m0, seed), None
+        start = np.random.default_rng([seed, 23]).standard_normal((5, 3))
+        yield f"N(0,1) n=5 seed {seed} default", start, None
+
+
+def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, factor: float
+            ) -> dict[str, object]:
+    """GD from `start` with the first steps' factor `factor`: CPU s, evaluations, grids built."""
+    built = 0
+    build = trapezoid.build_grid
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal built
+        built += 1
+        return build(*args, **kwargs)
+
+    trapezoid.FIRST_STRIP_FACTOR, trapezoid.build_grid = factor, counting
+    try:
+        source = EngineSource(tol, budget)
+        descent = Descent(source, np.array(start, dtype=float), SWEEP_ETA)
+        t0 = time.process_time()
+        descent.run(steps, [steps])
+        cpu = time.process_time() - t0
+    finally:
+        trapezoid.FIRST_STRIP_FACTOR, trapezoid.build_grid = ENGINE_FACTOR, build
+    return {"cpu": cpu, "evals": source.spent, "grids": built, "m": descent.m.copy(),
+            "status": source.status}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--M0", default="4,6,8,10")
+    parser.add_argument("--budget", type=float, default=1e8)
+    parser.add_argument("--factor", type=float, default=ENGINE_FACTOR,
+                        help="the factor set against 1 (default: the engine's)")
+    args = parser.parse_args()
+    m0s = [float(x) for x in args.M0.split(",")]
+    print(f"{'setting':40s} {'cpu 1':>7s} {'cpu F':>7s} {'ratio':>6s} {'evals 1':>9s} "
+          f"{'evals F':>9s} {'grids':>7s} {'rel diff':>8s}  (F = {args.factor:g})")
+    total = [0.0, 0.0]
+    for label, start, tol in settings(m0s, args.seeds):
+        old = one_run(start, tol, args.steps, int(args.budget), 1.0)
+        new = one_run(start, tol, args.steps, int(args.budget), args.factor)
+        total[0] += old["cpu"]
+        total[1] += new["cpu"]
+        diff = float(np.max(np.abs(old["m"] - new["m"])) / np.max(np.abs(old["m"])))
+        flags = "".join(f" [{w}: {r['status']}]" for w, r in (("1", old), ("F", new))
+                        if r["status"] != "ok")
+        print(f"{label:40s} {old['cpu']:7.2f} {new['cpu']:7.2f} "
+              f"{new['cpu'] / max(old['cpu'], 1e-9):6.2f} {old['evals']:9.3g} {new['evals']:9.3g} "
+              f"{old['grids']:>3d}/{new['grids']:<3d} {diff:8.1e}{flags}", flush=True)
+    print(f"total CPU s: {total[0]:.1f} with factor 1, {total[1]:.1f} with {args.factor:g} "
+          f"(ratio {total[1] / max(total[0], 1e-9):.2f})")
+
+
+if __name__ == "__main__":
+    main()
