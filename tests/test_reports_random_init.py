@@ -98,11 +98,11 @@ def test_sweep_with_a_budget_reports_the_seeds_out_of_budget() -> None:
 def test_tolerance_check_table() -> None:
     entry = _entry("tol-check", {"n": 5, "d": 3, "M0": 4.0, "tols": [1e-4, None],
                                  "decided_at_both": 4, "disagreements": [],
-                                 "max_final_distance_gap": 3.2e-7,
+                                 "undecided": [0, 1], "max_final_distance_gap": 3.2e-7,
                                  "evaluations": [2.0e7, 1.6e8], "wall_time_s": [20.0, 150.0]})
     text = sections.t35_section(ClaimContext({**CLAIM, "instances": [entry]}))
     assert "### Tolerance check" in text
-    assert "| #1 | 5 | 3 | 4 | 1e-04 | 4 | [] | 3.2e-07 |" in text
+    assert "| #1 | 5 | 3 | 4 | 1e-04 | 4 | [] | [0, 1] | 3.2e-07 |" in text
     assert "Tolerance check" not in sections.t35_section(ClaimContext(CLAIM))
 
 
