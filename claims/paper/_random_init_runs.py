@@ -24,9 +24,9 @@ decided (`certified_tol` in the run's record; the evaluations count against the 
 may take up to `CERTIFY_MAX_NODES`, as it is used once). A far
 mean's radial gradient can sit below its own error bound at the sweep's tolerance for good: the
 bound is then the Gaussian weight the grid leaves out times a bound of the integrand, alike for
-every mean (measured on an n = 5, d = 3 seed, M_0 = 10, seed 0, at tau = 32 and 1e-4: -1.95e-9
-against its own bound 6.4e-8, the whole gradient's 1.5e-7; the same seed stayed so for 2,048
-steps), and more steps never decide it; one evaluation at a tighter tolerance does.
+every far mean (measured on an n = 5, d = 3 seed, M_0 = 10, seed 0, at tau = 32 and 1e-4:
+-1.95e-9 against its own bound 6.4e-8, the whole gradient's 3.5e-7; the same seed stayed so for
+2,048 steps), and more steps never decide it; one evaluation at a tighter tolerance does.
 
 A run is decided at the first T where every mean is one or the other; otherwise it goes on to 2T,
 up to `max_steps`, and is then "undecided" (counted and reported, never binned as an outcome).

@@ -108,9 +108,10 @@ SEED_BUDGET = 100_000_000
 # classifications and final distances (to 3 digits) of 1e-9; at 1e-3 the far means' signs were
 # not certified until 64 steps. The "tol-check" instances classify the same seeds at both
 # tolerances in every full profile. A sign left within the bound at 1e-4 is certified afresh at
-# tighter tolerances (`_random_init_runs.CERTIFY_TOLS`). At the default tolerance the dynamics stay
-# out of reach (measured with the grid for thin axes: M_0 = 10 seeds spend 1e8 evaluations in 6 to
-# 30 steps, 35 to 100 s; at 1e-4 the same 30 seeds all decide in 140 CPU s).
+# tighter tolerances (`_random_init_runs.CERTIFY_TOLS`). At the default tolerance the 800 seeds
+# would take about 3 CPU hours (2026-12-07, with the grid's coarser first steps: a decided seed
+# 6 to 29 CPU s, a median 15 times its cost at 1e-4, and one in 12 spends 3e8 evaluations
+# undecided; docs/performance.md).
 SWEEP_TOL_K3 = 1e-4
 
 
@@ -165,8 +166,8 @@ FAR = {"quick": [far_instance(2, 0, 2048)],
        + [far_instance(3, s, 2048) for s in range(2)]}
 RATE = {"quick": [rate_instance(1 << 13)],
         "full": [rate_instance(1 << 20, law_radius=LAW_RADIUS["full"])]}
-# The tolerance check: 6 seeds at each M_0 of the n = 5, d = 3 sweeps (at the default a seed costs
-# 6 to 30 CPU s, one in a dozen spends its budget: docs/performance.md).
+# The tolerance check: the first 6 seeds at each M_0 of the n = 5, d = 3 sweeps (24 seeds: about
+# 200 s of worker time at the default, 13 s at SWEEP_TOL_K3, in the full profile at 53857e1).
 TOL_CHECK_SEEDS = 6
 CHECKS = {"quick": [], "full": [step_check_instance(3, 1, 4.0, 40),
                                      step_check_instance(5, 1, 4.0, 40)]
