@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
-from functools import cache
+from dataclasses import dataclass, field, replace
+from functools import cache, cached_property
 
 import numpy as np
 
@@ -73,7 +73,10 @@ class Evaluation:
     """Loss and gradient (n, d) in canonical coordinates, with error estimates: `loss_error`
     absolute, `grad_error` in Euclidean norm over all n d components, `mean_errors` (n,) that
     of each mean's gradient (grad[i], d components) alone, from the same per-component
-    estimates (None where a source has only the whole bound: `mean_error_bounds`)."""
+    estimates (None where a source has only the whole bound: `mean_error_bounds`). They are
+    computed on first use from `mean_error_parts` (g_err (n, k), and where the means do not span
+    R^d gamma_err, gamma (n,), |c_perp| and its rounding), so a GD step that never asks pays
+    nothing for them."""
 
     loss: float
     grad: np.ndarray
@@ -82,7 +85,19 @@ class Evaluation:
     evaluations: int
     converged: bool
     rule: object = None  # FrozenRule or GridRule (k >= 2), collinear.LineRule (k = 1): pass it back
-    mean_errors: np.ndarray | None = None
+    mean_error_parts: tuple | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def mean_errors(self) -> np.ndarray | None:
+        if self.mean_error_parts is None:
+            return None
+        g_err, *perp = self.mean_error_parts
+        if not perp:  # the means span R^d: the basis is orthonormal
+            return row_norms(g_err)
+        gamma_err, gamma, perp_norm, rounding = perp
+        # c_perp is known only to its rounding error: gamma_i c_perp carries it
+        return (row_norms(np.concatenate([g_err, (gamma_err * perp_norm)[:, None]], axis=1))
+                + (np.abs(gamma) + gamma_err) * rounding)
 
     @property
     def relative_loss_error(self) -> float:
@@ -124,12 +139,7 @@ def safe_norm(x: np.ndarray) -> float:
     sq = float(flat @ flat)
     if 1e-280 < sq < 1e280:
         return float(np.sqrt(sq))
-    flat = np.abs(flat)
-    big = float(flat.max()) if flat.size else 0.0
-    if not 0 < big < np.inf:
-        return big
-    y = flat / big
-    return big * float(np.sqrt(y @ y))
+    return float(row_norms(flat[None, :])[0])
 
 
 def error_groups(n: int, k: int, perp_norm: float) -> list[ErrorGroup]:
@@ -284,7 +294,7 @@ def evaluate(m: np.ndarray, tol: float | None = None, rule: object = None, *,
     big = float(np.abs(m).max())
     if not big <= MAX_MEAN:  # NaN too
         return Evaluation(math.nan, np.full(m.shape, math.nan), math.inf, math.inf, 0, False,
-                          mean_errors=np.full(m.shape[0], math.inf))
+                          mean_error_parts=(np.full((m.shape[0], 1), math.inf),))
     if big > _QUIET_ABOVE:  # squares of integrand values overflow inside the (scaled) norms
         with np.errstate(over="ignore", invalid="ignore"):
             return _evaluate(m, tol, rule, shortcuts, max_evaluations, max_grid_nodes)
@@ -307,7 +317,7 @@ def _evaluate(m: np.ndarray, tol: float | None, rule: object, shortcuts: bool,
     if k == 0:  # all means equal: w_j = 1/n, u = 0, s_j = 0 exactly
         perp_sq = float(red.perp @ red.perp)
         return Evaluation(perp_sq, np.tile((2.0 / n) * red.perp, (n, 1)), 0.0, 0.0, 0, True,
-                          mean_errors=np.zeros(n))
+                          mean_error_parts=(np.zeros((n, 1)),))
     tol = default_tol(k) if tol is None else tol
     if k == 1:
         red, res = collinear_cubature(red, tol, rule, max_evaluations)
@@ -360,7 +370,7 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
     if full:
         loss, grad, grad_error = float(loss_u), g if red is None else g @ red.basis.T, \
             safe_norm(g_err)
-        mean_errors = row_norms(g_err)  # the basis is orthonormal
+        parts: tuple = (g_err,)
     else:
         grad = red.lift(g, gamma)
         # c_perp is known only to its rounding error when k < d: |c_perp|^2 in the loss and
@@ -371,8 +381,7 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
         loss, loss_error = float(loss_u) + perp_sq, loss_error + loss_noise
         grad_error = (safe_norm(np.concatenate([g_err.reshape(-1), gamma_err * perp_norm]))
                       + grad_noise)
-        mean_errors = (row_norms(np.concatenate([g_err, (gamma_err * perp_norm)[:, None]], axis=1))
-                       + (np.abs(gamma) + gamma_err) * rounding)
+        parts = (g_err, gamma_err, gamma, perp_norm, rounding)
         unseen_loss, unseen_grad = unseen_loss + loss_noise, unseen_grad + grad_noise
     # The tolerance's scale per group (loss, gradient) is the norm of the integrals of |f|;
     # its largest weighted entry, a lower bound, decides first (the GD hot path).
@@ -389,7 +398,7 @@ def _assemble(res: CubatureResult, n: int, k: int, red: Reduction | None,
                      and loss_error < math.inf and grad_error < math.inf
                      and np.isfinite(res.value).all())
     return Evaluation(loss, grad, loss_error, grad_error, res.evaluations, converged, res.rule,
-                      mean_errors)
+                      parts)
 
 
 _UNDERFLOW_UNIT = 4 * SUBNORMAL  # as in `quadrature.underflow_allowance`
