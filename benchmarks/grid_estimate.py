@@ -206,7 +206,9 @@ def predicted_nodes(coords: np.ndarray, rots: np.ndarray, tol: float) -> np.ndar
     width = np.array([strip_widths(coords @ rot) for rot in rots])
     v_r = np.einsum("vk,rkl->rvl", vert, rots)
     d_r = np.einsum("pk,rkl->rpl", dp, rots)
-    h0 = a_priori_steps(SPAN_MARGIN * width, tol)  # (R, k), the engine's steps in each frame
+    # (R, k): the a-priori steps in each frame (the engine's first grid takes the strip-limited
+    # ones FIRST_STRIP_FACTOR times coarser since 2026-12-07; the frames table predates that)
+    h0 = a_priori_steps(SPAN_MARGIN * width, tol)
     need = math.log(10.0 / tol)
 
     def worst(s: np.ndarray) -> np.ndarray:  # (R,) the slowest term's decay at steps s h0

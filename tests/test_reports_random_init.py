@@ -187,3 +187,17 @@ def test_the_sweep_table_lists_undecided_seeds_with_what_certification_left_open
     decided = _entry("sweep", {**sweep["metrics"], "undecided": 0, "undecided_runs": []})
     assert "Undecided seeds" not in sections._sweep_table(
         ClaimContext({"id": "T3.5", "instances": [decided]}))
+
+
+def test_the_sweep_table_states_the_certifying_grids_cap_from_the_results() -> None:
+    """The certifying grid's node cap is read from the sweep's metrics (what the run used), not
+    written into the report; results without it (older files) say nothing of a cap."""
+    metrics = {"n": 5, "d": 3, "M0": 10.0, "seeds": 200, "undecided": 0, "counts": {"1": 200},
+               "exactly_one": _prop(1.0), "closest_wins": _prop(1.0),
+               "all_converge": _prop(0.0)}
+    capped = _entry("sweep", {**metrics, "certify_max_nodes": 12_000_000})
+    text = sections._sweep_table(ClaimContext({"id": "T3.5", "instances": [capped]}))
+    assert "default (a grid used once, so it may hold up to 12,000,000 nodes), until" in text
+    old = sections._sweep_table(ClaimContext({"id": "T3.5", "instances": [_entry("sweep",
+                                                                               metrics)]}))
+    assert "down to the default, until the window decides" in old and "nodes)" not in old

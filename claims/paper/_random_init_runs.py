@@ -360,6 +360,7 @@ def sweep(n: int, d: int, m0: float, seeds: Sequence[int], eta: float, first: in
         "certified": dict(sorted(certified.items(), reverse=True)),
         "budget": budget,
         "tol": tol,
+        "certify_max_nodes": CERTIFY_MAX_NODES,
         "exactly_one": proportion(len(one), len(decided), undecided),
         "all_converge": proportion(sum(r["count"] == n for r in decided), len(decided),
                                    undecided),

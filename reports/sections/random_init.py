@@ -93,6 +93,10 @@ def _sweep_table(ctx: ClaimContext) -> str:
                    + " or ".join(f"{b:.3g}" for b in budgets) + " integrand evaluations (a cost "
                    "cap set a priori); a seed that spends it is undecided ('out of budget'), "
                    "which the intervals over all runs account for." if budgets else "")
+    caps = sorted({m["certify_max_nodes"] for m in _sweep_rows(ctx)
+                   if m.get("certify_max_nodes") is not None})
+    cap_note = (" (a grid used once, so it may hold up to "
+                + " or ".join(f"{c:,}" for c in caps) + " nodes)" if caps else "")
     level = (ctx.claim.get("parameters") or {}).get("level")
     level_note = (f" 'With high probability' is judged at the level {fmt(level)}: the lower "
                   f"bound of P(exactly one) over all runs (undecided counted against) must clear "
@@ -113,8 +117,7 @@ def _sweep_table(ctx: ClaimContext) -> str:
             "tolerance. "
             "Where a sweep's tolerance leaves a receding mean's sign within its bound, the "
             "window's last point is evaluated again at tighter tolerances, 1e-6 down to the "
-            "default (a grid used once, so it may hold up to 12 million nodes, three times a "
-            "k = 3 grid kept along a run), until the window decides ('signs of N at T': N seeds "
+            "default" + cap_note + ", until the window decides ('signs of N at T': N seeds "
             "decided so, the tightest tolerance used); the tolerance check below classifies "
             "the first seeds of the n = 5, d = 3 sweeps at both tolerances, each path whole."
             + budget_note + _undecided_list(_sweep_rows(ctx)))
