@@ -22,6 +22,7 @@ from scoreclaims.claims.paper._random_init_runs import (
     sweep,
     wilson,
 )
+from scoreclaims.claims.verdict import Verdict
 from scoreclaims.verifiers import default_tol
 from scoreclaims.verifiers.rates import fit_rates
 from scoreclaims.verifiers.trapezoid import MAX_NODES
@@ -328,6 +329,51 @@ def test_sweep_tolerance_reaches_the_cubature_and_the_tol_check() -> None:
     assert random_init.tolerance_independent(bad, P)[0] is False
     assert random_init.tolerance_independent(none, P)[0] is None
     assert random_init.tolerance_independent(_sweep_outcome(1, 0, 1, 0), P)[0] == NOT_APPLICABLE
+
+
+def test_tolerance_effect_pools_the_checks_and_counts_the_unknown_as_differing() -> None:
+    """The pooled bound on how often the sweeps' tolerance changes a decided classification:
+    the Wilson upper bound over the seeds decided at both; seeds not decided at both enter only
+    the worst-case bound. A check with a disagreement raises both."""
+    def check(both: int, differ: list[int], undecided: list[int], decided: int) -> dict:
+        return {"decided_at_both": both, "disagreements": differ, "undecided": undecided,
+                "counts": [{"1": decided}, {"1": decided + undecided[0] - undecided[1]}]}
+
+    clean = random_init.tolerance_effect([check(11, [], [0, 1], 12), check(12, [], [0, 0], 12)])
+    assert clean["seeds"] == 24 and clean["decided_at_both"] == 23 and clean["differ"] == 0
+    assert clean["undecided"] == [0, 1]
+    z2 = 1.959963984540054**2
+    assert clean["rate_upper"] == pytest.approx(z2 / (23 + z2))
+    assert clean["rate_upper_unknown_differ"] == pytest.approx(wilson(1, 24)[1])
+    assert clean["rate_upper"] < clean["rate_upper_unknown_differ"]
+    bad = random_init.tolerance_effect([check(11, [3], [0, 1], 12), check(12, [], [0, 0], 12)])
+    assert bad["differ"] == 1 and bad["rate_upper"] == pytest.approx(wilson(1, 23)[1])
+    assert bad["rate_upper"] > clean["rate_upper"]
+
+
+def test_summary_states_the_tolerance_effect_beside_the_k3_sweeps() -> None:
+    """The summary's finding gives each n = 5, d = 3 sweep's lower bound less the pooled
+    bound (a lower bound of 0.981 and 0 of 44 differing: 0.981 - 0.0803)."""
+    class R:
+        def __init__(self, instance: dict, metrics: dict) -> None:
+            self.instance, self.metrics = instance, metrics
+            self.verdict = Verdict.PASS
+
+    sweep_m = {"n": 5, "d": 3, "M0": 6.0, "seeds": 200, "steps_total": 6400,
+               "wall_time_s": 50.0, "exactly_one": proportion(200, 200, 0),
+               "closest_wins": {}, "all_converge": proportion(0, 200, 0)}
+    checks = [R({"kind": "tol-check"}, {"n": 5, "d": 3, "M0": m0, "tols": [1e-4, None],
+                                         "decided_at_both": 11, "disagreements": [],
+                                         "max_final_distance_gap": 1e-9, "undecided": [0, 1],
+                                         "counts": [{"1": 12}, {"1": 11}]})
+              for m0 in (4.0, 6.0, 8.0, 10.0)]
+    out = random_init.summarize_t35([R({"kind": "sweep"}, sweep_m), *checks])
+    effect = out["tol_effect"]
+    assert effect["decided_at_both"] == 44 and effect["seeds"] == 48
+    lower = sweep_m["exactly_one"]["ci_all_runs"][0] - effect["rate_upper"]
+    finding = [f for f in out["findings"] if "looser cubature tolerance" in f]
+    assert len(finding) == 1 and f"n=5,d=3,M0=6: {lower:.3g}" in finding[0]
+    assert random_init.summarize_t35([R({"kind": "sweep"}, sweep_m)]).get("tol_effect") is None
 
 
 def test_every_full_sweep_setting_has_200_seeds_and_k3_its_tolerance() -> None:

@@ -104,6 +104,15 @@ def test_tolerance_check_table() -> None:
     assert "### Tolerance check" in text
     assert "| #1 | 5 | 3 | 4 | 1e-04 | 4 | [] | [0, 1] | 3.2e-07 |" in text
     assert "Tolerance check" not in sections.t35_section(ClaimContext(CLAIM))
+    assert "Pooled" not in text  # no pooled bound in the claim's metrics: no line
+    effect = {"seeds": 48, "decided_at_both": 44, "differ": 0, "undecided": [0, 4],
+              "rate_upper": 0.0803, "rate_upper_unknown_differ": 0.187}
+    claim = {**CLAIM, "metrics": {**CLAIM["metrics"], "tol_effect": effect},
+             "instances": [entry]}
+    pooled = sections.t35_section(ClaimContext(claim))
+    assert ("Pooled: 44 of 48 seeds decided at both tolerances, 0 differ, so the sweeps' "
+            "tolerance changes a decided classification at a rate of at most 0.0803") in pooled
+    assert "4 seed(s) not decided at both" in pooled and "the bound is 0.187" in pooled
 
 
 LAW = {"k": 1, "constant": {"derived": 2.0, "value": 2.0000001, "error": 1e-6,

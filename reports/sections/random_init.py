@@ -277,7 +277,23 @@ def _tol_table(ctx: ClaimContext) -> str:
     return ("### Tolerance check\n\n"
             + table(["#", "n", "d", "M_0", "sweep tol", "decided at both", "differ",
                      "undecided (sweep tol, default)", "max final distance gap",
-                     "evaluations (sweep tol, default)", "wall s"], rows))
+                     "evaluations (sweep tol, default)", "wall s"], rows)
+            + _tol_effect((ctx.claim.get("metrics") or {}).get("tol_effect")))
+
+
+def _tol_effect(effect: Mapping[str, Any] | None) -> str:
+    """The pooled check as a bound on how often the sweeps' tolerance changes an outcome."""
+    if not effect or effect.get("rate_upper") is None:
+        return ""
+    unknown = effect["seeds"] - effect["decided_at_both"]
+    return (f"\n\nPooled: {effect['decided_at_both']} of {effect['seeds']} seeds decided at "
+            f"both tolerances, {effect['differ']} differ, so the sweeps' tolerance changes a "
+            f"decided classification at a rate of at most {fmt(effect['rate_upper'], 3)} (95% "
+            f"Wilson upper bound); {unknown} seed(s) not decided at both (undecided at the "
+            f"sweeps' tolerance, default: {fmt(effect.get('undecided'))}), and counted as "
+            f"differing the bound is {fmt(effect['rate_upper_unknown_differ'], 3)}. The sweeps' "
+            f"intervals above do not include this effect (the findings give their lower bounds "
+            f"less it).")
 
 
 def _law_block(law: Mapping[str, Any]) -> str:
