@@ -16,7 +16,8 @@ N(c, I_d), |c - truth| = M_0, truth at the origin, canonical coordinates (t = 0)
   experimental step) on the same seeds, the evidence for running the sweeps at 0.1;
 - "tol-check" (beyond): the n = 5, d = 3 sweep's classification at its cubature tolerance
   (`SWEEP_TOL_K3`) against the engine's default on the same seeds (the first `TOL_CHECK_SEEDS`
-  of each M_0), the whole path at each.
+  of each M_0), the whole path at each; pooled, they bound how often the sweeps' tolerance
+  changes a decided outcome (`tolerance_effect`), stated beside the sweeps' intervals.
 
 Step: the theorem's step is not reported. Inside runs use eta = 0.01 (the paper's experiment);
 sweeps and the long runs use eta = 0.1, ten times fewer steps for the same gradient-flow time
@@ -109,9 +110,10 @@ SEED_BUDGET = 100_000_000
 # not certified until 64 steps. The "tol-check" instances classify the same seeds at both
 # tolerances in every full profile. A sign left within the bound at 1e-4 is certified afresh at
 # tighter tolerances (`_random_init_runs.CERTIFY_TOLS`). At the default tolerance the 800 seeds
-# would take about 3 CPU hours (2026-12-07, with the grid's coarser first steps: a decided seed
-# 6 to 29 CPU s, a median 15 times its cost at 1e-4, and one in 12 spends 3e8 evaluations
-# undecided; docs/performance.md).
+# would take about 2.7 CPU hours and leave about 32 of 200 undecided at M_0 = 4 within the seed
+# budget (2026-12-07, 200 seeds side by side: 11.8 times the CPU time, 11 undecided at the
+# default against none at 1e-4, no seed decided at both with another outcome;
+# docs/performance.md).
 SWEEP_TOL_K3 = 1e-4
 
 
@@ -708,13 +710,14 @@ def summarize_t35(results: Sequence[Any]) -> dict[str, Any]:
         if effect["rate_upper"] is not None and swept:
             out.setdefault("findings", []).append(
                 f"The n = 5, d = 3 sweeps run their paths at a looser cubature tolerance than "
-                f"the engine's default; the tolerance check ({effect['seeds']} seeds at both) "
-                f"bounds how often that changes a decided classification by "
-                f"{effect['rate_upper']:.3g} (95% Wilson upper bound, {effect['differ']} of "
+                f"the engine's default; the tolerance check ({effect['seeds']} seeds, each "
+                f"classified at both) bounds how often that changes a decided classification "
+                f"by {effect['rate_upper']:.3g} (95% Wilson upper bound, {effect['differ']} of "
                 f"{effect['decided_at_both']} decided at both differ; "
                 f"{effect['seeds'] - effect['decided_at_both']} not decided at both, counted "
                 f"as differing: {effect['rate_upper_unknown_differ']:.3g}). Not in the sweeps' "
-                f"intervals; their lower bounds over all runs less the first: "
+                f"intervals; their lower bounds over all runs less "
+                f"{effect['rate_upper']:.3g}: "
                 + ", ".join(f"{k}: {_less(v['ci_all_runs'], effect['rate_upper'])}"
                             for k, v in swept.items()) + ".")
     return out
