@@ -51,7 +51,7 @@ from scoreclaims.verifiers.dynamics import Descent, EngineSource
 from scoreclaims.verifiers.formulation import score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import _group_parts, grid_first, integrand_bound
-from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD
+from scoreclaims.verifiers.quadrature import HERMITE_MAX_SPREAD, CubatureResult
 from scoreclaims.verifiers.trapezoid import (
     _EPS,
     SPAN_MARGIN,
@@ -228,26 +228,50 @@ def predicted_nodes(coords: np.ndarray, rots: np.ndarray, tol: float) -> np.ndar
     return np.prod(1.0 / (lo[:, None] * h0), axis=1)
 
 
+@dataclass(frozen=True)
+class EngineGrid:
+    """The engine's fresh grid for some means, with what applying a rule to them takes: the
+    reduced coordinates and basis, the error groups' matrix, the integrand bound, the result."""
+
+    coords: np.ndarray
+    basis: np.ndarray
+    gmat: np.ndarray
+    bound: np.ndarray
+    result: CubatureResult
+
+    def integrand(self, y: np.ndarray) -> np.ndarray:
+        return score_integrands(y, self.coords)
+
+
+def engine_grid(m: np.ndarray, tol: float, rotation: np.ndarray | None = None
+                ) -> EngineGrid | None:
+    """The grid `population.cubature` would take for the canonical means m (in the principal
+    frame turned by `rotation` (k, k) if given); None where it takes none."""
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    coords = red.coords if rotation is None else red.coords @ rotation
+    basis = red.basis if rotation is None else red.basis @ rotation
+    base, extra = _group_parts(n, k)
+    gmat = base + float(red.perp @ red.perp) * extra
+    bound = integrand_bound(red)
+    res = trapezoid_cubature(coords, basis, lambda y: score_integrands(y, coords), gmat, bound,
+                             tol)
+    if res is None or not isinstance(res.rule, GridRule):
+        return None
+    return EngineGrid(coords, basis, gmat, bound, res)
+
+
 def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarray | None = None
             ) -> dict[float, Coverage] | None:
     """Coverage of the engine's grid (factor 1) and of coarser ones on the canonical means m,
     in the engine's principal frame turned by `rotation` (k, k) if given; None where the engine
     takes no grid for them."""
-    red = reduce_means(m)
-    n, k = red.coords.shape
-    coords = red.coords if rotation is None else red.coords @ rotation
-    basis = red.basis if rotation is None else red.basis @ rotation
-
-    def integrand(y: np.ndarray) -> np.ndarray:
-        return score_integrands(y, coords)
-
-    base, extra = _group_parts(n, k)
-    gmat = base + float(red.perp @ red.perp) * extra
-    bound = integrand_bound(red)
-    res = trapezoid_cubature(coords, basis, integrand, gmat, bound, tol)
-    if res is None or not isinstance(res.rule, GridRule):
+    grid = engine_grid(m, tol, rotation)
+    if grid is None:
         return None
-    rule = res.rule
+    coords, basis, gmat, bound = grid.coords, grid.basis, grid.gmat, grid.bound
+    integrand, rule = grid.integrand, grid.result.rule
+    k = coords.shape[1]
     fine = build_grid(coords, basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
                       rule.left_out * 1e-3, REFERENCE_MAX_NODES)
     if fine is None:

@@ -25,24 +25,26 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
+from benchmarks.grid_estimate import engine_grid
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.claims.paper.random_init import SWEEP_ETA
 from scoreclaims.verifiers import default_tol, evaluate, trapezoid
-from scoreclaims.verifiers.formulation import score_integrands
-from scoreclaims.verifiers.geometry import reduce_means
-from scoreclaims.verifiers.population import _group_parts, integrand_bound
 from scoreclaims.verifiers.quadrature import within_tol
 
 FACTORS = (1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)
 SUPPORT = 1e-13  # a piece's nodes: where its window exceeds this
 
 
+def window(x: np.ndarray, edges: Sequence[float], width: float, b: int) -> np.ndarray:
+    """chi_b(x), piece b of the partition of unity cut at the sorted `edges`."""
+    lower = np.ones_like(x) if b == 0 else 0.5 * (1 + erf((x - edges[b - 1]) / width))
+    upper = np.zeros_like(x) if b == len(edges) else 0.5 * (1 + erf((x - edges[b]) / width))
+    return lower - upper
+
+
 def windows(x: np.ndarray, edges: Sequence[float], width: float) -> np.ndarray:
-    """(B, len(x)) the partition of unity chi_b(x) with B = len(edges) + 1 pieces."""
-    cuts = [0.5 * (1 + erf((x - a) / width)) for a in edges]
-    lower = [np.ones_like(x), *cuts]
-    upper = [*cuts, np.zeros_like(x)]
-    return np.array([lo - hi for lo, hi in zip(lower, upper, strict=True)])
+    """(B, len(x)) every piece, B = len(edges) + 1."""
+    return np.array([window(x, edges, width, b) for b in range(len(edges) + 1)])
 
 
 def split_nodes(m: np.ndarray, tol: float, edges: Sequence[float], width: float,
@@ -50,38 +52,31 @@ def split_nodes(m: np.ndarray, tol: float, edges: Sequence[float], width: float,
     """The engine's fresh grid for canonical means `m` against the split (module docstring);
     None when the engine takes no grid there. A piece no factor serves gets factor None and
     makes the split's total None."""
-    red = reduce_means(np.asarray(m, dtype=float))
-    coords = red.coords
-    n, k = coords.shape
-    base, extra = _group_parts(n, k)
-    gmat = base + float(red.perp @ red.perp) * extra
-    bound = integrand_bound(red)
-    res = trapezoid.trapezoid_cubature(coords, red.basis, lambda y: score_integrands(y, coords),
-                                       gmat, bound, tol)
-    if res is None:
+    grid = engine_grid(np.asarray(m, dtype=float), tol)
+    if grid is None:
         return None
-    rule = res.rule
+    coords, rule = grid.coords, grid.result.rule
+    k = coords.shape[1]
     axis = int(np.argmax(np.ptp(coords, axis=0)))
     side = 1.0 if np.sum(coords[:, axis]) >= 0 else -1.0  # the far means on the positive side
     gauss = trapezoid.a_priori_steps(np.zeros(k), tol)  # the Gaussian's own step per axis
     pieces = []
     for b in range(len(edges) + 1):
+
+        def piece(y: np.ndarray, b: int = b) -> np.ndarray:
+            return grid.integrand(y) * window(side * y[:, axis], edges, width, b)[:, None]
+
         best = None
         for f in factors:
             step = np.minimum(rule.step * f, np.maximum(rule.step, gauss))
-            grid = trapezoid.build_grid(coords, red.basis, step, rule.span, rule.left_out,
-                                        max_nodes=50_000_000)
-            if grid is None:
+            sub = trapezoid.build_grid(coords, grid.basis, step, rule.span, rule.left_out,
+                                       max_nodes=50_000_000)
+            if sub is None:
                 break
-
-            def piece(y: np.ndarray, b: int = b) -> np.ndarray:
-                chi = windows(side * y[:, axis], edges, width)[b]
-                return score_integrands(y, coords) * chi[:, None]
-
-            _, _, _, est = trapezoid.apply_grid(grid, piece, gmat, bound)
-            if not within_tol(est, res.abs_value, gmat, tol / (len(edges) + 1)):
+            _, _, _, est = trapezoid.apply_grid(sub, piece, grid.gmat, grid.bound)
+            if not within_tol(est, grid.result.abs_value, grid.gmat, tol / (len(edges) + 1)):
                 break
-            inside = windows(side * grid.points[:, axis], edges, width)[b] > SUPPORT
+            inside = window(side * sub.points[:, axis], edges, width, b) > SUPPORT
             best = (f, int(np.sum(inside)))
         pieces.append(best)
     total = None if any(p is None for p in pieces) else sum(p[1] for p in pieces)
