@@ -47,6 +47,7 @@ import numpy as np
 
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.claims.paper.random_init import SWEEP_ETA, SWEEP_TOL_K3
+from scoreclaims.verifiers.aliasing import strip_polytope
 from scoreclaims.verifiers.dynamics import Descent, EngineSource
 from scoreclaims.verifiers.formulation import score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
@@ -56,7 +57,6 @@ from scoreclaims.verifiers.trapezoid import (
     _EPS,
     SPAN_MARGIN,
     GridRule,
-    _strip_polytope,
     a_priori_steps,
     apply_grid,
     build_grid,
@@ -200,7 +200,7 @@ def predicted_nodes(coords: np.ndarray, rots: np.ndarray, tol: float) -> np.ndar
     by `_decay_lower_bound` (the a-priori steps alone look only at the axes, nu = +-e_e, and
     miss the cross terms of rotated frames). The polytope's vertices rotate with the
     coordinates, so one polytope serves every frame."""
-    vert, dp = _strip_polytope(coords)
+    vert, dp = strip_polytope(coords)
     k = coords.shape[1]
     nus = np.array([v for v in itertools.product((-1, 0, 1), repeat=k) if any(v)], dtype=float)
     width = np.array([strip_widths(coords @ rot) for rot in rots])
@@ -245,8 +245,10 @@ class EngineGrid:
 
 def engine_grid(m: np.ndarray, tol: float, rotation: np.ndarray | None = None
                 ) -> EngineGrid | None:
-    """The grid `population.cubature` would take for the canonical means m (in the principal
-    frame turned by `rotation` (k, k) if given); None where it takes none."""
+    """The grid `population.cubature` would take for the canonical means m on its estimate alone
+    (in the principal frame turned by `rotation` (k, k) if given; the engine also lets the
+    aliasing bound accept a grid the estimate refuses, `trapezoid.apply_grid`); None where it
+    takes none."""
     red = reduce_means(m)
     n, k = red.coords.shape
     coords = red.coords if rotation is None else red.coords @ rotation

@@ -325,8 +325,8 @@ def test_gd_reuse_agrees_with_the_adaptive_cubature(monkeypatch: pytest.MonkeyPa
     coords, f, gmat, bound = _setup(means[-1])
     aligned = population.align(reduce_means(means[-1]), rule).coords
     assert reuse_grid(rule, aligned, lambda y: score_integrands(y, aligned), gmat, 1e-11,
-                      bound) is not None
+                      bound, score=True) is not None
     wide = 1.3 * aligned
     assert np.any(strip_widths(wide) > rule.span)
     assert reuse_grid(rule, wide, lambda y: score_integrands(y, wide), gmat, 1e-11,
-                      bound) is None
+                      bound, score=True) is None

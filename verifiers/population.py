@@ -28,6 +28,9 @@ from scoreclaims.verifiers.trapezoid import MAX_NODES, GridRule, reuse_grid, tra
 DEFAULT_TOL = 1e-11  # k <= 2: target 1e-10 (issue 2); estimates come out near tol / 10
 DEFAULT_TOL_K3 = 1e-9  # k = 3: target 1e-8
 TRAPEZOID_K = (2, 3)  # k for which separated means try the trapezoid grid first
+# A grid its estimate refuses may be accepted by the aliasing bound (`trapezoid.apply_grid`);
+# benchmarks/alias_bound.py turns this off to time the estimate alone beside it.
+GRID_ALIASING_BOUND = True
 
 
 def grid_first(coords: np.ndarray) -> bool:
@@ -212,7 +215,8 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     gmat = base + perp_norm**2 * extra  # = group_matrix(error_groups(n, k, perp_norm))
     if isinstance(rule, GridRule):
         if max_evaluations is None or rule.n_nodes <= max_evaluations:
-            res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red))
+            res = reuse_grid(rule, coords, integrand, gmat, tol, integrand_bound(red),
+                             score=GRID_ALIASING_BOUND)
             if res is not None:
                 return res
             spent = rule.n_nodes
@@ -234,7 +238,8 @@ def cubature(red: Reduction, tol: float = DEFAULT_TOL, rule: FrozenRule | GridRu
     if grid_first(coords):
         cap = MAX_NODES[k] if max_grid_nodes is None else max_grid_nodes
         res = trapezoid_cubature(coords, red.basis, integrand, gmat, integrand_bound(red), tol,
-                                 max_nodes=cap if left is None else min(left, cap))
+                                 max_nodes=cap if left is None else min(left, cap),
+                                 score=GRID_ALIASING_BOUND)
         if res is not None:
             return replace(res, evaluations=res.evaluations + spent)
     fresh = adaptive()

@@ -28,6 +28,13 @@ The first grid takes the strip-limited steps times FIRST_STRIP_FACTOR: the strip
 where the poles lie, and for far-separated means they lie in the Gaussian tail, whose weight damps
 the aliasing they cause. Steps are refined while the estimate misses the tolerance.
 
+The estimate is about the error of one sub-lattice, while T's own error is about its square: it
+makes the engine pay for finer grids than it needs. For the `score_integrands` components
+(`score`), a grid the estimate refuses may still be accepted by `lattice_bound`, a bound of T's
+own aliasing error from the integrands' analytic continuation (`verifiers.aliasing`); the error
+is then the smaller of the two, each covering the error (the estimate by its validation, the
+bound by its derivation; benchmarks/alias_bound.py and docs/engine.md measure both).
+
 Truncation: nodes whose weight in the mean (smallest first), times the integrand bound, stays
 below a tenth of tol times the integral scale are left out, as is everything outside a box
 whose 1-D discrete tails are summed explicitly; the left-out weight times the bound joins the
@@ -37,12 +44,19 @@ error. The kept weights sum the Gaussian to within that left-out weight.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from scoreclaims.verifiers.aliasing import (
+    MAJORANT_SAFETY,
+    Majorants,
+    ShiftPlan,
+    aliasing_bound,
+    majorants,
+    strip_polytope,
+)
 from scoreclaims.verifiers.quadrature import (
     PILOT_ORDER,
     Y_MAX,
@@ -66,7 +80,6 @@ FIRST_STRIP_FACTOR = 1.5
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
 MAX_REFINE = 4  # from FIRST_STRIP_FACTOR down to 0.36 of the a-priori steps
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
-MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768  # integrand points per call (memory)
 _BLOCK = 2048  # nodes per partial sum (bounds the rounding of the sums)
 _EPS = float(np.finfo(float).eps)
@@ -93,6 +106,7 @@ class GridRule:
     bounds: np.ndarray
     left_out: float
     offsets: np.ndarray
+    plans: dict = field(default_factory=dict, compare=False, repr=False)  # the aliasing bound's
 
     @property
     def n_nodes(self) -> int:
@@ -116,35 +130,12 @@ def a_priori_steps(span: np.ndarray, tol: float, strip_factor: float = 1.0) -> n
     return np.minimum(strip_factor * h_strip, h_gauss)
 
 
-def _strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The vertices (V, k) of P = {eta : |(p_i - p_j) . eta| <= pi for all pairs}, the
-    imaginary shifts of y under which the softmax has no pole, and the pair differences; no
-    vertices when more than MAX_COMBOS k-subsets of pairs would be tried."""
-    n, k = coords.shape
-    i, j = np.triu_indices(n, 1)
-    dp = coords[i] - coords[j]
-    dp = dp[np.linalg.norm(dp, axis=1) > 0]
-    if math.comb(len(dp), k) > MAX_COMBOS:  # many means, k = 3: the cost; callers fall back
-        return np.zeros((0, k)), dp
-    combos = np.array(list(itertools.combinations(range(len(dp)), k)))
-    if len(combos) == 0:
-        return np.zeros((0, k)), dp
-    a = dp[combos]
-    scale = float(np.max(np.abs(dp))) ** k
-    a = a[np.abs(np.linalg.det(a)) > 1e-9 * scale]
-    signs = np.pi * np.array(list(itertools.product((-1.0, 1.0), repeat=k)))
-    inv = np.linalg.inv(a)  # (C, k, k)
-    v = np.einsum("cij,sj->csi", inv, signs).reshape(-1, k)
-    v = v[np.all(np.abs(v @ dp.T) <= np.pi * (1 + 1e-9), axis=1)]
-    return v, dp
-
-
 def strip_widths(coords: np.ndarray) -> np.ndarray:
     """(k,) pi / max over eta in P of eta_e: the span whose one-axis strip pi / span equals
     P's reach along axis e (at most `spans`: eta = (pi / D_e) e_e is in P). The aliasing term
     of axis e decays like exp(-2 pi a / h) with a this reach, shifting the other coordinates'
     imaginary parts too (the k-dimensional Fourier coefficient); the a-priori steps use it."""
-    vert, _ = _strip_polytope(coords)
+    vert, _ = strip_polytope(coords)
     width = spans(coords)
     if len(vert) == 0:
         return width
@@ -215,14 +206,18 @@ def build_grid(coords: np.ndarray, basis: np.ndarray | None, step: np.ndarray,
                     bounds, left_out, offsets)
 
 
-def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np.ndarray
+def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np.ndarray,
+               coords: np.ndarray | None = None, tol: float | None = None
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(value, |value|, error, estimate) (C,) of the rule: the mean T of the sub-lattice
-    rules T_s, its integral of |f|, the estimate max_s |T - T_s| plus left_out * bound and
-    the rounding bound of the sums, and the
-    estimate alone. Sums run in blocks of _BLOCK nodes whose partial sums are added up: each
-    result is within (_BLOCK + partials + 2) eps * sum |w f| of the exact sum of the rounded
-    node values (recursive summation, to first order)."""
+    rules T_s, its integral of |f|, the error bound, and its part that finer steps reduce: the
+    estimate max_s |T - T_s| (about one sub-lattice's error, so T's own is far smaller). With
+    `coords` (the integrand must then be `score_integrands` of them) that part is, where the
+    estimate misses `tol` (or always, without `tol`), the smaller of the estimate and
+    `lattice_bound`, a bound of T's own aliasing error. The error adds the left-out weight
+    times `bound` and the rounding bound of the sums. Sums run in blocks of _BLOCK nodes whose
+    partial sums are added up: each result is within (_BLOCK + partials + 2) eps * sum |w f| of
+    the exact sum of the rounded node values (recursive summation, to first order)."""
     n_sub = len(rule.bounds) - 1
     sub = []
     absval = 0.0
@@ -243,7 +238,33 @@ def apply_grid(rule: GridRule, integrand: Integrand, gmat: np.ndarray, bound: np
     value = sub.sum(axis=0)
     estimate = np.max(np.abs(value - n_sub * sub), axis=0)
     rounding = (_BLOCK + partials + 2) * _EPS * absval
-    return value, absval, estimate + rule.left_out * bound + rounding, estimate
+    extra = rule.left_out * bound + rounding
+    if coords is not None and (tol is None or not _accepts(estimate + extra, absval, gmat, tol)):
+        estimate = np.minimum(estimate, lattice_bound(rule, coords))
+    return value, absval, estimate + extra, estimate
+
+
+def lattice_bound(rule: GridRule, coords: np.ndarray) -> np.ndarray:
+    """(C,) `aliasing.aliasing_bound` of the rule's whole lattice (steps h / 2) for
+    `score_integrands` of `coords`, with `rule_majorants`; the shifts chosen are kept on the rule
+    for its next use."""
+    plan: ShiftPlan | None = rule.plans.get("shifts")
+    out, rule.plans["shifts"] = aliasing_bound(coords, rule.step / 2,
+                                               rule_majorants(rule, coords), plan)
+    return out
+
+
+def rule_majorants(rule: GridRule, coords: np.ndarray) -> Majorants:
+    """The majorants' expectations for `lattice_bound`: by the sub-lattices at offsets 0 and
+    (1/2, ..., 1/2), the larger plus their difference, times MAJORANT_SAFETY, plus the left-out
+    weight times their bounds."""
+    n_sub = len(rule.bounds) - 1
+    parts = []
+    for s in (0, n_sub - 1):
+        idx = slice(int(rule.bounds[s]), int(rule.bounds[s + 1]))
+        parts.append(majorants(rule.points[idx], rule.weight[idx] * n_sub, coords))
+    maj = parts[0].covering(parts[1]).scaled(MAJORANT_SAFETY)
+    return maj.plus_left_out(rule.left_out, coords)
 
 
 def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) -> bool:
@@ -251,12 +272,14 @@ def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) 
 
 
 def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: np.ndarray,
-               tol: float, bound: np.ndarray) -> CubatureResult | None:
+               tol: float, bound: np.ndarray, score: bool = False) -> CubatureResult | None:
     """The integrals by a grid built for nearby means, or None when the means' strip width along
-    an axis outgrew the grid's or its estimate misses `tol`."""
+    an axis outgrew the grid's or its error misses `tol`. `score`: the integrand is
+    `score_integrands` of `coords`, so the aliasing bound may accept the grid (`apply_grid`)."""
     if rule.coords.shape != coords.shape or np.any(strip_widths(coords) > rule.span):
         return None
-    value, absval, err, _ = apply_grid(rule, integrand, gmat, bound)
+    value, absval, err, _ = apply_grid(rule, integrand, gmat, bound,
+                                       coords if score else None, tol)
     if not _accepts(err, absval, gmat, tol):
         return None
     return CubatureResult(value, absval, err, rule.n_nodes, True, rule)
@@ -264,11 +287,13 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
 
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
                        gmat: np.ndarray, bound: np.ndarray, tol: float, *,
-                       max_nodes: int | None = None) -> CubatureResult | None:
+                       max_nodes: int | None = None, score: bool = False
+                       ) -> CubatureResult | None:
     """The integrals by a fresh grid, steps a priori from the `strip_widths` (the strip-limited
     ones times FIRST_STRIP_FACTOR) and refined (times REFINE) while the estimate misses `tol`;
     None (fall back to the adaptive cubature) when the grid would exceed `max_nodes` (default
-    MAX_NODES[k]) or never meets `tol`."""
+    MAX_NODES[k]) or never meets `tol`. `score`: the integrand is `score_integrands` of
+    `coords`, so the aliasing bound may accept a grid the estimate refuses (`apply_grid`)."""
     k = coords.shape[1]
     span = SPAN_MARGIN * strip_widths(coords)
     step = a_priori_steps(span, tol, FIRST_STRIP_FACTOR)
@@ -283,7 +308,8 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
             rule = build_grid(coords, basis, step, span, drop, max_nodes)
             if rule is None:
                 return None
-            value, absval, err, est = apply_grid(rule, integrand, gmat, bound)
+            value, absval, err, est = apply_grid(rule, integrand, gmat, bound,
+                                                 coords if score else None, tol)
             spent += rule.n_nodes
             now = _group_norms(absval, gmat)
             if np.all(now >= 0.5 * scale):
