@@ -155,40 +155,45 @@ def _pairs(coords: np.ndarray) -> np.ndarray:
 
 
 def _frequencies(step: np.ndarray) -> np.ndarray:
+    """2 pi nu / step for the nu with |nu|_inf <= BOX whose first nonzero entry is positive: the
+    integrands are real, so the term at -nu has the same modulus (`_sum` counts each twice)."""
     k = len(step)
-    nus = np.array([v for v in itertools.product(range(-BOX, BOX + 1), repeat=k) if any(v)],
-                   dtype=float)
+    nus = np.array([v for v in itertools.product(range(-BOX, BOX + 1), repeat=k)
+                    if any(v) and v[np.flatnonzero(v)[0]] > 0], dtype=float)
     return 2 * np.pi * nus / step
 
 
-def _log_terms(freq: np.ndarray, eta: np.ndarray, dp: np.ndarray, maj: Majorants
-               ) -> np.ndarray:
-    """(F, m, C) log of each frequency's bound under shifts eta (F, m, k) (or (m, k), shared),
-    +inf where a shift leaves P."""
+def _shift_logs(eta: np.ndarray, dp: np.ndarray, maj: Majorants) -> np.ndarray:
+    """(..., C) log of the frequency-free factor of each component's bound under the shifts
+    eta (..., k): the majorant over c^power times exp(|eta|^2 / 2); +inf where eta leaves P."""
     base, coef, axis, power = maj.parts()
-    eta = np.broadcast_to(eta, (len(freq), *eta.shape[-2:]))
-    theta = np.max(np.abs(eta @ dp.T), axis=-1)  # (F, m)
+    theta = np.max(np.abs(eta @ dp.T), axis=-1)
     inside = theta < np.pi
     logc = np.log(np.cos(np.where(inside, theta, 0.0) / 2))
-    value = base + coef * np.abs(eta[..., axis])  # (F, m, C)
-    expo = -np.abs(np.einsum("fk,fmk->fm", freq, eta)) + 0.5 * np.sum(eta**2, axis=-1)
     with np.errstate(divide="ignore"):
-        out = np.log(value) - power * logc[..., None] + expo[..., None]
+        out = (np.log(base + coef * np.abs(eta[..., axis])) - power * logc[..., None]
+               + 0.5 * np.sum(eta**2, axis=-1)[..., None])
     return np.where(inside[..., None], out, np.inf)
 
 
 def _search(freq: np.ndarray, dp: np.ndarray, vert: np.ndarray, maj: Majorants) -> np.ndarray:
-    """(F, C, k): per frequency and component, the best of the candidate shifts."""
+    """(F, C, k): per frequency and component, the best of the candidate shifts: s v for the
+    vertices v of P (v and -v bound alike) and the frequency's own direction scaled into s P."""
     k = freq.shape[1]
-    fixed = (SHIFTS[:, None, None] * np.concatenate([vert, -vert])[None]).reshape(-1, k)
+    fixed = (SHIFTS[:, None, None] * vert[None]).reshape(-1, k)
+    fixed_log = _shift_logs(fixed, dp, maj)  # (m, C)
     out = np.empty((len(freq), len(maj.parts()[0]), k))
     for lo in range(0, len(freq), 64):
         om = freq[lo : lo + 64]
         proj = np.max(np.abs(om @ dp.T), axis=1)
         own = om[:, None, :] * np.minimum(1.0, SHIFTS[None, :, None] * np.pi
                                           / np.maximum(proj, 1e-300)[:, None, None])
+        own_log = (_shift_logs(own, dp, maj)
+                   - np.abs(np.einsum("fk,fsk->fs", om, own))[..., None])  # (F, s, C)
+        logs = np.concatenate([-np.abs(om @ fixed.T)[..., None] + fixed_log[None], own_log],
+                              axis=1)
         cands = np.concatenate([np.broadcast_to(fixed, (len(om), *fixed.shape)), own], axis=1)
-        best = np.argmin(_log_terms(om, cands, dp, maj), axis=1)  # (F, C)
+        best = np.argmin(logs, axis=1)  # (F, C)
         out[lo : lo + 64] = np.take_along_axis(cands, best[:, :, None], axis=1)
     return out
 
@@ -212,9 +217,9 @@ def _tail(step: np.ndarray, width: np.ndarray, dp: np.ndarray, maj: Majorants) -
 
 
 def _sum(plan: ShiftPlan, dp: np.ndarray, maj: Majorants) -> np.ndarray:
-    """(C,) the plan's terms summed for the pairs dp. A shift whose phase spread theta has
-    grown since the plan was made (the means moved) is scaled back to its spread then, so it
-    stays inside P and keeps its weight factor c."""
+    """(C,) the plan's terms summed for the pairs dp, each for nu and -nu. A shift whose phase
+    spread theta has grown since the plan was made (the means moved) is scaled back to its
+    spread then, so it stays inside P and keeps its weight factor c."""
     base, coef, axis, power = maj.parts()
     theta = np.max(np.abs(plan.eta @ dp.T), axis=-1)  # (F, C)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -223,7 +228,7 @@ def _sum(plan: ShiftPlan, dp: np.ndarray, maj: Majorants) -> np.ndarray:
     theta = np.minimum(theta, plan.theta)
     value = base + coef * np.abs(np.take_along_axis(eta, axis[None, :, None], axis=2)[..., 0])
     expo = -np.abs(np.einsum("fk,fck->fc", plan.freq, eta)) + 0.5 * np.sum(eta**2, axis=-1)
-    return np.sum(value * np.exp(expo) / np.cos(theta / 2) ** power, axis=0)
+    return 2 * np.sum(value * np.exp(expo) / np.cos(theta / 2) ** power, axis=0)
 
 
 def aliasing_bound(coords: np.ndarray, step: np.ndarray, maj: Majorants,
