@@ -4,6 +4,9 @@ the nodes and time it saves (figures, not assertions; tests/test_aliasing.py hol
 `python -m benchmarks.alias_bound [--configs N] [--tol T] [--seed S] [--along]`
 `python -m benchmarks.alias_bound --speed [--tol T] [--steps N] [--seeds S]`: GD runs timed with
 the estimate alone and with the bound, side by side in one process (`speed`).
+`python -m benchmarks.alias_bound --sweep 4,8 --seeds 6:16`: T3.5's n = 5, d = 3 sweep seeds
+with the whole path at the engine's default tolerance, classified with the estimate alone and
+with the bound, side by side (`sweep`).
 
 The engine accepts a grid (the mean T of 2^k sub-lattices of steps h, i.e. the lattice of steps
 h / 2) when max_s |T - T_s|, about the error of one sub-lattice, meets the tolerance, or, where
@@ -37,6 +40,7 @@ from benchmarks.grid_estimate import (
     draw_config,
     engine_grid,
 )
+from benchmarks.sweep_tolerance import classify, seed_range
 from scoreclaims.verifiers.aliasing import MAJORANT_SAFETY, Majorants, majorants
 from scoreclaims.verifiers.quadrature import _group_norms, within_tol
 from scoreclaims.verifiers.trapezoid import (
@@ -198,6 +202,36 @@ def speed(tol: float, steps: int, seeds: int) -> list[dict[str, object]]:
     return [{"start": k, "tol": tol, "steps": steps, **v} for k, v in rows.items()]
 
 
+def sweep(m0s: list[float], seeds: range) -> list[dict[str, object]]:
+    """Per M_0: the sweep seeds classified at the engine's default tolerance and the sweeps'
+    budget (`benchmarks.sweep_tolerance.classify`) with the estimate alone and then with the
+    bound, in this process: seeds decided, outcomes that differ among those decided by both,
+    integrand evaluations and CPU seconds of each."""
+    from scoreclaims.claims.paper.random_init import SEED_BUDGET
+    from scoreclaims.verifiers import population
+
+    rows = []
+    try:
+        for m0 in m0s:
+            row = {"M0": m0, "seeds": len(seeds), "decided": [0, 0], "differ": 0,
+                   "evaluations": [0, 0], "cpu_s": [0.0, 0.0]}
+            for seed in seeds:
+                got = []
+                for i, on in enumerate((False, True)):
+                    population.GRID_ALIASING_BOUND = on
+                    got.append(classify(m0, seed, None, int(SEED_BUDGET)))
+                    row["decided"][i] += got[-1]["decided"]
+                    row["evaluations"][i] += got[-1]["evaluations"]
+                    row["cpu_s"][i] += got[-1]["cpu_s"]
+                if got[0]["decided"] and got[1]["decided"]:
+                    row["differ"] += (got[0]["converged"], got[0]["diverged"]) != (
+                        got[1]["converged"], got[1]["diverged"])
+            rows.append(row)
+    finally:
+        population.GRID_ALIASING_BOUND = True
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", type=int, default=20, help="configurations per shape")
@@ -209,10 +243,28 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true",
                         help="instead: GD runs timed with the estimate alone and with the bound")
     parser.add_argument("--steps", type=int, default=16, help="--speed: GD steps per run")
-    parser.add_argument("--seeds", type=int, default=2, help="--speed: starts per kind")
+    parser.add_argument("--seeds", default="2", help="--speed: starts per kind; --sweep: a seed "
+                        "range lo:hi")
+    parser.add_argument("--sweep", default="", metavar="M0S",
+                        help="instead: T3.5 sweep seeds at these comma-separated M_0 at the "
+                        "default tolerance, with the estimate alone and with the bound")
     args = parser.parse_args()
+    if args.sweep:
+        out = sweep([float(v) for v in args.sweep.split(",")], seed_range(args.seeds))
+        if args.json:
+            print(json.dumps(out, indent=1))
+            return
+        print("| M_0 | seeds | decided (estimate alone, with the bound) | outcomes that differ | "
+              "evaluations (estimate alone, with the bound) | CPU s (estimate alone, with the "
+              "bound) |")
+        print("|---|---|---|---|---|---|")
+        for r in out:
+            print(f"| {r['M0']:g} | {r['seeds']} | {r['decided'][0]}, {r['decided'][1]} | "
+                  f"{r['differ']} | {r['evaluations'][0]:.3g}, {r['evaluations'][1]:.3g} | "
+                  f"{r['cpu_s'][0]:.0f}, {r['cpu_s'][1]:.0f} |")
+        return
     if args.speed:
-        out = speed(args.tol, args.steps, args.seeds)
+        out = speed(args.tol, args.steps, int(args.seeds))
         if args.json:
             print(json.dumps(out, indent=1))
             return

@@ -42,7 +42,7 @@ def classify(m0: float, seed: int, tol: float | None, budget: int) -> dict[str, 
             "cpu_s": time.process_time() - t0}
 
 
-def _seeds(text: str) -> range:
+def seed_range(text: str) -> range:
     lo, _, hi = text.partition(":")
     return range(int(lo), int(hi)) if hi else range(int(lo), int(lo) + 1)
 
@@ -58,7 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for m0 in (float(v) for v in args.M0.split(",")):
-        for seed in _seeds(args.seeds):
+        for seed in seed_range(args.seeds):
             sweep = classify(m0, seed, SWEEP_TOL_K3, SEED_BUDGET)
             default = classify(m0, seed, None, int(args.budget))
             rows.append({"M0": m0, "seed": seed, "sweep": sweep, "default": default})

@@ -193,3 +193,18 @@ def test_engine_with_the_bound_takes_no_more_nodes_and_stays_within_its_error() 
     assert both.rule.n_nodes <= alone.rule.n_nodes
     diff = _group_norms(np.abs(both.value - alone.value), s.gmat)
     assert np.all(diff <= _group_norms(both.error + alone.error, s.gmat))
+
+
+def test_benchmark_measure_reports_coverage_and_nodes() -> None:
+    """benchmarks.alias_bound.measure on a k = 2 configuration: the estimate's grid and coarser
+    ones, each covered by its bound, the bound accepting the estimate's grid, nodes falling with
+    the factor, and the majorants it used covering the reference's."""
+    from benchmarks.alias_bound import measure
+
+    got = measure(COARSE, 1e-9, [1.0, 1.3, 1.6])
+    assert got is not None
+    nodes, covs, maj_ratio = got
+    assert covs[0].factor == 1.0 and covs[0].nodes == nodes and covs[0].bound_accepts
+    assert all(c.true_over_bound <= 1 for c in covs)
+    assert all(a.nodes > b.nodes for a, b in zip(covs, covs[1:]))
+    assert 0 < maj_ratio <= MAJORANT_SAFETY
