@@ -48,6 +48,7 @@ from scoreclaims.verifiers.quadrature import Y_MAX
 SHIFTS = np.array([0.3, 0.5, 0.65, 0.8, 0.9, 0.96])  # fractions of P the shifts may use
 BOX = 3  # frequencies bounded one by one: |nu|_inf <= BOX
 MAJORANT_SAFETY = 2.0  # on the majorants' expectations, computed by two sub-lattices
+KEPT_SPREAD = 0.8 * np.pi  # a kept shift may spread the phases this much before it is scaled
 MAX_COMBOS = 5_000  # pair triples beyond which P is not enumerated (n >= 9 for k = 3: ~0.25 s)
 _CHUNK = 32_768
 
@@ -218,14 +219,15 @@ def _tail(step: np.ndarray, width: np.ndarray, dp: np.ndarray, maj: Majorants) -
 
 def _sum(plan: ShiftPlan, dp: np.ndarray, maj: Majorants) -> np.ndarray:
     """(C,) the plan's terms summed for the pairs dp, each for nu and -nu. A shift whose phase
-    spread theta has grown since the plan was made (the means moved) is scaled back to its
-    spread then, so it stays inside P and keeps its weight factor c."""
+    spread theta has grown since the plan was made (the means moved) past the larger of its
+    spread then and KEPT_SPREAD is scaled back to that, so it stays inside P."""
     base, coef, axis, power = maj.parts()
     theta = np.max(np.abs(plan.eta @ dp.T), axis=-1)  # (F, C)
+    cap = np.maximum(plan.theta, KEPT_SPREAD)
     with np.errstate(divide="ignore", invalid="ignore"):
-        shrink = np.where(theta > plan.theta, plan.theta / theta, 1.0)
+        shrink = np.where(theta > cap, cap / theta, 1.0)
     eta = plan.eta * shrink[..., None]
-    theta = np.minimum(theta, plan.theta)
+    theta = np.minimum(theta, cap)
     value = base + coef * np.abs(np.take_along_axis(eta, axis[None, :, None], axis=2)[..., 0])
     expo = -np.abs(np.einsum("fk,fck->fc", plan.freq, eta)) + 0.5 * np.sum(eta**2, axis=-1)
     return 2 * np.sum(value * np.exp(expo) / np.cos(theta / 2) ** power, axis=0)

@@ -256,15 +256,15 @@ def lattice_bound(rule: GridRule, coords: np.ndarray) -> np.ndarray:
 
 def rule_majorants(rule: GridRule, coords: np.ndarray) -> Majorants:
     """The majorants' expectations for `lattice_bound`: by the sub-lattices at offsets 0 and
-    (1/2, ..., 1/2), the larger plus their difference, times MAJORANT_SAFETY, plus the left-out
-    weight times their bounds."""
+    (1/2, ..., 1/2), the larger plus their difference, times MAJORANT_SAFETY, plus their bounds
+    times the Gaussian weight either sub-lattice may leave out (at most 2^k times the rule's)."""
     n_sub = len(rule.bounds) - 1
     parts = []
     for s in (0, n_sub - 1):
         idx = slice(int(rule.bounds[s]), int(rule.bounds[s + 1]))
         parts.append(majorants(rule.points[idx], rule.weight[idx] * n_sub, coords))
     maj = parts[0].covering(parts[1]).scaled(MAJORANT_SAFETY)
-    return maj.plus_left_out(rule.left_out, coords)
+    return maj.plus_left_out(n_sub * rule.left_out, coords)  # a sub-lattice may miss it all
 
 
 def _accepts(err: np.ndarray, absval: np.ndarray, gmat: np.ndarray, tol: float) -> bool:
