@@ -36,8 +36,7 @@ import numpy as np
 from benchmarks.grid_estimate import (
     REFERENCE_DENSITY,
     REFERENCE_MAX_NODES,
-    draw_along,
-    draw_config,
+    configurations,
     engine_grid,
 )
 from benchmarks.sweep_tolerance import classify, seed_range
@@ -139,18 +138,9 @@ def run(configs: int, tol: float, seed: int, along: bool = False,
         t0 = time.process_time()
         done, worst, misses, maj_worst = 0, 0.0, 0, 0.0
         saved, own = [], 0
-        pending: list[np.ndarray] = []
+        draws = configurations(rng, n, d, along)
         while done < configs:
-            if along:
-                pending = pending or draw_along(rng, n, d)
-                if not pending:
-                    continue
-                m: np.ndarray | None = pending.pop()
-            else:
-                m = draw_config(rng, n, d)
-            if m is None:
-                continue
-            got = measure(m, tol, list(FACTORS))
+            got = measure(next(draws), tol, list(FACTORS))
             if got is None:
                 continue
             nodes, covs, maj_ratio = got
@@ -251,50 +241,46 @@ def main() -> None:
     args = parser.parse_args()
     if args.sweep:
         out = sweep([float(v) for v in args.sweep.split(",")], seed_range(args.seeds))
-        if args.json:
-            print(json.dumps(out, indent=1))
-            return
-        print("| M_0 | seeds | decided (estimate alone, with the bound) | outcomes that differ | "
-              "evaluations (estimate alone, with the bound) | CPU s (estimate alone, with the "
-              "bound) |")
-        print("|---|---|---|---|---|---|")
-        for r in out:
-            print(f"| {r['M0']:g} | {r['seeds']} | {r['decided'][0]}, {r['decided'][1]} | "
-                  f"{r['differ']} | {r['evaluations'][0]:.3g}, {r['evaluations'][1]:.3g} | "
-                  f"{r['cpu_s'][0]:.0f}, {r['cpu_s'][1]:.0f} |")
+        _print(out, args.json, "M_0 | seeds | decided (estimate alone, with the bound) | outcomes "
+               "that differ | evaluations (estimate alone, with the bound) | CPU s (estimate "
+               "alone, with the bound)",
+               [f"{r['M0']:g} | {r['seeds']} | {r['decided'][0]}, {r['decided'][1]} | "
+                f"{r['differ']} | {r['evaluations'][0]:.3g}, {r['evaluations'][1]:.3g} | "
+                f"{r['cpu_s'][0]:.0f}, {r['cpu_s'][1]:.0f}" for r in out])
         return
     if args.speed:
         out = speed(args.tol, args.steps, int(args.seeds))
-        if args.json:
-            print(json.dumps(out, indent=1))
-            return
-        print(f"| starts (n = 5, d = 3; {args.steps} steps of 0.1, tol {args.tol:g}) | runs | "
-              "CPU s, estimate alone | CPU s, with the bound | ratio | largest difference of "
-              "the final means |")
-        print("|---|---|---|---|---|---|")
-        for r in out:
-            print(f"| {r['start']} | {r['runs']} | {r['alone']:.2f} | {r['bound']:.2f} | "
-                  f"{r['bound'] / r['alone']:.2f} | {r['diff']:.1e} |")
         total = (sum(r["alone"] for r in out), sum(r["bound"] for r in out))
-        print(f"| all | {sum(r['runs'] for r in out)} | {total[0]:.2f} | {total[1]:.2f} | "
-              f"{total[1] / total[0]:.2f} | |")
+        _print(out, args.json, f"starts (n = 5, d = 3; {args.steps} steps of 0.1, tol "
+               f"{args.tol:g}) | runs | CPU s, estimate alone | CPU s, with the bound | ratio | "
+               "largest difference of the final means",
+               [f"{r['start']} | {r['runs']} | {r['alone']:.2f} | {r['bound']:.2f} | "
+                f"{r['bound'] / r['alone']:.2f} | {r['diff']:.1e}" for r in out]
+               + [f"all | {sum(r['runs'] for r in out)} | {total[0]:.2f} | {total[1]:.2f} | "
+                  f"{total[1] / total[0]:.2f} | "])
         return
     shapes = ((3, 3), (5, 3)) if args.along else ((3, 2), (5, 3))
     rows = run(args.configs, args.tol, args.seed, args.along, shapes)
-    if args.json:
+    _print(rows, args.json, "tol | k | source | configurations | misses | worst true / bound | "
+           "bound accepts the estimate's grid | nodes vs the estimate's grid (median, worst) | "
+           "worst majorant ratio | CPU s",
+           [f"{r['tol']:.0e} | {r['k']} | {'along runs' if r['along'] else 'draws'} | "
+            f"{r['configs']} | {r['misses']} | {r['worst_true_over_bound']:.3g} | "
+            f"{r['accepts_engine_grid']} | "
+            + ("–" if r["median_nodes_vs_engine"] is None else
+               f"{r['median_nodes_vs_engine']:.3f}, {r['worst_nodes_vs_engine']:.3f}")
+            + f" | {r['worst_majorant_ratio']:.3g} | {r['cpu_s']:.0f}" for r in rows])
+
+
+def _print(rows: list[dict[str, object]], as_json: bool, header: str, lines: list[str]) -> None:
+    """The rows as JSON, or as a markdown table of `header` (cells joined by " | ") and `lines`."""
+    if as_json:
         print(json.dumps(rows, indent=1))
         return
-    print("| tol | k | source | configurations | misses | worst true / bound | bound accepts the "
-          "estimate's grid | nodes vs the estimate's grid (median, worst) | worst majorant ratio "
-          "| CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        nodes = ("–" if r["median_nodes_vs_engine"] is None else
-                 f"{r['median_nodes_vs_engine']:.3f}, {r['worst_nodes_vs_engine']:.3f}")
-        print(f"| {r['tol']:.0e} | {r['k']} | {'along runs' if r['along'] else 'draws'} | "
-              f"{r['configs']} | {r['misses']} | {r['worst_true_over_bound']:.3g} | "
-              f"{r['accepts_engine_grid']} | {nodes} | {r['worst_majorant_ratio']:.3g} | "
-              f"{r['cpu_s']:.0f} |")
+    print(f"| {header} |")
+    print("|" + "---|" * (header.count("|") + 1))
+    for line in lines:
+        print(f"| {line} |")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,6 +132,22 @@ def draw_along(rng: np.random.Generator, n: int, d: int) -> list[np.ndarray]:
         if red.k == min(n - 1, d) and grid_first(red.coords):
             out.append(np.array(rec.m))
     return out
+
+
+def configurations(rng: np.random.Generator, n: int, d: int, along: bool = False,
+                   thin: bool = False) -> Iterator[np.ndarray]:
+    """Means without end, drawn by `draw_along` (states along T3.5 sweep runs), `draw_thin` or
+    `draw_config`, the ones a draw rejects skipped."""
+    pending: list[np.ndarray] = []
+    while True:
+        if along:
+            pending = pending or draw_along(rng, n, d)
+            if pending:
+                yield pending.pop()
+            continue
+        m = (draw_thin if thin else draw_config)(rng, n, d)
+        if m is not None:
+            yield m
 
 
 def _coarser_sums(rule: GridRule, f: np.ndarray) -> np.ndarray:
@@ -307,17 +324,9 @@ def run(configs: int, tol: float, factors: list[float], seed: int, thin: bool = 
         done = 0
         per_factor: dict[float, list[tuple[float, Coverage]]] = {f: [] for f in factors}
         t0 = time.process_time()
-        pending: list[np.ndarray] = []
+        draws = configurations(rng, n, d, along, thin)
         while done < configs:
-            if along:
-                pending = pending or draw_along(rng, n, d)
-                if not pending:
-                    continue
-                m: np.ndarray | None = pending.pop()
-            else:
-                m = (draw_thin if thin else draw_config)(rng, n, d)
-            if m is None:
-                continue
+            m = next(draws)
             got = measure(m, tol, factors)
             if got is None or 1 not in got:
                 continue
