@@ -206,5 +206,5 @@ def test_benchmark_measure_reports_coverage_and_nodes() -> None:
     nodes, covs, maj_ratio = got
     assert covs[0].factor == 1.0 and covs[0].nodes == nodes and covs[0].bound_accepts
     assert all(c.true_over_bound <= 1 for c in covs)
-    assert all(a.nodes > b.nodes for a, b in zip(covs, covs[1:]))
+    assert all(a.nodes > b.nodes for a, b in zip(covs, covs[1:], strict=False))
     assert 0 < maj_ratio <= MAJORANT_SAFETY
