@@ -208,3 +208,20 @@ def test_benchmark_measure_reports_coverage_and_nodes() -> None:
     assert all(c.true_over_bound <= 1 for c in covs)
     assert all(a.nodes > b.nodes for a, b in zip(covs, covs[1:], strict=False))
     assert 0 < maj_ratio <= MAJORANT_SAFETY
+
+
+def test_benchmark_switch_restores_the_engine_setting() -> None:
+    """The benchmark's switch turns the bound off for its block and restores the previous
+    setting, also when the block raises."""
+    import pytest
+
+    from benchmarks.alias_bound import _grid_bound
+    from scoreclaims.verifiers import population
+
+    assert population.GRID_ALIASING_BOUND
+    with _grid_bound(False):
+        assert not population.GRID_ALIASING_BOUND
+    assert population.GRID_ALIASING_BOUND
+    with pytest.raises(RuntimeError), _grid_bound(False):
+        raise RuntimeError
+    assert population.GRID_ALIASING_BOUND
