@@ -40,6 +40,7 @@ from benchmarks.grid_estimate import (
     REFERENCE_MAX_NODES,
     configurations,
     engine_grid,
+    worst_ratio,
 )
 from benchmarks.sweep_tolerance import classify, seed_range
 from scoreclaims.claims.paper._random_init_runs import initial_means
@@ -47,7 +48,7 @@ from scoreclaims.claims.paper.random_init import SEED_BUDGET, agreement
 from scoreclaims.verifiers import population
 from scoreclaims.verifiers.aliasing import MAJORANT_SAFETY, Majorants, majorants
 from scoreclaims.verifiers.dynamics import Descent, EngineSource
-from scoreclaims.verifiers.quadrature import _group_norms, within_tol
+from scoreclaims.verifiers.quadrature import within_tol
 from scoreclaims.verifiers.trapezoid import (
     _EPS,
     GridRule,
@@ -66,16 +67,6 @@ class Coverage:
     nodes: int
     true_over_bound: float  # worst over the components the reference resolves
     bound_accepts: bool
-    engine_accepts: bool
-    bound_over_tol: float  # the largest error group's bound over tol times its scale
-
-
-def _worst(true: np.ndarray, err: np.ndarray, floor: np.ndarray) -> float:
-    seen = true > floor
-    if not np.any(seen):
-        return 0.0
-    with np.errstate(divide="ignore"):
-        return float(np.max(np.where(err[seen] > 0, true[seen] / err[seen], np.inf)))
 
 
 def _majorant_ratio(rule: GridRule, coords: np.ndarray, ref: Majorants) -> float:
@@ -121,10 +112,8 @@ def measure(m: np.ndarray, tol: float, factors: list[float]
         bnd = lattice_bound(coarse, coords) + (err - est)
         maj_ratio = max(maj_ratio, _majorant_ratio(coarse, coords, ref_maj))
         accepts = within_tol(bnd, absval, grid.gmat, tol)
-        over = float(np.max(_group_norms(bnd, grid.gmat)
-                            / np.maximum(tol * _group_norms(absval, grid.gmat), 1e-300)))
-        out.append(Coverage(factor, coarse.n_nodes, _worst(np.abs(value - ref), bnd, floor),
-                            accepts, within_tol(err, absval, grid.gmat, tol), over))
+        out.append(Coverage(factor, coarse.n_nodes, worst_ratio(np.abs(value - ref), bnd, floor),
+                            accepts))
         if factor > 1 and not accepts:
             break
     return rule.n_nodes, out, maj_ratio

@@ -181,7 +181,7 @@ def _estimates(rule: GridRule, integrand, gmat: np.ndarray, bound: np.ndarray
     return value, err, squared, three
 
 
-def _ratio(true: np.ndarray, estimate: np.ndarray, floor: np.ndarray) -> float:
+def worst_ratio(true: np.ndarray, estimate: np.ndarray, floor: np.ndarray) -> float:
     """Worst true / estimate over the components whose true error exceeds `floor`."""
     seen = true > floor
     if not np.any(seen):
@@ -307,8 +307,9 @@ def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarra
         value, engine, squared, three = _estimates(coarse, integrand, gmat, bound)
         true = np.abs(value - ref)
         out[factor] = Coverage(coarse.n_nodes, int(np.sum(true > floor)),
-                               _ratio(true, engine, floor),
-                               _ratio(true, squared, floor), _ratio(true, three, floor))
+                               worst_ratio(true, engine, floor),
+                               worst_ratio(true, squared, floor),
+                               worst_ratio(true, three, floor))
     return out
 
 
