@@ -1,8 +1,11 @@
-"""The trapezoid grid's first steps, side by side: GD runs with the strip-limited a-priori steps
-as they are (`trapezoid.FIRST_STRIP_FACTOR` = 1, the engine before 2026-12-07) and times the
-engine's factor, interleaved in one process on the same starts. Prints per setting the CPU
-seconds, integrand evaluations and grids built of each, their ratio, and the largest difference
-of the final means relative to their size (both runs meet the same tolerance at every step).
+"""The trapezoid grid's first steps, side by side: GD runs with two settings of the first steps,
+interleaved in one process on the same starts. By default the strip-limited a-priori steps
+times 1 (the engine before 2026-12-07) against times `--factor` (default the engine's
+`trapezoid.FIRST_STRIP_FACTOR`, 1.5), neither trying the tight first steps; `--tight`: the
+engine's ladder without and with its first try of the tight steps (k = 3, tolerances up to
+`trapezoid.TIGHT_TOL`: `trapezoid.first_steps`). Prints per setting the CPU seconds, integrand
+evaluations and grids built of each, their ratio, and the largest difference of the final means
+relative to their size (both runs meet the same tolerance at every step).
 
 Settings: T3.5 sweep starts (`initial_means(n, 3, M_0, seed)`, step 0.1) for n = 5 (k = 3) at the
 engine's default tolerance and at the sweeps' SWEEP_TOL_K3, and for n = 3 (k = 2) at the default;
@@ -10,7 +13,7 @@ and separated N(0, 1) starts, n = 5, d = 3, at the default (issue 23's steps-per
 A run stops at `--budget` integrand evaluations (marked "budget").
 
 `python -m benchmarks.grid_start [--steps 16] [--seeds 3] [--M0 4,6,8,10] [--budget 1e8]
-[--factor F]`
+[--base B] [--factor F | --tight]`
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from scoreclaims.verifiers import trapezoid
 from scoreclaims.verifiers.dynamics import Descent, EngineSource
 
 ENGINE_FACTOR = trapezoid.FIRST_STRIP_FACTOR
+ENGINE_TIGHT = trapezoid.FIRST_STRIP_FACTOR_TIGHT
 
 
 def settings(m0s: list[float], seeds: int) -> Iterator[tuple[str, np.ndarray, float | None]]:
@@ -41,9 +45,10 @@ def settings(m0s: list[float], seeds: int) -> Iterator[tuple[str, np.ndarray, fl
         yield f"N(0,1) n=5 seed {seed} default", start, None
 
 
-def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, factor: float
-            ) -> dict[str, object]:
-    """GD from `start` with the first steps' factor `factor`: CPU s, evaluations, grids built."""
+def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, factor: float,
+            tight: float | None = None) -> dict[str, object]:
+    """GD from `start` with the first steps' factor `factor` and the tight first steps' `tight`
+    (None: no tight try): CPU s, evaluations, grids built."""
     built = 0
     build = trapezoid.build_grid
 
@@ -52,7 +57,10 @@ def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, facto
         built += 1
         return build(*args, **kwargs)
 
-    trapezoid.FIRST_STRIP_FACTOR, trapezoid.build_grid = factor, counting
+    saved = trapezoid.FIRST_STRIP_FACTOR, trapezoid.FIRST_STRIP_FACTOR_TIGHT
+    trapezoid.FIRST_STRIP_FACTOR = factor
+    trapezoid.FIRST_STRIP_FACTOR_TIGHT = factor if tight is None else tight  # equal: no try
+    trapezoid.build_grid = counting
     try:
         source = EngineSource(tol, budget)
         descent = Descent(source, np.array(start, dtype=float), SWEEP_ETA)
@@ -60,7 +68,8 @@ def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, facto
         descent.run(steps, [steps])
         cpu = time.process_time() - t0
     finally:
-        trapezoid.FIRST_STRIP_FACTOR, trapezoid.build_grid = ENGINE_FACTOR, build
+        trapezoid.FIRST_STRIP_FACTOR, trapezoid.FIRST_STRIP_FACTOR_TIGHT = saved
+        trapezoid.build_grid = build
     return {"cpu": cpu, "evals": source.spent, "grids": built, "m": descent.m.copy(),
             "status": source.status}
 
@@ -72,24 +81,32 @@ def main() -> None:
     parser.add_argument("--M0", default="4,6,8,10")
     parser.add_argument("--budget", type=float, default=1e8)
     parser.add_argument("--factor", type=float, default=ENGINE_FACTOR,
-                        help="the factor set against 1 (default: the engine's)")
+                        help="the factor set against --base (default: the engine's)")
+    parser.add_argument("--base", type=float, default=1.0, help="the factor it is set against")
+    parser.add_argument("--tight", action="store_true",
+                        help="instead: the engine's steps without and with the tight first try")
     args = parser.parse_args()
+    if args.tight:
+        args.base, args.factor = ENGINE_FACTOR, ENGINE_FACTOR
+    arms = ((args.base, None), (args.factor, ENGINE_TIGHT if args.tight else None))
     m0s = [float(x) for x in args.M0.split(",")]
-    print(f"{'setting':40s} {'cpu 1':>7s} {'cpu F':>7s} {'ratio':>6s} {'evals 1':>9s} "
-          f"{'evals F':>9s} {'grids':>7s} {'rel diff':>8s}  (F = {args.factor:g})")
+    names = [f"{f:g}" if t is None else f"{t:g}, then {f:g}" for f, t in arms]
+    print(f"{'setting':40s} {'cpu B':>7s} {'cpu F':>7s} {'ratio':>6s} {'evals B':>9s} "
+          f"{'evals F':>9s} {'grids':>7s} {'rel diff':>8s}  (first factors B: {names[0]}, "
+          f"F: {names[1]})")
     total = [0.0, 0.0]
     for label, start, tol in settings(m0s, args.seeds):
-        old = one_run(start, tol, args.steps, int(args.budget), 1.0)
-        new = one_run(start, tol, args.steps, int(args.budget), args.factor)
+        old = one_run(start, tol, args.steps, int(args.budget), *arms[0])
+        new = one_run(start, tol, args.steps, int(args.budget), *arms[1])
         total[0] += old["cpu"]
         total[1] += new["cpu"]
         diff = float(np.max(np.abs(old["m"] - new["m"])) / np.max(np.abs(old["m"])))
-        flags = "".join(f" [{w}: {r['status']}]" for w, r in (("1", old), ("F", new))
+        flags = "".join(f" [{w}: {r['status']}]" for w, r in (("B", old), ("F", new))
                         if r["status"] != "ok")
         print(f"{label:40s} {old['cpu']:7.2f} {new['cpu']:7.2f} "
               f"{new['cpu'] / max(old['cpu'], 1e-9):6.2f} {old['evals']:9.3g} {new['evals']:9.3g} "
               f"{old['grids']:>3d}/{new['grids']:<3d} {diff:8.1e}{flags}", flush=True)
-    print(f"total CPU s: {total[0]:.1f} with factor 1, {total[1]:.1f} with {args.factor:g} "
+    print(f"total CPU s: {total[0]:.1f} with B, {total[1]:.1f} with F "
           f"(ratio {total[1] / max(total[0], 1e-9):.2f})")
 
 

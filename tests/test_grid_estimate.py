@@ -8,7 +8,14 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.grid_estimate import draw_along, draw_config, draw_thin, measure
+from benchmarks.grid_estimate import (
+    Coverage,
+    draw_along,
+    draw_config,
+    draw_thin,
+    measure,
+    perfect_estimate,
+)
 from scoreclaims.verifiers.formulation import n_components, score_integrands
 from scoreclaims.verifiers.geometry import reduce_means
 from scoreclaims.verifiers.population import (
@@ -43,6 +50,7 @@ def test_too_optimistic_estimates_are_caught() -> None:
     worst_engine, worst_at_1, worst_at_5 = 0.0, 0.0, 0.0
     three_at_1, three_at_5 = 0.0, 0.0
     measured_at_1 = 0
+    meets_at_1, meets_at_5 = [], []
     done = 0
     while done < 8:
         m = draw_config(rng, 3, 2)
@@ -58,9 +66,28 @@ def test_too_optimistic_estimates_are_caught() -> None:
         three_at_1 = max(three_at_1, got[1.0].three_ratio)
         three_at_5 = max(three_at_5, got[5.0].three_ratio)
         measured_at_1 += got[1.0].measured
+        meets_at_1.append(got[1.0].true_meets)
+        meets_at_5.append(got[5.0].true_meets)
+    # the oracle's reading: the engine's grids meet tol in truth, five times coarser ones do not
+    assert all(meets_at_1) and not all(meets_at_5)
     assert measured_at_1 > 0  # the engine's grids' own errors were resolved, not only bounded
     assert worst_engine <= 1.0 and worst_at_1 <= 1.0 and three_at_1 <= 1.0
     assert worst_at_5 > 1.0 and three_at_5 > 1.0
+
+
+def test_a_perfect_estimate_stops_at_the_first_factor_whose_true_error_misses() -> None:
+    """The coarsest rule a perfect estimate allows: the last factor of the ladder, from the
+    engine's grid up, before the first whose true error misses (a coarser one meeting tol again
+    does not count), finer factors ignored."""
+    def cov(nodes: int, meets: bool) -> Coverage:
+        return Coverage(nodes, 1, 0.5, 0.5, 0.5, meets)
+
+    ladder = {1.0: cov(1000, True), 1.5: cov(300, True), 2.0: cov(125, False),
+              2.5: cov(64, True)}
+    assert perfect_estimate(ladder) == 0.3
+    assert perfect_estimate({1.0: cov(1000, True), 1.5: cov(300, False)}) == 1.0
+    assert perfect_estimate({1.0: cov(1000, True), 0.8: cov(2000, True),
+                             2.0: cov(125, True)}) == 0.125
 
 
 @settings(max_examples=8, deadline=None)

@@ -265,7 +265,8 @@ def test_estimate_covers_the_error_on_separated_means(m: np.ndarray) -> None:
     """Drawn separated configurations up to |m_i| = 30: the engine's result (grid, or the
     adaptive fallback where the grid would be too large) is within its estimate of the adaptive
     cubature at tol 1e-13, its loss within 1e-10 relative (also tiny losses), and where the grid
-    is taken, its estimate at tol 1e-11 also covers its actual error against a finer grid."""
+    is taken, its error at tol 1e-11 also covers its actual error against a finer grid (the
+    engine's own path: the aliasing bound may accept a grid the estimate refuses)."""
     ev = evaluate(m)
     k = reduce_means(m).k
     assert ev.converged
@@ -284,7 +285,8 @@ def test_estimate_covers_the_error_on_separated_means(m: np.ndarray) -> None:
     assert abs(ev.loss - ref.loss) <= TARGET[k] * ev.loss + ref.loss_error
     if isinstance(ev.rule, GridRule) and k == 2:
         coords, f, gmat, bound = _setup(m)
-        res = trapezoid_cubature(coords, None, f, gmat, bound, 1e-11)
+        res = trapezoid_cubature(coords, None, f, gmat, bound, 1e-11, score=True)
+        assert res is not None
         exact, exact_err = _reference(m)
         assert np.all(_group_norms(np.abs(res.value - exact), gmat)
                       <= _group_norms(res.error + exact_err, gmat))
@@ -330,3 +332,46 @@ def test_gd_reuse_agrees_with_the_adaptive_cubature(monkeypatch: pytest.MonkeyPa
     assert np.any(strip_widths(wide) > rule.span)
     assert reuse_grid(rule, wide, lambda y: score_integrands(y, wide), gmat, 1e-11,
                       bound, score=True) is None
+
+
+def test_tight_first_steps_are_tried_only_where_the_bound_may_accept() -> None:
+    """The fresh grid's ladder of steps: the loose first steps refined MAX_REFINE times, with the
+    tight first steps tried before them only for k = 3, with the bound on (`score`) and tol <=
+    TIGHT_TOL; the rest of the ladder is the same."""
+    import scoreclaims.verifiers.trapezoid as trapezoid
+
+    span = np.array([8.0, 3.0, 1.5])
+    loose = trapezoid.first_steps(span, 1e-9, 3, False)
+    assert len(loose) == trapezoid.MAX_REFINE + 1
+    assert np.allclose(loose[0], trapezoid.a_priori_steps(span, 1e-9,
+                                                          trapezoid.FIRST_STRIP_FACTOR))
+    for a, b in zip(loose, loose[1:], strict=False):
+        assert np.allclose(b, trapezoid.REFINE * a)
+    tight = trapezoid.first_steps(span, 1e-9, 3, True)
+    assert np.allclose(tight[0], trapezoid.a_priori_steps(span, 1e-9,
+                                                          trapezoid.FIRST_STRIP_FACTOR_TIGHT))
+    assert np.all(tight[0] >= loose[0]) and np.any(tight[0] > loose[0])
+    assert all(np.array_equal(a, b) for a, b in zip(tight[1:], loose, strict=True))
+    for k, tol, score in ((2, 1e-11, True), (3, 1e-4, True), (3, 1e-9, False)):
+        got = trapezoid.first_steps(span[:k], tol, k, score)
+        assert len(got) == trapezoid.MAX_REFINE + 1
+
+
+def test_the_bound_accepts_the_tight_first_grid_the_estimate_refuses() -> None:
+    """A T3.5 sweep start (n = 5, d = 3, M_0 = 4) at 1e-9: with the bound on (`score`), the engine
+    takes the grid of the tight first steps, which the estimate alone refuses (alone, it takes
+    the loose first steps, twice the nodes); the two results agree within their errors."""
+    import scoreclaims.verifiers.trapezoid as trapezoid
+
+    coords, f, gmat, bound = _setup(initial_means(5, 3, 4.0, 0))
+    span = trapezoid.SPAN_MARGIN * strip_widths(coords)
+    tight = trapezoid.first_steps(span, 1e-9, 3, True)[0]
+    both = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-9, score=True)
+    alone = trapezoid.trapezoid_cubature(coords, None, f, gmat, bound, 1e-9)
+    assert both is not None and alone is not None
+    assert np.allclose(both.rule.step, tight) and np.all(alone.rule.step < tight)
+    _, absval, err, _ = trapezoid.apply_grid(both.rule, f, gmat, bound)  # the estimate alone
+    assert not trapezoid._accepts(err, absval, gmat, 1e-9)
+    assert 2 * both.rule.n_nodes < alone.rule.n_nodes
+    diff = _group_norms(np.abs(both.value - alone.value), gmat)
+    assert np.all(diff <= _group_norms(both.error + alone.error, gmat))

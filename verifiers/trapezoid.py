@@ -24,9 +24,10 @@ pair of means spans two axes at once they decay no faster than a single axis' te
 [[-1.724, -3.519], [1.913, 3.952], [1.479, 0.483]] at twice the a-priori step: the lattice's mean
 as wrong as either sub-lattice, 280 times its estimate. Bounds on the decay from the vertices of
 P admitted it on 2 to 10 % of N(0, 1) starts and never along T3.5's runs, so it is not used.)
-The first grid takes the strip-limited steps times FIRST_STRIP_FACTOR: the strip bound ignores
-where the poles lie, and for far-separated means they lie in the Gaussian tail, whose weight damps
-the aliasing they cause. Steps are refined while the estimate misses the tolerance.
+The first grid takes the strip-limited steps times FIRST_STRIP_FACTOR (FIRST_STRIP_FACTOR_TIGHT
+for k = 3 at tight tolerances, where the aliasing bound below may accept it): the strip bound
+ignores where the poles lie, and for far-separated means they lie in the Gaussian tail, whose
+weight damps the aliasing they cause. Steps are refined while the error misses the tolerance.
 
 The estimate is about the error of one sub-lattice, while T's own error is about its square: it
 makes the engine pay for finer grids than it needs. For the `score_integrands` components
@@ -77,6 +78,14 @@ MAX_BOX = 12_000_000  # box nodes enumerated when the grid is built (memory)
 # 1e-9 with 0.28 of the nodes). The estimate, validated on grids up to 3 times coarser than the
 # a-priori ones (docs/engine.md), decides; where it misses, REFINE takes over.
 FIRST_STRIP_FACTOR = 1.5
+# Where the aliasing bound may accept a k = 3 grid (`score`) at tolerances this tight, the first
+# steps FIRST_STRIP_FACTOR_TIGHT times the strip-limited ones are tried first (`first_steps`):
+# there the bound accepts grids with 0.36 to 0.46 of the nodes the estimate needs (median,
+# docs/engine.md), while at 1e-4 it accepts no coarser k = 3 grid and a refused try is wasted
+# work. k = 2 grids (thousands of nodes) gained nothing: their coarser first grids are outlived
+# sooner along GD (measured).
+TIGHT_TOL = 1e-8
+FIRST_STRIP_FACTOR_TIGHT = 1.9
 REFINE = 0.7  # step factor while the estimate misses tol (0.5: 8 times the nodes for k = 3)
 MAX_REFINE = 4  # from FIRST_STRIP_FACTOR down to 0.36 of the a-priori steps
 DROP_SHARE = 0.1  # share of the tolerance the left-out nodes may use
@@ -116,6 +125,21 @@ class GridRule:
 def spans(coords: np.ndarray) -> np.ndarray:
     """(k,) max_ij |p_ie - p_je| per axis."""
     return np.ptp(coords, axis=0)
+
+
+def first_steps(span: np.ndarray, tol: float, k: int, score: bool) -> list[np.ndarray]:
+    """The fresh grid's sub-lattice steps in the order tried: the a-priori steps with the
+    strip-limited ones times FIRST_STRIP_FACTOR, then times REFINE, MAX_REFINE times. For k = 3
+    where the aliasing bound may accept the grid (`score`) and `tol` <= TIGHT_TOL, the steps
+    with FIRST_STRIP_FACTOR_TIGHT are tried first (where they are coarser): a refused try costs
+    that grid, and the ladder after it is the same."""
+    first = a_priori_steps(span, tol, FIRST_STRIP_FACTOR)
+    ladder = [first * REFINE**i for i in range(MAX_REFINE + 1)]
+    if k == 3 and score and tol <= TIGHT_TOL:
+        tight = a_priori_steps(span, tol, FIRST_STRIP_FACTOR_TIGHT)
+        if np.any(tight > first * (1 + 1e-12)):
+            ladder.insert(0, tight)
+    return ladder
 
 
 def a_priori_steps(span: np.ndarray, tol: float, strip_factor: float = 1.0) -> np.ndarray:
@@ -289,23 +313,25 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
                        gmat: np.ndarray, bound: np.ndarray, tol: float, *,
                        max_nodes: int | None = None, score: bool = False
                        ) -> CubatureResult | None:
-    """The integrals by a fresh grid, steps a priori from the `strip_widths` (the strip-limited
-    ones times FIRST_STRIP_FACTOR) and refined (times REFINE) while the estimate misses `tol`;
-    None (fall back to the adaptive cubature) when the grid would exceed `max_nodes` (default
+    """The integrals by a fresh grid, steps a priori from the `strip_widths` (`first_steps`: the
+    strip-limited ones times FIRST_STRIP_FACTOR, refined by REFINE up to MAX_REFINE times while
+    the error misses `tol`, after one try of the tight first steps where they apply); None (fall
+    back to the adaptive cubature) when the grid would exceed `max_nodes` (default
     MAX_NODES[k]) or never meets `tol`. `score`: the integrand is `score_integrands` of
     `coords`, so the aliasing bound may accept a grid the estimate refuses (`apply_grid`)."""
     k = coords.shape[1]
     span = SPAN_MARGIN * strip_widths(coords)
-    step = a_priori_steps(span, tol, FIRST_STRIP_FACTOR)
+    ladder = first_steps(span, tol, k, score)
     bound_norms = _group_norms(bound, gmat)
     scale = pilot_scale(integrand, k, gmat)
     spent = PILOT_ORDER**k
-    for _ in range(MAX_REFINE + 1):
+    rung = 0
+    for _ in range(len(ladder)):
         for _attempt in range(2):  # redo once if the pilot overestimated the scale
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.min(np.where(bound_norms > 0, scale / bound_norms, np.inf))
             drop = DROP_SHARE * tol * ratio if np.isfinite(ratio) else 0.0
-            rule = build_grid(coords, basis, step, span, drop, max_nodes)
+            rule = build_grid(coords, basis, ladder[rung], span, drop, max_nodes)
             if rule is None:
                 return None
             value, absval, err, est = apply_grid(rule, integrand, gmat, bound,
@@ -320,5 +346,7 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
         if _accepts(est, absval, gmat, 0.5 * tol):  # the left-out weight is what misses
             scale = np.minimum(scale, now)
             continue
-        step = REFINE * step
+        rung += 1
+        if rung == len(ladder):
+            break
     return None
