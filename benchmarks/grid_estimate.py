@@ -264,19 +264,26 @@ class EngineGrid:
         return score_integrands(y, self.coords)
 
 
+def problem(m: np.ndarray, rotation: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What `population.cubature` integrates for the canonical means m: the reduced coordinates
+    and basis (turned by `rotation` (k, k) if given), the error groups' matrix and the
+    integrand bound."""
+    red = reduce_means(m)
+    n, k = red.coords.shape
+    coords = red.coords if rotation is None else red.coords @ rotation
+    basis = red.basis if rotation is None else red.basis @ rotation
+    base, extra = _group_parts(n, k)
+    return coords, basis, base + float(red.perp @ red.perp) * extra, integrand_bound(red)
+
+
 def engine_grid(m: np.ndarray, tol: float, rotation: np.ndarray | None = None
                 ) -> EngineGrid | None:
     """The grid `population.cubature` would take for the canonical means m on its estimate alone
     (in the principal frame turned by `rotation` (k, k) if given; the engine also lets the
     aliasing bound accept a grid the estimate refuses, `trapezoid.apply_grid`); None where it
     takes none."""
-    red = reduce_means(m)
-    n, k = red.coords.shape
-    coords = red.coords if rotation is None else red.coords @ rotation
-    basis = red.basis if rotation is None else red.basis @ rotation
-    base, extra = _group_parts(n, k)
-    gmat = base + float(red.perp @ red.perp) * extra
-    bound = integrand_bound(red)
+    coords, basis, gmat, bound = problem(m, rotation)
     res = trapezoid_cubature(coords, basis, lambda y: score_integrands(y, coords), gmat, bound,
                              tol)
     if res is None or not isinstance(res.rule, GridRule):

@@ -14,6 +14,10 @@ A run stops at `--budget` integrand evaluations (marked "budget").
 
 `python -m benchmarks.grid_start [--steps 16] [--seeds 3] [--M0 4,6,8,10] [--budget 1e8]
 [--base B] [--factor F | --tight]`
+`python -m benchmarks.grid_start --accepts N [--tol T] [--seed S]`: instead, on N states along
+T3.5 sweep runs (n = 5, d = 3: `grid_estimate.draw_along`), which error accepts the grid of the
+tight first steps at T (also where the engine does not try them): the estimate, the aliasing
+bound alone, or neither.
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 
+from benchmarks.grid_estimate import configurations, problem
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.claims.paper.random_init import SWEEP_ETA, SWEEP_TOL_K3
 from scoreclaims.verifiers import trapezoid
 from scoreclaims.verifiers.dynamics import Descent, EngineSource
+from scoreclaims.verifiers.formulation import score_integrands
+from scoreclaims.verifiers.quadrature import _group_norms, pilot_scale, within_tol
 
 ENGINE_FACTOR = trapezoid.FIRST_STRIP_FACTOR
 ENGINE_TIGHT = trapezoid.FIRST_STRIP_FACTOR_TIGHT
@@ -74,6 +82,34 @@ def one_run(start: np.ndarray, tol: float | None, steps: int, budget: int, facto
             "status": source.status}
 
 
+def accepts(configs: int, tol: float, seed: int) -> dict[str, int]:
+    """How many grids of the tight first steps (FIRST_STRIP_FACTOR_TIGHT, tried by
+    `trapezoid.first_steps` at tolerances up to TIGHT_TOL; here at `tol` whatever it is) the
+    estimate accepts, the aliasing bound alone, or neither, on `configs` states along T3.5 sweep
+    runs; each grid built as `trapezoid_cubature` builds it (the pilot's scale sets the weight
+    left out)."""
+    counts = {"estimate": 0, "bound alone": 0, "neither": 0}
+    draws = configurations(np.random.default_rng(seed), 5, 3, along=True)
+    while sum(counts.values()) < configs:
+        coords, basis, gmat, bound = problem(next(draws))
+        k = coords.shape[1]
+        integrand = partial(score_integrands, coords=coords)
+        span = trapezoid.SPAN_MARGIN * trapezoid.strip_widths(coords)
+        step = trapezoid.a_priori_steps(span, tol, trapezoid.FIRST_STRIP_FACTOR_TIGHT)
+        scale = pilot_scale(integrand, k, gmat)
+        drop = trapezoid.DROP_SHARE * tol * float(np.min(scale / _group_norms(bound, gmat)))
+        rule = trapezoid.build_grid(coords, basis, step, span, drop)
+        if rule is None:
+            continue
+        _, absval, err, _ = trapezoid.apply_grid(rule, integrand, gmat, bound)
+        if within_tol(err, absval, gmat, tol):
+            counts["estimate"] += 1
+            continue
+        _, absval, err, _ = trapezoid.apply_grid(rule, integrand, gmat, bound, coords)
+        counts["bound alone" if within_tol(err, absval, gmat, tol) else "neither"] += 1
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=16)
@@ -85,7 +121,16 @@ def main() -> None:
     parser.add_argument("--base", type=float, default=1.0, help="the factor it is set against")
     parser.add_argument("--tight", action="store_true",
                         help="instead: the engine's steps without and with the tight first try")
+    parser.add_argument("--accepts", type=int, default=0, metavar="N",
+                        help="instead: which error accepts the tight first grid on N states")
+    parser.add_argument("--tol", type=float, default=1e-9, help="--accepts: the tolerance")
+    parser.add_argument("--seed", type=int, default=5, help="--accepts: the draws' seed")
     args = parser.parse_args()
+    if args.accepts:
+        got = accepts(args.accepts, args.tol, args.seed)
+        print(f"tol {args.tol:g}, {args.accepts} states along T3.5 sweep runs (n = 5, d = 3): "
+              + ", ".join(f"{k} {v}" for k, v in got.items()))
+        return
     if args.tight:
         args.base, args.factor = ENGINE_FACTOR, ENGINE_FACTOR
     arms = ((args.base, None), (args.factor, ENGINE_TIGHT if args.tight else None))

@@ -160,3 +160,13 @@ def test_a_grid_beyond_max_grid_nodes_is_left_to_the_adaptive_cubature() -> None
     assert np.linalg.norm(full.grad - capped.grad) <= full.grad_error + capped.grad_error
     assert abs(full.loss - capped.loss) <= full.loss_error + capped.loss_error
     assert isinstance(evaluate(m, max_grid_nodes=full.rule.n_nodes).rule, GridRule)
+
+
+def test_the_tight_first_grid_is_accepted_along_a_sweep_run_at_the_default() -> None:
+    """benchmarks.grid_start.accepts on three states along a T3.5 sweep run at 1e-9: every grid
+    of the tight first steps is accepted, by the estimate or by the bound alone (the premise of
+    trying them first at tight tolerances), and the three are counted once each."""
+    from benchmarks.grid_start import accepts
+
+    got = accepts(3, 1e-9, 5)
+    assert sum(got.values()) == 3 and got["neither"] == 0
