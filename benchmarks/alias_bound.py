@@ -36,21 +36,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.grid_estimate import (
-    REFERENCE_DENSITY,
     REFERENCE_MAX_NODES,
     configurations,
     engine_grid,
+    reference,
     worst_ratio,
 )
+from benchmarks.grid_start import one_run
 from benchmarks.sweep_tolerance import classify, seed_range
 from scoreclaims.claims.paper._random_init_runs import initial_means
 from scoreclaims.claims.paper.random_init import SEED_BUDGET, agreement
 from scoreclaims.verifiers import population
 from scoreclaims.verifiers.aliasing import MAJORANT_SAFETY, Majorants, majorants
-from scoreclaims.verifiers.dynamics import Descent, EngineSource
 from scoreclaims.verifiers.quadrature import within_tol
 from scoreclaims.verifiers.trapezoid import (
-    _EPS,
     GridRule,
     apply_grid,
     build_grid,
@@ -93,13 +92,11 @@ def measure(m: np.ndarray, tol: float, factors: list[float]
     grid = engine_grid(m, tol)
     if grid is None:
         return None
-    coords, rule, k = grid.coords, grid.result.rule, grid.coords.shape[1]
-    fine = build_grid(coords, grid.basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
-                      rule.left_out * 1e-3, REFERENCE_MAX_NODES)
-    if fine is None:
+    coords, rule = grid.coords, grid.result.rule
+    got = reference(grid)
+    if got is None:
         return None
-    ref, ref_abs, _, _ = apply_grid(fine, grid.integrand, grid.gmat, grid.bound)
-    floor = 64 * _EPS * ref_abs + fine.left_out * grid.bound
+    fine, ref, _, floor = got
     ref_maj = majorants(fine.points, fine.weight, coords)
     out, maj_ratio = [], 0.0
     for factor in sorted(factors):
@@ -179,10 +176,9 @@ def speed(tol: float, steps: int, seeds: int) -> list[dict[str, object]]:
         finals, cpu = [], []
         for on in (False, True):
             with _grid_bound(on):
-                t0 = time.process_time()
-                recs = list(Descent(EngineSource(tol), m.copy(), 0.1).run(steps, [steps]))
-                cpu.append(time.process_time() - t0)
-            finals.append(recs[-1].m)
+                got = one_run(m, tol, steps)
+            cpu.append(float(got["cpu"]))
+            finals.append(got["m"])
         row = rows.setdefault(label, {"runs": 0, "alone": 0.0, "bound": 0.0, "diff": 0.0})
         row["runs"] += 1
         row["alone"] += cpu[0]

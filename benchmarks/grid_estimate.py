@@ -291,6 +291,19 @@ def engine_grid(m: np.ndarray, tol: float, rotation: np.ndarray | None = None
     return EngineGrid(coords, basis, gmat, bound, res)
 
 
+def reference(grid: EngineGrid) -> tuple[GridRule, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The reference for the engine's grid: the grid at REFERENCE_DENSITY times its node
+    density, its values and integrals of |f|, and the floor below which it cannot resolve an
+    error (its rounding and its left-out weight); None where it would be too large."""
+    rule, k = grid.result.rule, grid.coords.shape[1]
+    fine = build_grid(grid.coords, grid.basis, rule.step / REFERENCE_DENSITY ** (1.0 / k),
+                      rule.span, rule.left_out * 1e-3, REFERENCE_MAX_NODES)
+    if fine is None:
+        return None
+    ref, ref_abs, _, _ = apply_grid(fine, grid.integrand, grid.gmat, grid.bound)
+    return fine, ref, ref_abs, 64 * _EPS * ref_abs + fine.left_out * grid.bound
+
+
 def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarray | None = None
             ) -> dict[float, Coverage] | None:
     """Coverage of the engine's grid (factor 1) and of coarser ones on the canonical means m,
@@ -301,14 +314,10 @@ def measure(m: np.ndarray, tol: float, factors: list[float], rotation: np.ndarra
         return None
     coords, basis, gmat, bound = grid.coords, grid.basis, grid.gmat, grid.bound
     integrand, rule = grid.integrand, grid.result.rule
-    k = coords.shape[1]
-    fine = build_grid(coords, basis, rule.step / REFERENCE_DENSITY ** (1.0 / k), rule.span,
-                      rule.left_out * 1e-3, REFERENCE_MAX_NODES)
-    if fine is None:
+    got = reference(grid)
+    if got is None:
         return None
-    ref, ref_abs, _, _ = apply_grid(fine, integrand, gmat, bound)
-    # what the reference cannot resolve: its rounding and its left-out weight
-    floor = 64 * _EPS * ref_abs + fine.left_out * bound
+    _, ref, ref_abs, floor = got
     out = {}
     for factor in factors:
         coarse = rule if factor == 1 else build_grid(coords, basis, rule.step * factor,

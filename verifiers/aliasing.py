@@ -131,9 +131,8 @@ def strip_polytope(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The vertices (V, k) of P = {eta : |(p_i - p_j) . eta| <= pi for all pairs}, the
     imaginary shifts of y under which the softmax has no pole, and the pair differences; no
     vertices when more than MAX_COMBOS k-subsets of pairs would be tried."""
-    n, k = coords.shape
-    i, j = np.triu_indices(n, 1)
-    dp = coords[i] - coords[j]
+    k = coords.shape[1]
+    dp = _pairs(coords)
     dp = dp[np.linalg.norm(dp, axis=1) > 0]
     if math.comb(len(dp), k) > MAX_COMBOS:  # many means, k = 3: the cost; callers fall back
         return np.zeros((0, k)), dp

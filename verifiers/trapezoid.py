@@ -309,6 +309,15 @@ def reuse_grid(rule: GridRule, coords: np.ndarray, integrand: Integrand, gmat: n
     return CubatureResult(value, absval, err, rule.n_nodes, True, rule)
 
 
+def drop_weight(scale: np.ndarray, bound_norms: np.ndarray, tol: float) -> float:
+    """The Gaussian weight a fresh grid may leave out: DROP_SHARE of `tol` times the integrals'
+    `scale` over the integrand bound's norms, per error group, the smallest (0 where no group
+    has a bound)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.min(np.where(bound_norms > 0, scale / bound_norms, np.inf))
+    return DROP_SHARE * tol * ratio if np.isfinite(ratio) else 0.0
+
+
 def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: Integrand,
                        gmat: np.ndarray, bound: np.ndarray, tol: float, *,
                        max_nodes: int | None = None, score: bool = False
@@ -328,10 +337,8 @@ def trapezoid_cubature(coords: np.ndarray, basis: np.ndarray | None, integrand: 
     rung = 0
     for _ in range(len(ladder)):
         for _attempt in range(2):  # redo once if the pilot overestimated the scale
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.min(np.where(bound_norms > 0, scale / bound_norms, np.inf))
-            drop = DROP_SHARE * tol * ratio if np.isfinite(ratio) else 0.0
-            rule = build_grid(coords, basis, ladder[rung], span, drop, max_nodes)
+            rule = build_grid(coords, basis, ladder[rung], span,
+                              drop_weight(scale, bound_norms, tol), max_nodes)
             if rule is None:
                 return None
             value, absval, err, est = apply_grid(rule, integrand, gmat, bound,
